@@ -1,0 +1,67 @@
+# channel-analysis — `make` alone lists the targets.
+# Every target creates .venv and installs the pinned environment on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CLI    := $(BIN)/channel-analysis
+PARAMS ?= params/sample.yaml
+STAMP  := $(VENV)/.installed
+# the sample dataset is generated on first use, only when the run file points at it
+NEEDS_DATA = $(STAMP) $(if $(filter params/sample.yaml,$(PARAMS)),data/sample/.complete)
+
+# passthrough for `make reports` / `make email`: PERIOD=2026Q3 PARTNERS=P001,P002 WORKERS=2
+RUN_ARGS = $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS)) $(if $(WORKERS),--workers $(WORKERS))
+
+.DEFAULT_GOAL := help
+.PHONY: help setup sample validate kpis reports email lab test bench lock clean
+
+help: ## show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name channel-analysis --display-name "channel-analysis" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the package with its pinned dependencies
+
+data/sample/.complete: $(STAMP)
+	$(CLI) sample --out data/sample
+
+sample: $(STAMP) ## (re)generate the sample dataset in data/sample/
+	$(CLI) sample --out data/sample
+
+validate: $(NEEDS_DATA) ## check every input table and list all problems at once
+	$(CLI) validate --params $(PARAMS)
+
+kpis: $(NEEDS_DATA) ## write the KPI table (CSV + Parquet) under reports/<period>/kpis/
+	$(CLI) kpis --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD))
+
+reports: $(NEEDS_DATA) ## the quarterly run: validate, compute, render every partner scorecard + overview
+	$(CLI) render --params $(PARAMS) $(RUN_ARGS)
+
+email: $(STAMP) ## write each partner's email to reports/<period>/outbox/ (dry run; see README to send)
+	$(CLI) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS))
+
+lab: $(NEEDS_DATA) ## start JupyterLab on notebooks/ with the project's kernel
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+bench: $(NEEDS_DATA) ## run the performance benchmarks (see benchmarks/README.md)
+	$(BIN)/python -m benchmarks
+
+lock: ## re-resolve dependencies and rewrite constraints.txt (review the diff!)
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	( echo '# Pinned versions for every install (make uses: pip install -c constraints.txt). Regenerate with `make lock`.'; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' ) > constraints.txt
+	rm -rf .lock-venv
+
+clean: ## remove rendered reports, generated sample data and caches (keeps .venv)
+	rm -rf reports/20* data/sample build .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +

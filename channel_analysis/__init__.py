@@ -1,0 +1,25 @@
+"""channel_analysis: partner scorecards and channel network statistics.
+
+Modules, one job each:
+  schema       pandera models of every input table (the data model)
+  io.sources   reading tables from CSV/Parquet folders, DuckDB files, SQLAlchemy URLs
+  validation   lazy validation of a whole source: every problem at once, as a table
+  dataset      the validated, currency-converted tables a run works on
+  periods      calendar and fiscal quarters
+  params       run parameters: defaults <- run file <- command line, strictly checked
+  sample       the deterministic sample-data generator
+  kpis         the per-partner x period KPI table and network-level KPIs
+  segmentation Pareto/ABC, Lorenz/Gini, weighted score, performance x potential
+  tiers        tier assignment with promotion/relegation, migration, gap to next tier
+  benchmarks   peer groups, percentiles, empirical-Bayes shrinkage
+  pipeline     open pipeline, stage conversion, P(win | stage), coverage, stale deals
+  salescycle   Kaplan-Meier sales cycle, time to first deal, retention
+  forecast     next-quarter revenue with prediction intervals, backtest
+  build        computes everything once for the network and writes the run's tables
+  plots        figures (tidy data in, Axes out)
+  render       executes the notebooks per partner and writes the HTML reports
+  delivery     emails the reports (outbox or SMTP), exactly once
+  cli          the channel-analysis command
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,186 @@
+"""The ``channel-analysis`` command (also ``python -m channel_analysis``).
+
+Each subcommand parses its options, loads the parameters (defaults ← run file ← options) and calls
+one function of the package. Problems with input are printed as one clear message (no traceback)
+and exit with status 2; a run where some partners failed exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ChannelAnalysisError
+from .params import PROJECT_ROOT, load_params, parse_assignment
+
+DEFAULT_RUN_FILE = PROJECT_ROOT / "params" / "sample.yaml"
+
+
+def _add_run_options(p: argparse.ArgumentParser, *, period: bool = True) -> None:
+    p.add_argument("--params", type=Path, default=DEFAULT_RUN_FILE,
+                   help="run file (YAML) merged over params/defaults.yaml [%(default)s]")
+    p.add_argument("--data", help="input source overriding data.source: a folder of CSV/Parquet files, "
+                                  "a .duckdb file or a SQLAlchemy URL")
+    p.add_argument("--as-of", dest="as_of", help="the date the run describes (YYYY-MM-DD)")
+    if period:
+        p.add_argument("--period", help="quarter to report, e.g. 2026Q3 [last complete quarter at as_of]")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any parameter, e.g. --set kpis.min_sample=10 (repeatable)")
+
+
+def _params_from(args: argparse.Namespace) -> dict:
+    overrides: dict = {}
+    for text in args.assignments:
+        _deep_update(overrides, parse_assignment(text))
+    if args.data:
+        _deep_update(overrides, {"data": {"source": args.data}})
+    if args.as_of:
+        overrides["as_of"] = args.as_of
+    if getattr(args, "period", None):
+        overrides["period"] = args.period
+    if getattr(args, "partners", None):
+        _deep_update(overrides, {"render": {"partners": _split_ids(args.partners)}})
+    if getattr(args, "workers", None) is not None:
+        _deep_update(overrides, {"render": {"workers": args.workers}})
+    return load_params(args.params, overrides)
+
+
+def _deep_update(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _split_ids(text: str) -> list[str]:
+    """Partner ids from "P001,P002" (ids stay strings: "007" keeps its zeros)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# --- subcommands -------------------------------------------------------------------------------
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from . import sample
+
+    tables = sample.generate(
+        partners=args.partners, quarters=args.quarters, seed=args.seed, as_of=args.as_of,
+        lines=args.lines,
+    )
+    out = sample.write(tables, Path(args.out), fmt=args.format)
+    n_sales = len(tables["sales"])
+    print(f"wrote {len(tables)} tables ({args.partners} partners, {n_sales:,} sales lines) to {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import validation
+
+    params = _params_from(args)
+    report = validation.validate_source(params)
+    print(report.format())
+    return 0 if report.ok else 2
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from . import build
+
+    params = _params_from(args)
+    written = build.write_kpis(params, out_dir=Path(args.out) if args.out else None)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from . import render
+
+    params = _params_from(args)
+    summary = render.run(params, force=args.force, scheduler=args.scheduler)
+    print(summary.format())
+    return 0 if summary.ok else 1
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from . import delivery
+
+    params = _params_from(args)
+    summary = delivery.run(params, send=args.send, yes=args.yes, resend=args.resend)
+    print(summary.format())
+    return 0 if summary.ok else 1
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from . import datadoc
+
+    path = datadoc.write(Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="channel-analysis",
+        description="Quarterly partner scorecards and channel network overview.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("sample", help="generate the sample dataset")
+    p.add_argument("--partners", type=int, default=200, help="number of partners [%(default)s]")
+    p.add_argument("--quarters", type=int, default=8, help="quarters of history [%(default)s]")
+    p.add_argument("--lines", type=int, default=None,
+                   help="approximate number of sales lines [scales with partners: ~200 per partner-quarter]")
+    p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same data [%(default)s]")
+    p.add_argument("--as-of", dest="as_of", default="2026-10-05", help="date the data ends [%(default)s]")
+    p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample"), help="output folder [%(default)s]")
+    p.add_argument("--format", choices=["parquet", "csv", "duckdb"], default="parquet",
+                   help="file format [%(default)s]")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("validate", help="check every input table; print all problems at once")
+    _add_run_options(p, period=False)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("kpis", help="write the KPI table (CSV + Parquet)")
+    _add_run_options(p)
+    p.add_argument("--out", help="output folder [<output_dir>/<period>/kpis]")
+    p.set_defaults(func=cmd_kpis)
+
+    p = sub.add_parser("render", help="the quarterly run: every partner scorecard + network overview")
+    _add_run_options(p)
+    p.add_argument("--partners", help="only these partner ids, comma-separated")
+    p.add_argument("--workers", type=int, help="parallel partner executions [CPU cores]")
+    p.add_argument("--force", action="store_true", help="re-render reports that are up to date")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:8786) to run partners on a cluster")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("send", help="email each partner its scorecard (dry run into the outbox by default)")
+    _add_run_options(p)
+    p.add_argument("--partners", help="only these partner ids, comma-separated")
+    p.add_argument("--send", action="store_true", help="deliver through SMTP instead of writing the outbox")
+    p.add_argument("--yes", action="store_true", help="confirm a real send (required with --send)")
+    p.add_argument("--resend", action="store_true", help="re-send reports that changed since they were sent")
+    p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("docs", help="regenerate docs/data-model.md from the schemas")
+    p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "data-model.md"))
+    p.set_defaults(func=cmd_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ChannelAnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

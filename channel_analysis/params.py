@@ -1,0 +1,182 @@
+"""Run parameters: ``params/defaults.yaml`` ← run file ← command line, strictly checked.
+
+A key that is not in the defaults is an error naming the key, the file and the closest known key
+(papermill would only warn). Values must have the type of their default (an int is accepted where
+a float is expected). Mappings marked free-form accept any keys; lists are replaced, not merged.
+
+The result is a plain nested ``dict`` (what an analyst expects to read in a notebook) with
+``as_of`` as a :class:`datetime.date`, ``period`` resolved to a quarter label and
+``data.source`` / ``output_dir`` resolved to absolute paths (or the SQLAlchemy URL as given).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from . import periods
+from .errors import ParamsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
+
+# Mappings whose keys are the user's to name (dotted paths from the top).
+FREE_FORM = frozenset(
+    {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers"}
+)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"parameters file not found: {path}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ParamsError(f"{path} must hold a mapping of keys, not {type(loaded).__name__}")
+    return loaded
+
+
+def load_defaults() -> dict:
+    """The documented defaults, as shipped in params/defaults.yaml."""
+    return _read_yaml(DEFAULTS_FILE)
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, (dt.date, str)):
+        return isinstance(value, (str, dt.date))
+    return isinstance(value, type(default))
+
+
+def merge(base: dict, override: Mapping, *, source: str, _path: str = "") -> dict:
+    """Deep-merge ``override`` into a copy of ``base``; unknown keys and wrong types raise."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        dotted = f"{_path}{key}"
+        if _path.rstrip(".") in FREE_FORM:
+            out[key] = value
+            continue
+        if key not in base:
+            close = difflib.get_close_matches(str(key), [str(k) for k in base], n=1)
+            hint = f"; did you mean '{_path}{close[0]}'?" if close else ""
+            known = ", ".join(sorted(map(str, base)))
+            raise ParamsError(
+                f"{source}: unknown parameter {dotted!r}{hint} (known keys here: {known})"
+            )
+        default = base[key]
+        if isinstance(default, dict):
+            if value is None:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise ParamsError(f"{source}: {dotted!r} must be a mapping of keys")
+            out[key] = merge(default, value, source=source, _path=dotted + ".")
+        elif not _type_ok(default, value):
+            raise ParamsError(
+                f"{source}: {dotted!r} must be {type(default).__name__} like {default!r}, "
+                f"got {value!r}"
+            )
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_assignment(text: str) -> dict:
+    """``"kpis.min_sample=10"`` → ``{"kpis": {"min_sample": 10}}`` (value parsed as YAML)."""
+    if "=" not in text:
+        raise ParamsError(f"--set {text!r}: write KEY=VALUE, e.g. --set kpis.min_sample=10")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else None
+    out: dict = {}
+    node = out
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def _resolve_path(value: str, base: Path) -> str:
+    if "://" in value:  # SQLAlchemy URL
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def finalize(params: dict, *, root: Path = PROJECT_ROOT) -> dict:
+    """Check required values and resolve derived ones (as_of, period, paths)."""
+    out = copy.deepcopy(params)
+    as_of = out.get("as_of")
+    if as_of is None:
+        raise ParamsError(
+            "as_of is required: set it in the run file (as_of: 2026-10-05) or pass --as-of"
+        )
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise ParamsError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD") from None
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    out["as_of"] = as_of
+    fy = out["fiscal_year_start_month"]
+    periods.quarter_freq(fy)  # validates the month
+    if out.get("period") is None:
+        out["period"] = periods.last_complete_quarter(as_of, fy)
+    else:
+        out["period"] = str(periods.parse_quarter(out["period"], fy))
+        start, _ = periods.quarter_bounds(out["period"], fy)
+        if start.date() > as_of:
+            raise ParamsError(
+                f"period {out['period']} starts after as_of {as_of}: a run cannot report a "
+                "quarter that has not begun"
+            )
+    out["data"]["source"] = _resolve_path(str(out["data"]["source"]), root)
+    out["output_dir"] = _resolve_path(str(out["output_dir"]), root)
+    weights = out["segmentation"]["weights"]
+    bad = {k: v for k, v in weights.items() if not isinstance(v, (int, float)) or v < 0}
+    if bad or not weights:
+        raise ParamsError(
+            "segmentation.weights must map KPI columns to non-negative numbers, "
+            f"got {bad or 'nothing'}"
+        )
+    if out["segmentation"]["missing"] not in {"renormalize", "zero"}:
+        raise ParamsError("segmentation.missing must be 'renormalize' or 'zero'")
+    if out["delivery"]["smtp"]["security"] not in {"starttls", "tls", "none"}:
+        raise ParamsError("delivery.smtp.security must be 'starttls', 'tls' or 'none'")
+    return out
+
+
+def load_params(
+    run_file: str | Path | None = None,
+    overrides: Mapping | None = None,
+    *,
+    root: Path = PROJECT_ROOT,
+) -> dict:
+    """Defaults ← run file ← overrides (e.g. from the command line), checked and resolved.
+
+    Relative paths in the run file are relative to the project ``root``.
+    """
+    params = load_defaults()
+    if run_file is not None:
+        params = merge(params, _read_yaml(Path(run_file)), source=str(run_file))
+    if overrides:
+        params = merge(params, overrides, source="command line")
+    return finalize(params, root=root)

@@ -2,7 +2,8 @@
 
 A key that is not in the defaults is an error naming the key, the file and the closest known key
 (papermill would only warn). Values must have the type of their default (an int is accepted where
-a float is expected). Mappings marked free-form accept any keys; lists are replaced, not merged.
+a float is expected). Mappings marked free-form accept any keys and replace the default mapping as a whole (so a
+criterion can be dropped); lists are replaced too.
 
 The result is a plain nested ``dict`` (what an analyst expects to read in a notebook) with
 ``as_of`` as a :class:`datetime.date`, ``period`` resolved to a quarter label and
@@ -71,9 +72,6 @@ def merge(base: dict, override: Mapping, *, source: str, _path: str = "") -> dic
     out = copy.deepcopy(base)
     for key, value in override.items():
         dotted = f"{_path}{key}"
-        if _path.rstrip(".") in FREE_FORM:
-            out[key] = value
-            continue
         if key not in base:
             close = difflib.get_close_matches(str(key), [str(k) for k in base], n=1)
             hint = f"; did you mean '{_path}{close[0]}'?" if close else ""
@@ -82,7 +80,11 @@ def merge(base: dict, override: Mapping, *, source: str, _path: str = "") -> dic
                 f"{source}: unknown parameter {dotted!r}{hint} (known keys here: {known})"
             )
         default = base[key]
-        if isinstance(default, dict):
+        if dotted in FREE_FORM:  # the user's mapping replaces the default one as a whole
+            if not isinstance(value, Mapping):
+                raise ParamsError(f"{source}: {dotted!r} must be a mapping of keys")
+            out[key] = copy.deepcopy(dict(value))
+        elif isinstance(default, dict):
             if value is None:
                 value = {}
             if not isinstance(value, Mapping):

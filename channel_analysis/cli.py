@@ -76,18 +76,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    params = _params_from(args)
     from . import validation
 
-    params = _params_from(args)
     report = validation.validate_source(params)
     print(report.format())
     return 0 if report.ok else 2
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
+    params = _params_from(args)
     from . import build
 
-    params = _params_from(args)
     written = build.write_kpis(params, out_dir=Path(args.out) if args.out else None)
     for path in written:
         print(f"wrote {path}")
@@ -95,18 +95,18 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    params = _params_from(args)
     from . import render
 
-    params = _params_from(args)
     summary = render.run(params, force=args.force, scheduler=args.scheduler)
     print(summary.format())
     return 0 if summary.ok else 1
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    params = _params_from(args)
     from . import delivery
 
-    params = _params_from(args)
     summary = delivery.run(params, send=args.send, yes=args.yes, resend=args.resend)
     print(summary.format())
     return 0 if summary.ok else 1

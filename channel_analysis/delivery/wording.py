@@ -1,0 +1,221 @@
+"""Every user-facing string of the scorecard email, in one place.
+
+Each string goes through the translation hook ``_`` returned by :func:`translator` (the identity
+for now; a later issue plugs in Babel/gettext catalogs per partner locale). Strings defined at
+module level are marked with :func:`N_` (a no-op marker for extraction) and translated where used.
+Numbers are formatted for the partner's locale with Babel.
+
+:func:`compose` returns a :class:`Content`: the data both renderings (HTML and plain text) of
+:mod:`.message` are made from, so the two never say different things.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import pandas as pd
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, format_percent
+
+Translate = Callable[[str], str]
+
+
+def N_(text: str) -> str:
+    """Mark a string for translation without translating it (gettext convention)."""
+    return text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text) -> str:
+    """A data value (partner or contact name) as one line of text: control characters (CR, LF,
+    NUL, ...) and runs of whitespace become one space; '' for anything that is not a string."""
+    return " ".join(_CONTROL.sub(" ", text).split()) if isinstance(text, str) else ""
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def translator(locale: str) -> Translate:
+    """The translation hook for ``locale``: returns the string in the partner's language.
+
+    Identity for now (English); the single place a gettext catalog gets plugged in later.
+    """
+    return _identity
+
+
+def babel_locale(locale: str | None, fallback: str = "en") -> Locale:
+    """The Babel locale for a tag like ``fr_FR`` / ``pl-PL`` / ``de``; ``fallback`` if unknown."""
+    for tag in (locale, fallback, "en"):
+        if not tag:
+            continue
+        try:
+            return Locale.parse(str(tag).replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+    return Locale("en")
+
+
+#: KPI-table column → label and format of the headline figures (window "quarter").
+HEADLINE_KPIS: tuple[tuple[str, str, str], ...] = (
+    ("revenue", N_("Revenue"), "money"),
+    ("revenue_growth_yoy", N_("Revenue growth vs. the same quarter last year"), "signed_percent"),
+    ("win_rate", N_("Win rate of registered deals"), "percent"),
+    ("registration_rate", N_("Units registered by end customers"), "percent"),
+)
+
+#: Target metric (schema.TARGET_METRICS) → label.
+TARGET_LABELS: dict[str, str] = {
+    "revenue": N_("Revenue"),
+    "gross_margin": N_("Gross margin"),
+    "new_customers": N_("New customers"),
+    "registration_rate": N_("Registration rate"),
+    "certified_reps": N_("Certified sales reps"),
+    "pipeline": N_("Pipeline"),
+    "win_rate": N_("Win rate"),
+    "csat": N_("Customer satisfaction"),
+}
+
+#: Target status (kpis.target_status) → words.
+TARGET_STATUS: dict[str, str] = {
+    "green": N_("met"),
+    "amber": N_("nearly met"),
+    "red": N_("not met"),
+}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline figure: label, the formatted value, and a short note (may be empty)."""
+
+    label: str
+    value: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Content:
+    """What one email says, before it is rendered as HTML and as plain text."""
+
+    language: str
+    subject: str
+    title: str
+    partner_line: str
+    greeting: str
+    paragraphs: tuple[str, ...]
+    headlines_title: str
+    headlines: tuple[Headline, ...]
+    closing: tuple[str, ...]
+    footer: str
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _money(value: float, currency: str, loc: Locale) -> str:
+    """Whole currency units in the locale's currency pattern (``€1,234,567``, ``1.234.567 €``)."""
+    pattern = loc.currency_formats["standard"].pattern.split(";")[0].replace(".00", "")
+    return format_currency(round(value), currency, format=pattern, locale=loc, currency_digits=False)
+
+
+def _percent(value: float, loc: Locale, *, signed: bool = False) -> str:
+    """A ratio as a percentage with one decimal (0.123 → ``12.3%``); ``+`` for gains if signed."""
+    text = format_percent(round(value, 3), locale=loc, decimal_quantization=False)
+    return f"+{text}" if signed and value > 0 else text
+
+
+def headline_figures(
+    kpis: Mapping | None,
+    targets: pd.DataFrame | None,
+    *,
+    loc: Locale,
+    currency: str,
+    _: Translate,
+) -> tuple[Headline, ...]:
+    """Headline figures from one partner's KPI row and its target-attainment rows.
+
+    KPIs in :data:`HEADLINE_KPIS` that are present and finite, each noted "few observations" when
+    its ``<kpi>_low_sample`` flag is set; then one line per target metric with the attainment
+    (actual / target, as a percentage) and its status. Missing inputs give fewer lines, never an
+    error.
+    """
+    lines: list[Headline] = []
+    kpis = kpis or {}
+    for column, label, kind in HEADLINE_KPIS:
+        value = _number(kpis.get(column))
+        if value is None:
+            continue
+        if kind == "money":
+            text = _money(value, currency, loc)
+        else:
+            text = _percent(value, loc, signed=kind == "signed_percent")
+        low = kpis.get(f"{column}_low_sample")
+        note = _("few observations") if low is not None and not pd.isna(low) and bool(low) else ""
+        lines.append(Headline(_(label), text, note))
+    if targets is not None and not targets.empty:
+        for row in targets.sort_values("metric").itertuples(index=False):
+            value = _number(row.attainment)
+            if value is None:
+                continue
+            label = _("{metric} target").format(metric=_(TARGET_LABELS.get(row.metric, str(row.metric))))
+            status = TARGET_STATUS.get(str(getattr(row, "status", "")), "")
+            lines.append(Headline(label, _("{percent} reached").format(percent=_percent(value, loc)),
+                                  _(status) if status else ""))
+    return tuple(lines)
+
+
+def compose(
+    *,
+    partner_name: str,
+    contact_name: str | None,
+    period: str,
+    locale: str,
+    currency: str,
+    sender_name: str,
+    kpis: Mapping | None = None,
+    targets: pd.DataFrame | None = None,
+    translate: Translate | None = None,
+) -> Content:
+    """The content of one partner's email to one contact, in the partner's ``locale``.
+
+    ``partner_name`` and ``contact_name`` are data: they are inserted as text (escaping is the
+    renderer's job). ``translate`` overrides the locale's hook (tests use it to prove every string
+    goes through it).
+    """
+    _ = translate or translator(locale)
+    loc = babel_locale(locale)
+    partner_name = one_line(str(partner_name))  # data: one line, whatever it holds
+    contact_name = one_line(contact_name)
+    figures = headline_figures(kpis, targets, loc=loc, currency=currency, _=_)
+    greeting = _("Dear {name},").format(name=contact_name) if contact_name else _("Hello,")
+    paragraphs = [
+        _("Your partner scorecard for {period} is attached to this email.").format(period=period),
+        _("Open the attached HTML file in any web browser: it works offline and prints well."),
+    ]
+    if figures:
+        paragraphs.append(_("Here are the headline figures; the scorecard has the details, "
+                            "your targets, your trends and how you compare with your peer group."))
+    return Content(
+        language=str(loc),
+        subject=_("{partner} — partner scorecard {period}").format(partner=partner_name, period=period),
+        title=_("Partner scorecard {period}").format(period=period),
+        partner_line=partner_name,
+        greeting=greeting,
+        paragraphs=tuple(paragraphs),
+        headlines_title=_("Headline figures, {period}").format(period=period),
+        headlines=figures,
+        closing=(_("Questions about the figures? Just reply to this email."),
+                 _("Kind regards,"), sender_name),
+        footer=_("You receive this email because you are named as a scorecard contact of {partner}. "
+                 "It contains {partner}'s own figures only.").format(partner=partner_name),
+    )

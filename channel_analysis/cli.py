@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partners", type=int, default=200, help="number of partners [%(default)s]")
     p.add_argument("--quarters", type=int, default=8, help="quarters of history [%(default)s]")
     p.add_argument("--lines", type=int, default=None,
-                   help="approximate number of sales lines [scales with partners: ~200 per partner-quarter]")
+                   help="approximate number of sales lines [scales with partners: ~150 per partner-quarter]")
     p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same data [%(default)s]")
     p.add_argument("--as-of", dest="as_of", default="2026-10-05", help="date the data ends [%(default)s]")
     p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample"), help="output folder [%(default)s]")

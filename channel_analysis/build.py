@@ -1,0 +1,534 @@
+"""Compute every statistic once for the whole network, then cut it into what each report reads.
+
+``compute`` runs the statistics modules over a validated :class:`~channel_analysis.dataset.Dataset`
+and returns :class:`NetworkStats` (all tables, all partners: internal). ``partner_bundles`` and
+``network_bundle`` turn those into the report bundles of :mod:`channel_analysis.bundle`: a partner's
+bundle holds its own rows and aggregates of peer groups of at least ``benchmarks.min_peers``
+partners, never another partner's id, name or figures. ``prepare_run`` does all of it for the
+render step and ``write_kpis`` writes the analyst-facing KPI tables.
+
+Every partner-level table is sliced with one ``groupby`` per table (no per-partner filtering of
+whole tables), so the cost stays linear in the data whatever the number of partners.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import (
+    benchmarks,
+    bundle,
+    forecast,
+    kpis,
+    periods,
+    pipeline,
+    salescycle,
+    segmentation,
+    tiers,
+)
+from .dataset import Dataset, load_dataset
+
+#: KPIs shown as peer benchmarks in a partner's scorecard (quarter window and t4q window).
+BENCHMARK_METRICS = [
+    "revenue", "revenue_growth_yoy", "gross_margin_pct", "share_of_wallet", "customers_active",
+    "cross_sell_rate", "registration_rate", "lead_accept_rate", "win_rate_shrunk",
+    "deal_size_median", "sales_cycle_median_days", "mdf_utilization", "certified_reps", "csat_mean",
+]
+
+#: Columns of the per-partner table in the network overview (and the index).
+OVERVIEW_COLUMNS = [
+    "partner_id", "name", "partner_type", "region", "tier", "status", "abc_class", "score", "action",
+    "revenue", "revenue_growth_yoy", "gross_margin_pct", "win_rate", "registration_rate",
+    "pipeline_weighted", "pipeline_coverage", "csat_mean",
+]
+
+
+@dataclass
+class NetworkStats:
+    """All statistics of one run, for every partner (internal: never sent to a partner as is)."""
+
+    dataset: Dataset
+    params: dict
+    quarters: list[str]
+    kpis: pd.DataFrame
+    targets: pd.DataFrame
+    network: pd.DataFrame
+    monthly: pd.DataFrame
+    category_mix: pd.DataFrame
+    concentration: segmentation.ParetoResult
+    scores: pd.DataFrame
+    matrix: pd.DataFrame
+    tier_history: pd.DataFrame
+    tier_gap: pd.DataFrame
+    peers: pd.DataFrame
+    benchmarks: pd.DataFrame
+    forecast: pd.DataFrame
+    backtest: object | None
+    open_deals: pd.DataFrame
+    win_probability: pd.DataFrame
+    stage_conversion: pd.DataFrame
+    durations: pd.DataFrame
+    cycle_medians: pd.DataFrame
+    retention: object
+    time_to_first_deal: pd.DataFrame
+    notes: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
+        return "\n".join([
+            f"Network statistics for {self.dataset.period} (as of {self.dataset.as_of})",
+            f"  partners reported: {len(k):,}   KPI rows: {len(self.kpis):,}",
+            f"  revenue this quarter: {k['revenue'].sum():,.0f} {self.dataset.reporting_currency}",
+            f"  Gini of trailing-four-quarter revenue: {self.concentration.gini:.3f}",
+            f"  open deals at as_of: {len(self.open_deals):,}",
+        ])
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+# --------------------------------------------------------------------------------------------
+# computing
+# --------------------------------------------------------------------------------------------
+
+def _empty_opps() -> pd.DataFrame:
+    return pd.DataFrame({
+        "opportunity_id": pd.Series(dtype=str), "partner_id": pd.Series(dtype=str),
+        "created_date": pd.Series(dtype="datetime64[ns]"), "stage": pd.Series(dtype=str),
+        "amount": pd.Series(dtype=float), "expected_close_date": pd.Series(dtype="datetime64[ns]"),
+        "closed_date": pd.Series(dtype="datetime64[ns]"), "outcome": pd.Series(dtype=str),
+    })
+
+
+def _cycle_medians_by_period(opps: pd.DataFrame, quarters: list[str], fy: int, as_of) -> pd.DataFrame:
+    """Kaplan–Meier median sales cycle per partner and period: deals created in the trailing four
+    quarters ending with the period, open ones censored at the period end (or as_of)."""
+    frames = []
+    for label in quarters:
+        start = periods.quarter_bounds(periods.shift(label, -3, fy), fy)[0]
+        end = min(periods.quarter_bounds(label, fy)[1], pd.Timestamp(as_of))
+        window = opps[(opps["created_date"] >= start) & (opps["created_date"] <= end)]
+        durations = salescycle.cycle_durations(window, end)
+        med = salescycle.km_median(durations, by="partner_id")
+        frames.append(pd.DataFrame({
+            "partner_id": med["group"].astype(str).to_numpy(), "period": label,
+            "sales_cycle_median_days": med["median_days"].to_numpy(),
+            "sales_cycle_ci_low": med["ci_low"].to_numpy(), "sales_cycle_ci_high": med["ci_high"].to_numpy(),
+            "sales_cycle_n": med["n"].to_numpy(), "sales_cycle_events": med["events"].to_numpy(),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _add_pipeline(kpi: pd.DataFrame, ds: Dataset, params: dict, quarters: list[str]) -> pd.DataFrame:
+    """Merge the pipeline snapshot and sales-cycle columns into every window row of each period."""
+    opps = ds.opportunities if ds.has("opportunities") else _empty_opps()
+    fy = ds.fy_start
+    snap = pipeline.partner_pipeline_kpis(opps, params, ds.as_of, quarters, ds.opportunity_stages)
+    cycle = _cycle_medians_by_period(opps, quarters, fy, ds.as_of)
+    out = kpi.merge(snap, on=["partner_id", "period"], how="left").merge(
+        cycle, on=["partner_id", "period"], how="left")
+    for col in ("pipeline_open_n", "stale_deals_n"):
+        out[col] = out[col].fillna(0).astype("int64")
+    for col in ("pipeline_open_amount", "pipeline_weighted"):
+        out[col] = out[col].fillna(0.0)
+    if not ds.has("opportunities"):
+        out[["pipeline_open_n", "pipeline_open_amount", "pipeline_weighted", "stale_deals_n"]] = np.nan
+    out["pipeline_open"] = out["pipeline_open_amount"]
+    out["sales_cycle_low_sample"] = out["sales_cycle_events"].fillna(0) < params["kpis"]["min_sample"]
+    # coverage: weighted pipeline ÷ the revenue target of the next quarter
+    if ds.has("targets"):
+        t = ds.targets[ds.targets["metric"] == "revenue"][["partner_id", "period", "target"]]
+        t = t.assign(period=[periods.shift(p, -1, fy) for p in t["period"]])
+        out = out.merge(t.rename(columns={"target": "next_quarter_revenue_target"}),
+                        on=["partner_id", "period"], how="left")
+    else:
+        out["next_quarter_revenue_target"] = np.nan
+    target = out["next_quarter_revenue_target"]
+    out["pipeline_coverage"] = np.where(target > 0, out["pipeline_weighted"] / target.where(target > 0), np.nan)
+    out["pipeline_velocity"] = pipeline.velocity(
+        out["pipeline_open_n"], out["win_rate"], out["deal_size_mean"], out["sales_cycle_median_days"],
+        per="quarter")
+    return out
+
+
+def _add_shrunk_win_rate(kpi: pd.DataFrame) -> pd.DataFrame:
+    """win_rate_shrunk: empirical-Bayes win rate, one prior per period × window."""
+    parts = []
+    for (_, _), rows in kpi.groupby(["period", "window"], sort=False):
+        s = benchmarks.shrink_rates(rows["deals_won"].fillna(0), rows["win_rate_n"].fillna(0))
+        parts.append(pd.Series(s["shrunk_rate"].to_numpy(), index=rows.index))
+    out = kpi.copy()
+    out["win_rate_shrunk"] = pd.concat(parts) if parts else np.nan
+    return out
+
+
+def _category_mix(ds: Dataset, fy: int) -> pd.DataFrame:
+    """Revenue per partner × category for the reported quarter and the same quarter a year earlier."""
+    period, prev = ds.period, periods.shift(ds.period, -4, fy)
+    s = ds.sales
+    q = periods.quarter_labels(s["date"], fy)
+    keep = q.isin([period, prev]).to_numpy()
+    g = pd.DataFrame({"partner_id": s["partner_id"].to_numpy()[keep], "category": s["category"].to_numpy()[keep],
+                      "q": q.to_numpy()[keep], "revenue": s["revenue"].to_numpy()[keep]})
+    wide = g.pivot_table(index=["partner_id", "category"], columns="q", values="revenue",
+                         aggfunc="sum", fill_value=0.0, observed=True)
+    wide = wide.reindex(columns=[period, prev], fill_value=0.0).reset_index()
+    wide.columns = ["partner_id", "category", "revenue", "revenue_prev_year"]
+    total = wide.groupby("partner_id")["revenue"].transform("sum")
+    wide["share"] = np.where(total > 0, wide["revenue"] / total.where(total > 0), np.nan)
+    return wide.sort_values(["partner_id", "revenue"], ascending=[True, False], ignore_index=True)
+
+
+def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStats:
+    """Every statistic of the run for the whole network (vectorized; see the module docstring)."""
+    fy = ds.fy_start
+    quarters = periods.quarter_range(ds.period, params["history_quarters"])
+    steps = tqdm(total=8, desc="statistics", disable=not progress, leave=False)
+
+    kpi = kpis.partner_kpis(ds, params, quarters)
+    kpi = _add_pipeline(kpi, ds, params, quarters)
+    kpi = _add_shrunk_win_rate(kpi)
+    targets = kpis.target_attainment(kpi, ds.targets, params)
+    network = kpis.network_kpis(ds, params, quarters)
+    monthly = kpis.monthly_revenue(ds, params)
+    steps.update(1)
+
+    seg = params["segmentation"]
+    conc = segmentation.concentration(kpi, "revenue", seg["abc"], period=ds.period, window="t4q")
+    scores = segmentation.weighted_score(kpi, seg["weights"], seg["missing"], period=ds.period, window="t4q")
+    matrix = segmentation.performance_potential(scores, kpi, cuts=seg["matrix_cuts"],
+                                                actions=seg["matrix_actions"], period=ds.period)
+    steps.update(1)
+
+    levels = params["tiers"]["levels"]
+    qualifying = tiers.qualifying_tier(kpi, levels, window="t4q")
+    initial = None
+    if "tier" in ds.partners:  # the PRM's recorded tier; a name the programme doesn't define is ignored
+        recorded = ds.partners.set_index("partner_id")["tier"]
+        initial = recorded.where(recorded.isin([lvl["name"] for lvl in levels]))
+    tier_history = tiers.assign_tiers(qualifying, levels, params["tiers"]["promote_after"],
+                                      params["tiers"]["relegate_after"], initial=initial)
+    gap = tiers.gap_to_next_tier(kpi, tier_history, levels, period=ds.period, window="t4q")
+    steps.update(1)
+
+    current_tier = tier_history[tier_history["period"] == ds.period][["partner_id", "tier"]]
+    grouping = ds.partners.drop(columns=["tier"], errors="ignore").merge(
+        current_tier.assign(tier=current_tier["tier"].astype(str)), on="partner_id", how="left")
+    bcfg = params["benchmarks"]
+    peers = benchmarks.assign_peer_groups(grouping, bcfg["peer_groups"], bcfg["min_peers"])
+    present = [m for m in BENCHMARK_METRICS if m in kpi.columns]
+    bench = benchmarks.peer_percentiles(kpi[kpi["period"] == ds.period], peers, present,
+                                        min_peers=bcfg["min_peers"], period=ds.period)
+    steps.update(1)
+
+    quarterly = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue"]]
+    fc = forecast.forecast_next(quarterly, params, last_period=ds.period)
+    try:
+        bt = forecast.backtest(quarterly, holdout=4, params=params)
+    except Exception as exc:  # too short a history for a backtest is a fact to report, not a failure
+        bt = f"backtest not available: {exc}"
+    steps.update(1)
+
+    opps = ds.opportunities if ds.has("opportunities") else _empty_opps()
+    stages = params["pipeline"]["stages"]
+    durations = salescycle.cycle_durations(opps, ds.as_of)
+    threshold = pipeline.stale_threshold_days(durations, params["pipeline"]["stale_quantile"]) \
+        if len(durations) else np.nan
+    p_win = pipeline.win_probability(opps, stages, ds.as_of, ds.opportunity_stages)
+    open_deals = pipeline.open_pipeline(opps, ds.as_of, stages, ds.opportunity_stages)
+    stale = pipeline.stale_deals(open_deals, threshold, ds.as_of)
+    open_deals = open_deals.merge(stale[["opportunity_id", "reason"]].rename(columns={"reason": "stale_reason"}),
+                                  on="opportunity_id", how="left")
+    open_deals["stale"] = open_deals["stale_reason"].notna()
+    open_deals = open_deals.merge(p_win[["stage", "p_win"]], on="stage", how="left")
+    open_deals["weighted_amount"] = open_deals["amount"] * open_deals["p_win"].fillna(0.0)
+    conversion = pipeline.stage_conversion(opps, stages, ds.opportunity_stages)
+    steps.update(1)
+
+    medians = salescycle.km_median(durations, by="partner_id")
+    retention = salescycle.partner_retention(ds.partners, ds.as_of, fy_start=fy)
+    first_deal = salescycle.time_to_first_deal(ds.partners, opps, ds.as_of)
+    steps.update(1)
+
+    mix = _category_mix(ds, fy)
+    steps.update(1)
+    steps.close()
+
+    notes = {
+        "stale_threshold_days": float(threshold) if pd.notna(threshold) else None,
+        "gini": float(conc.gini) if pd.notna(conc.gini) else None,
+        "top20_share": float(getattr(conc, "top20_share", np.nan)),
+        "tier_levels": [lvl["name"] for lvl in levels],
+        "min_sample": params["kpis"]["min_sample"],
+        "min_peers": bcfg["min_peers"],
+        "target_status": dict(params["kpis"]["target_status"]),
+        "forecast_interval": params["forecast"]["interval"],
+        "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
+    }
+    return NetworkStats(
+        dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
+        monthly=monthly, category_mix=mix, concentration=conc, scores=scores, matrix=matrix,
+        tier_history=tier_history, tier_gap=gap, peers=peers, benchmarks=bench, forecast=fc,
+        backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
+        durations=durations, cycle_medians=medians, retention=retention,
+        time_to_first_deal=first_deal, notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# bundles: what each report may read
+# --------------------------------------------------------------------------------------------
+
+def _by_partner(frame: pd.DataFrame | None, key: str = "partner_id") -> dict[str, pd.DataFrame]:
+    """{partner_id: that partner's rows, without the id column}: one sort, then cheap slices."""
+    if frame is None or len(frame) == 0 or key not in frame:
+        return {}
+    ids = frame[key].astype(str).to_numpy()
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    body = frame.drop(columns=[key]).iloc[order].reset_index(drop=True)
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts, ends = np.r_[0, cuts], np.r_[cuts, len(ids)]
+    return {ids[a]: body.iloc[a:b].reset_index(drop=True) for a, b in zip(starts, ends)}
+
+
+def reported_partners(stats: NetworkStats) -> pd.DataFrame:
+    """Partners who get a scorecard: those active at some point in the reported quarter."""
+    k = stats.kpis
+    rows = k[(k["period"] == stats.dataset.period) & (k["window"] == "quarter")]
+    return stats.dataset.partners[stats.dataset.partners["partner_id"].isin(rows["partner_id"])]
+
+
+def _pipeline_by_stage(open_deals: pd.DataFrame, stages: list[str], p_win: pd.Series) -> pd.DataFrame:
+    """Open deals per partner × stage (every stage listed, zeros included) with the network P(win)."""
+    grid = pd.MultiIndex.from_product([open_deals["partner_id"].unique(), stages], names=["partner_id", "stage"])
+    agg = open_deals.groupby(["partner_id", "stage"]).agg(
+        open_n=("amount", "size"), open_amount=("amount", "sum"), weighted_amount=("weighted_amount", "sum"))
+    frame = agg.reindex(grid, fill_value=0).reset_index()
+    frame["open_n"] = frame["open_n"].astype("int64")
+    frame.insert(2, "stage_order", frame["stage"].map({st: i for i, st in enumerate(stages)}))
+    frame["network_p_win"] = frame["stage"].map(p_win)
+    return frame
+
+
+def _peer_durations(stats: NetworkStats) -> pd.DataFrame:
+    """Deal durations of partners whose peer group is large enough to be shown."""
+    d = stats.durations.merge(stats.peers[["partner_id", "peer_group", "peer_n"]], on="partner_id")
+    return d[d["peer_n"] >= stats.params["benchmarks"]["min_peers"]]
+
+
+def _cycle_summaries(stats: NetworkStats, peer_d: pd.DataFrame) -> pd.DataFrame:
+    """[partner_id, group ("partner" | "peers"), median_days, ci_low, ci_high, n, events]."""
+    cols = ["median_days", "ci_low", "ci_high", "n", "events"]
+    own = stats.cycle_medians.rename(columns={"group": "partner_id"}).assign(group="partner")
+    frames = [own[["partner_id", "group", *cols]]]
+    if len(peer_d):
+        peer = salescycle.km_median(peer_d, by="peer_group").rename(columns={"group": "peer_group"})
+        members = stats.peers[["partner_id", "peer_group"]].merge(peer, on="peer_group")
+        frames.append(members.assign(group="peers")[["partner_id", "group", *cols]])
+    return pd.concat(frames, ignore_index=True).sort_values(["partner_id", "group"], ascending=[True, False])
+
+
+def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = False):
+    """Yield one :class:`~channel_analysis.bundle.PartnerBundle` per reported partner.
+
+    Each bundle holds that partner's own rows and aggregates of its peer group (which has at least
+    ``benchmarks.min_peers`` partners, else no peer figure is included). Every table is computed
+    for all partners first and then sliced, so the cost per partner is a few dictionary look-ups.
+    """
+    ds, params = stats.dataset, stats.params
+    partners = reported_partners(stats)
+    if partner_ids is not None:
+        partners = partners[partners["partner_id"].isin([str(p) for p in partner_ids])]
+    start, end = periods.quarter_bounds(ds.period, ds.fy_start)
+    stages = params["pipeline"]["stages"]
+    p_win = stats.win_probability.set_index("stage")["p_win"] if len(stats.win_probability) else pd.Series(dtype=float)
+
+    quarterly = stats.kpis[stats.kpis["window"] == "quarter"][["partner_id", "period", "revenue"]]
+    fc = stats.forecast.assign(revenue=np.nan, kind="forecast")
+    history = pd.concat([quarterly.assign(forecast=np.nan, lower=np.nan, upper=np.nan, kind="actual"),
+                         fc[["partner_id", "period", "revenue", "forecast", "lower", "upper", "kind"]]],
+                        ignore_index=True)
+    peer_d = _peer_durations(stats)
+    curves = salescycle.km_curve(stats.durations, by="partner_id").rename(columns={"group": "partner_id"})
+    curves = curves.assign(group="partner")
+    if len(peer_d):
+        peer_curves = salescycle.km_curve(peer_d, by="peer_group").rename(columns={"group": "peer_group"})
+        members = stats.peers[["partner_id", "peer_group"]].merge(peer_curves, on="peer_group")
+        curves = pd.concat([curves, members.drop(columns=["peer_group"]).assign(group="peers")], ignore_index=True)
+    tests = salescycle.logrank_each_vs_rest(peer_d, "peer_group") if len(peer_d) else pd.DataFrame(columns=["member"])
+    tests = tests.set_index("member")
+
+    slices = {name: _by_partner(frame) for name, frame in {
+        "kpis": stats.kpis, "targets": stats.targets, "monthly": stats.monthly, "mix": stats.category_mix,
+        "deals": stats.open_deals, "by_stage": _pipeline_by_stage(stats.open_deals, stages, p_win),
+        "tiers": stats.tier_history, "gap": stats.tier_gap, "bench": stats.benchmarks, "forecast": history,
+        "curve": curves, "cycle": _cycle_summaries(stats, peer_d),
+    }.items()}
+    empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
+    seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
+                             on="partner_id", how="left").merge(
+        stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").set_index("partner_id")
+    peers = stats.peers.set_index("partner_id")
+    fc_method = stats.forecast.set_index("partner_id")["method"]
+    shared_notes = {k: v for k, v in stats.notes.items() if k not in ("gini", "top20_share", "backtest")}
+    shared_notes["tier_requirements"] = tiers.requirements(params["tiers"]["levels"]).to_dict("records")
+
+    def part(name: str, pid: str) -> pd.DataFrame:
+        return slices[name].get(pid, pd.DataFrame())
+
+    for p in tqdm(partners.to_dict("records"), desc="bundles", disable=not progress, leave=False):
+        pid = str(p["partner_id"])
+        k = part("kpis", pid)
+        cur = k[(k["period"] == ds.period) & (k["window"] == "quarter")] if len(k) else k
+        th = part("tiers", pid)
+        tier_now = th.loc[th["period"] == ds.period, "tier"] if len(th) else pd.Series(dtype=object)
+        peer = peers.loc[pid] if pid in peers.index else None
+        test = {}
+        if pid in tests.index and pd.notna(tests.loc[pid, "statistic"]):
+            t = tests.loc[pid]
+            test = {"statistic": float(t["statistic"]), "p_value": float(t["pvalue"]),
+                    "n_partner": int(t["n_member"]), "n_peers": int(t["n_rest"])}
+        s = seg.loc[pid] if pid in seg.index else None
+        yield bundle.PartnerBundle(
+            partner={
+                "partner_id": pid, "name": p["name"], "partner_type": p.get("partner_type"),
+                "region": p.get("region"), "country": p.get("country"), "locale": p.get("locale"),
+                "tier": str(tier_now.iloc[0]) if len(tier_now) else p.get("tier"),
+                "status": cur["status"].iloc[0] if len(cur) and "status" in cur else None,
+                "onboarded_date": p.get("onboarded_date"),
+                "peer_group": None if peer is None else str(peer["peer_group"]),
+                "peer_n": None if peer is None else int(peer["peer_n"]),
+            },
+            period=ds.period, as_of=ds.as_of, period_start=start, period_end=end,
+            reporting_currency=ds.reporting_currency, fy_start=ds.fy_start,
+            kpis=k, targets=part("targets", pid), monthly_revenue=part("monthly", pid),
+            forecast=part("forecast", pid), category_mix=part("mix", pid), open_deals=part("deals", pid),
+            pipeline_by_stage=slices["by_stage"].get(pid, empty_stages),
+            cycle_curve=part("curve", pid), cycle_summary=part("cycle", pid), cycle_test=test,
+            tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
+            segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
+            notes={**shared_notes, "forecast_method": fc_method.get(pid)},
+        )
+
+
+def network_bundle(stats: NetworkStats) -> bundle.NetworkBundle:
+    """Everything the internal network overview shows, for every partner."""
+    ds = stats.dataset
+    k = stats.kpis
+    current = k[(k["period"] == ds.period) & (k["window"] == "t4q")]
+    quarter = k[(k["period"] == ds.period) & (k["window"] == "quarter")]
+    tiers_now = stats.tier_history[stats.tier_history["period"] == ds.period]
+    partners = ds.partners.drop(columns=["tier"], errors="ignore").merge(
+        tiers_now[["partner_id", "tier", "change"]], on="partner_id", how="left")
+    table = partners.merge(quarter.drop(columns=["window"]), on="partner_id", how="inner").merge(
+        stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").merge(
+        stats.matrix[["partner_id", "score", "performance", "potential", "action"]], on="partner_id", how="left")
+    prev = periods.shift(ds.period, -1, ds.fy_start)
+    segment_of = partners.set_index("partner_id")["partner_type"]
+    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
+    mdf_by_tier = table.groupby("tier", observed=True).agg(
+        partners=("partner_id", "size"), mdf_allocated=("mdf_allocated", "sum"),
+        mdf_claimed=("mdf_claimed", "sum"), mdf_attributed_revenue=("mdf_attributed_revenue", "sum")).reset_index()
+    mdf_by_tier["mdf_utilization"] = mdf_by_tier["mdf_claimed"] / mdf_by_tier["mdf_allocated"].where(mdf_by_tier["mdf_allocated"] > 0)
+    mdf_by_tier["mdf_return"] = mdf_by_tier["mdf_attributed_revenue"] / mdf_by_tier["mdf_claimed"].where(mdf_by_tier["mdf_claimed"] > 0)
+    pipeline_by_segment = table.groupby("partner_type", observed=True).agg(
+        partners=("partner_id", "size"), open_deals=("pipeline_open_n", "sum"),
+        pipeline_open=("pipeline_open_amount", "sum"), pipeline_weighted=("pipeline_weighted", "sum"),
+        stale_deals=("stale_deals_n", "sum"), revenue=("revenue", "sum")).reset_index()
+    at_risk = table[table["status"] == "at_risk"].sort_values("revenue", ascending=False)
+    tables = {
+        "partners": table,
+        "kpis": k,
+        "targets": stats.targets,
+        "network": stats.network,
+        "monthly": stats.monthly,
+        "pareto": stats.concentration.table,
+        "lorenz": stats.concentration.lorenz,
+        "scores": stats.scores,
+        "matrix": stats.matrix,
+        "matrix_counts": segmentation.matrix_counts(stats.matrix),
+        "tiers": stats.tier_history,
+        "migration": tiers.migration_matrix(stats.tier_history, prev, ds.period, levels=stats.params["tiers"]["levels"]),
+        "movements": tiers.movements(stats.tier_history, ds.period).merge(
+            partners[["partner_id", "name"]], on="partner_id", how="left"),
+        "tier_gap": stats.tier_gap,
+        "open_deals": stats.open_deals,
+        "win_probability": stats.win_probability,
+        "stage_conversion": stats.stage_conversion,
+        "pipeline_by_segment": pipeline_by_segment,
+        "cycle_curves": salescycle.km_curve(durations, by="segment") if len(durations) else pd.DataFrame(),
+        "cycle_medians_by_segment": salescycle.km_median(durations, by="segment") if len(durations) else pd.DataFrame(),
+        "cohorts": stats.retention.cohorts,
+        "retention_durations": stats.retention.durations,
+        "time_to_first_deal": stats.time_to_first_deal,
+        "forecast": stats.forecast,
+        "mdf_by_tier": mdf_by_tier,
+        "at_risk": at_risk,
+        "t4q": current,
+    }
+    return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
+                                tables=tables, notes=dict(stats.notes))
+
+
+# --------------------------------------------------------------------------------------------
+# run entry points
+# --------------------------------------------------------------------------------------------
+
+def run_dir(params: dict) -> Path:
+    return Path(params["output_dir"]) / params["period"]
+
+
+def write_kpis(params: dict, out_dir: Path | None = None, *, stats: NetworkStats | None = None) -> list[Path]:
+    """Write the KPI table, target attainment and network KPIs as CSV and Parquet."""
+    from .io.sources import write_tables
+
+    if stats is None:
+        stats = compute(load_dataset(params), params, progress=True)
+    out = Path(out_dir) if out_dir else run_dir(params) / "kpis"
+    tables = {"kpis": stats.kpis, "targets": stats.targets, "network": stats.network}
+    written = []
+    for fmt in ("parquet", "csv"):
+        write_tables(tables, out, fmt)
+        written += [out / f"{name}.{fmt}" for name in tables]
+    return written
+
+
+def _fingerprint(params: dict) -> str:
+    """A hash of the parameters that shape the statistics (folded into every report fingerprint)."""
+    relevant = {k: v for k, v in params.items() if k not in ("render", "delivery", "output_dir")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def prepare_run(params: dict):
+    """Validate, compute once, write the KPI tables and one bundle per partner; return the jobs."""
+    from .i18n import pick_locale
+    from .render.jobs import NetworkJob, PartnerJob, PreparedRun
+
+    ds = load_dataset(params)
+    stats = compute(ds, params, progress=True)
+    out = run_dir(params)
+    write_kpis(params, stats=stats)
+    work = out / ".work"
+    wanted = params["render"].get("partners")
+    jobs = []
+    for b in partner_bundles(stats, wanted, progress=True):
+        path = bundle.save(b, work / "partners" / f"{b.partner_id}.pkl")
+        locale = pick_locale(b.partner.get("locale"), params["locale"]["fallback"])
+        jobs.append(PartnerJob(partner_id=b.partner_id, locale=locale, bundle_path=str(path),
+                               title=f"{b.partner['name']} — {ds.period}", name=b.partner["name"]))
+    net = bundle.save(network_bundle(stats), work / "network.pkl")
+    return PreparedRun(
+        period=ds.period, output_dir=out, partners=jobs, as_of=str(ds.as_of),
+        network=NetworkJob(bundle_path=str(net), title=f"Network overview — {ds.period}",
+                           locale=params["locale"]["network"]),
+        fingerprint_extra=_fingerprint(params),
+    )

@@ -1,0 +1,119 @@
+"""build: statistics computed once for the network, cut into private per-partner bundles."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from channel_analysis import build, bundle, sample
+from channel_analysis.dataset import load_dataset
+from channel_analysis.params import load_params
+
+
+@pytest.fixture(scope="module")
+def stats(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data") / "sample"
+    sample.write(sample.generate(partners=40, quarters=6, seed=11), data)
+    params = load_params(None, {"as_of": "2026-10-05", "period": "2026Q3", "history_quarters": 6,
+                                "data": {"source": str(data)},
+                                "output_dir": str(tmp_path_factory.mktemp("reports"))})
+    return build.compute(load_dataset(params, progress=False), params)
+
+
+def test_kpis_carry_pipeline_and_cycle_columns(stats):
+    k = stats.kpis
+    for col in ("pipeline_open_n", "pipeline_weighted", "pipeline_coverage", "stale_deals_n",
+                "sales_cycle_median_days", "pipeline_velocity", "win_rate_shrunk"):
+        assert col in k.columns
+    # one row per partner x period x window, as before the merges
+    assert not k.duplicated(["partner_id", "period", "window"]).any()
+    # the pipeline snapshot is the same in every window of a period
+    per_period = k.groupby(["partner_id", "period"])["pipeline_weighted"].nunique(dropna=False)
+    assert (per_period == 1).all()
+
+
+def test_coverage_is_weighted_pipeline_over_next_quarter_revenue_target(stats):
+    k = stats.kpis
+    targets = stats.dataset.targets
+    row = k[(k["window"] == "quarter") & (k["period"] == "2026Q2") & (k["pipeline_weighted"] > 0)].iloc[0]
+    target = targets[(targets["partner_id"] == row["partner_id"]) & (targets["period"] == "2026Q3")
+                     & (targets["metric"] == "revenue")]["target"]
+    expected = row["pipeline_weighted"] / target.iloc[0] if len(target) and target.iloc[0] > 0 else np.nan
+    assert row["pipeline_coverage"] == pytest.approx(expected, nan_ok=True)
+
+
+def test_velocity_follows_its_definition(stats):
+    k = stats.kpis.dropna(subset=["pipeline_velocity"])
+    assert len(k) > 0
+    expected = (k["pipeline_open_n"] * k["win_rate"] * k["deal_size_mean"]
+                / k["sales_cycle_median_days"] * 365.25 / 4)
+    np.testing.assert_allclose(k["pipeline_velocity"], expected)
+
+
+def test_shrunk_win_rate_lies_between_raw_and_network_rate(stats):
+    k = stats.kpis[(stats.kpis["window"] == "t4q") & (stats.kpis["period"] == "2026Q3")]
+    k = k[k["win_rate_n"] > 0]
+    network = k["deals_won"].sum() / k["win_rate_n"].sum()
+    low = np.minimum(k["win_rate"], network) - 1e-9
+    high = np.maximum(k["win_rate"], network) + 1e-9
+    assert ((k["win_rate_shrunk"] >= low) & (k["win_rate_shrunk"] <= high)).all()
+
+
+def test_compute_does_not_mutate_the_dataset(tmp_path):
+    data = tmp_path / "d"
+    sample.write(sample.generate(partners=12, quarters=4, seed=2), data)
+    params = load_params(None, {"as_of": "2026-10-05", "history_quarters": 4, "data": {"source": str(data)}})
+    ds = load_dataset(params, progress=False)
+    before = {name: frame.copy(deep=True) for name, frame in ds.tables.items()}
+    build.compute(ds, params)
+    for name, frame in ds.tables.items():
+        pd.testing.assert_frame_equal(frame, before[name])
+
+
+def test_every_reported_partner_gets_a_bundle_with_only_its_own_rows(stats):
+    bundles = list(build.partner_bundles(stats))
+    reported = set(build.reported_partners(stats)["partner_id"])
+    assert {b.partner_id for b in bundles} == reported
+    for b in bundles:
+        for name in ("kpis", "targets", "open_deals", "tier_history", "benchmarks"):
+            frame = getattr(b, name)
+            assert "partner_id" not in frame.columns, name  # implied by the bundle, never another's
+        assert (b.kpis["period"].isin(stats.quarters)).all()
+        own = stats.kpis[stats.kpis["partner_id"] == b.partner_id]
+        assert len(b.kpis) == len(own)
+        assert b.kpis["revenue"].sum() == pytest.approx(own["revenue"].sum())
+
+
+def test_no_bundle_mentions_another_partner(stats, tmp_path):
+    """Privacy at the source: a pickled bundle holds no other partner's id or name."""
+    partners = stats.dataset.partners
+    for b in build.partner_bundles(stats):
+        path = bundle.save(b, tmp_path / f"{b.partner_id}.pkl")
+        raw = path.read_bytes()
+        text = pickle.loads(raw)  # round-trips
+        assert text.partner_id == b.partner_id
+        for other in partners.itertuples():
+            if other.partner_id == b.partner_id:
+                continue
+            assert other.partner_id.encode() not in raw, (b.partner_id, other.partner_id)
+            assert other.name.encode("utf-8") not in raw, (b.partner_id, other.name)
+
+
+def test_peer_aggregates_only_from_large_enough_groups(stats):
+    k = stats.params["benchmarks"]["min_peers"]
+    for b in build.partner_bundles(stats):
+        shown = b.benchmarks.dropna(subset=["peer_median"])
+        assert (shown["peer_n"] >= k).all()
+        if "peers" in set(b.cycle_curve.get("group", [])):
+            assert b.partner["peer_n"] >= k
+
+
+def test_network_bundle_has_the_overview_tables(stats):
+    net = build.network_bundle(stats)
+    for name in ("partners", "pareto", "lorenz", "matrix", "migration", "movements", "cohorts",
+                 "cycle_curves", "mdf_by_tier", "at_risk", "network", "pipeline_by_segment"):
+        assert name in net.tables
+    assert net.notes["gini"] == pytest.approx(stats.concentration.gini)

@@ -16,7 +16,13 @@ Modules, one job each:
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention
   forecast     next-quarter revenue with prediction intervals, backtest
   build        computes everything once for the network and writes the run's tables
+  bundle       what a report may read: one private bundle per partner, one for the network
+  blocks       HTML building blocks of the reports (sections, tiles, tables, figures, notes)
+  scorecard    the partner scorecard's content, block by block
+  overview     the network overview's content, block by block
+  i18n         translations (gettext catalogs) and locale-aware number/date formats
   plots        figures (tidy data in, Axes out)
+  engine       papermill engine running a notebook in a fresh in-process IPython shell
   render       executes the notebooks per partner and writes the HTML reports
   delivery     emails the reports (outbox or SMTP), exactly once
   cli          the channel-analysis command

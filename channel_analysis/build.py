@@ -271,6 +271,9 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         "min_peers": bcfg["min_peers"],
         "target_status": dict(params["kpis"]["target_status"]),
         "forecast_interval": params["forecast"]["interval"],
+        "forecast_min_history": params["forecast"]["min_history"],
+        "promote_after": params["tiers"]["promote_after"],
+        "relegate_after": params["tiers"]["relegate_after"],
         "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
     }
     return NetworkStats(

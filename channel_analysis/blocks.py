@@ -1,0 +1,186 @@
+"""HTML building blocks of the reports: sections, notes, tiles, tables and embedded figures.
+
+Each block is an :class:`Html` object; a notebook cell that returns one shows it (``_repr_html_``),
+and nbconvert copies it into the report unchanged. Blocks are plain, semantic HTML with the small
+``ca-`` class vocabulary the report template styles (see ``CSS_CLASSES``); figures are embedded PNGs
+(``data:`` URIs), so a report needs no external resource. Every piece of data that reaches markup
+(partner names, categories, stage names, any text) is escaped here: ``Smith & Sons <Pro>`` shows as
+text, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+#: The classes the blocks use, for the template's CSS.
+CSS_CLASSES = {
+    "ca-header": "report header block; its <dl class=\"ca-meta\"> holds the partner facts",
+    "ca-meta": "definition list of facts under the title (dt/dd pairs)",
+    "ca-subtitle": "partner name under the title",
+    "ca-section": "a section: <h2 class=\"ca-section-title\"> and its intro",
+    "ca-intro": "short paragraph (or list) explaining a section to a partner",
+    "ca-tiles": "grid of KPI tiles",
+    "ca-tile": "one KPI tile; with ca-green | ca-amber | ca-red | ca-nodata",
+    "ca-tile-label": "tile: KPI name",
+    "ca-tile-value": "tile: the actual value (large)",
+    "ca-tile-target": "tile: target and attainment",
+    "ca-tile-status": "tile: wrapper of the status badge (words, readable in black and white)",
+    "ca-badge": "status in words; with ca-green | ca-amber | ca-red | ca-nodata",
+    "ca-figure": "<figure> of a chart (img.ca-img) or a table, with its caption",
+    "ca-caption": "<figcaption>: the one sentence saying what the figure/table shows",
+    "ca-table": "a data table; cells with ca-num are numbers (right-aligned)",
+    "ca-num": "numeric table cell / header",
+    "ca-scroll": "sideways-scrolling wrapper of a table (phones)",
+    "ca-note": "a short note; with ca-note-lowsample (few observations) or ca-note-unavailable (no data)",
+    "ca-focus": "ordered list of focus items for next quarter",
+    "ca-glossary": "definition list (dt/dd) of terms at the end of the report",
+}
+
+
+class Html:
+    """A piece of report markup; shows as HTML in a notebook and in the rendered report."""
+
+    __slots__ = ("markup",)
+
+    def __init__(self, markup: str = ""):
+        self.markup = str(markup)
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:
+        return f"Html({len(self.markup)} characters)"
+
+    def __add__(self, other: "Html | str") -> "Html":
+        return Html(self.markup + str(other))
+
+    def __contains__(self, text: str) -> bool:
+        return text in self.markup
+
+
+def esc(value: Any) -> str:
+    """Text made safe for HTML (``&``, ``<``, ``>``, quotes escaped)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def join(*blocks: Html | str | None) -> Html:
+    """Several blocks as one (None entries skipped)."""
+    return Html("".join(str(b) for b in blocks if b is not None))
+
+
+def section(title: str, intro: str | None = None, level: int = 2) -> Html:
+    """A section heading with an optional one-paragraph introduction."""
+    body = f'<h{level} class="ca-section-title">{esc(title)}</h{level}>'
+    if intro:
+        body += f'<p class="ca-intro">{esc(intro)}</p>'
+    return Html(f'<div class="ca-section">{body}</div>')
+
+
+def paragraph(text: str, cls: str = "ca-intro") -> Html:
+    return Html(f'<p class="{cls}">{esc(text)}</p>')
+
+
+def note(text: str, kind: str = "info") -> Html:
+    """A short note; ``kind`` "lowsample" (few observations) or "unavailable" (no data) adds a class."""
+    extra = f" ca-note-{kind}" if kind != "info" else ""
+    return Html(f'<p class="ca-note{extra}">{esc(text)}</p>')
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One KPI tile: label, formatted value, target line, status ("green" | "amber" | "red" | "nodata")."""
+
+    label: str
+    value: str
+    detail: str = ""
+    status: str = "nodata"
+    status_text: str = ""
+    note: str = ""
+
+
+def tiles(items: Sequence[Tile]) -> Html:
+    """A row of KPI tiles; the status is both a colour class and words (readable in print)."""
+    parts = []
+    for t in items:
+        status = t.status if t.status in ("green", "amber", "red") else "nodata"
+        inner = (
+            f'<div class="ca-tile-label">{esc(t.label)}</div>'
+            f'<div class="ca-tile-value">{esc(t.value)}</div>'
+        )
+        if t.detail:
+            inner += f'<div class="ca-tile-target">{esc(t.detail)}</div>'
+        if t.status_text:
+            inner += f'<div class="ca-tile-status"><span class="ca-badge ca-{status}">{esc(t.status_text)}</span></div>'
+        if t.note:
+            inner += f'<div class="ca-note ca-note-lowsample">{esc(t.note)}</div>'
+        parts.append(f'<div class="ca-tile ca-{status}">{inner}</div>')
+    return Html(f'<div class="ca-tiles">{"".join(parts)}</div>')
+
+
+_NUM = ' class="ca-num"'
+
+
+def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, bool]], caption: str,
+          notes: Iterable[Html] = ()) -> Html:
+    """A table of already formatted cells.
+
+    ``columns`` lists (column in ``frame``, header label, numeric?) in display order; numeric cells
+    are right-aligned. The caption is the sentence saying what the table shows.
+    """
+    head = "".join(
+        f'<th scope="col"{_NUM if num else ""}>{esc(label)}</th>' for _, label, num in columns
+    )
+    rows = []
+    for record in frame[[c for c, _, _ in columns]].itertuples(index=False, name=None):
+        cells = "".join(
+            f'<td{_NUM if num else ""}>{esc(v)}</td>' for v, (_, _, num) in zip(record, columns)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    body = "".join(rows)
+    extra = "".join(str(n) for n in notes)
+    return Html(
+        f'<figure class="ca-figure ca-table-figure"><figcaption class="ca-caption">{esc(caption)}</figcaption>'
+        f'<div class="ca-scroll"><table class="ca-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>{extra}</figure>"
+    )
+
+
+def png_bytes(fig_or_ax: Any, dpi: int = 100) -> bytes:
+    """The figure (or the figure of an Axes) as PNG bytes; deterministic (no software metadata)."""
+    if isinstance(fig_or_ax, (list, tuple)):
+        fig_or_ax = fig_or_ax[0]
+    fig = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def figure(fig_or_ax: Any, caption: str, alt: str | None = None, notes: Iterable[Html] = (),
+           dpi: int = 100) -> Html:
+    """A chart embedded as a PNG data URI, with its one-sentence caption and any notes."""
+    data = base64.b64encode(png_bytes(fig_or_ax, dpi=dpi)).decode("ascii")
+    extra = "".join(str(n) for n in notes)
+    return Html(
+        f'<figure class="ca-figure"><img class="ca-img" src="data:image/png;base64,{data}" '
+        f'alt="{esc(alt or caption)}"/><figcaption class="ca-caption">{esc(caption)}</figcaption>{extra}</figure>'
+    )
+
+
+def ordered_list(items: Sequence[str], cls: str = "ca-focus") -> Html:
+    body = "".join(f"<li>{esc(i)}</li>" for i in items)
+    return Html(f'<ol class="{cls}">{body}</ol>')
+
+
+def definitions(pairs: Sequence[tuple[str, str]], cls: str = "ca-glossary") -> Html:
+    """A definition list (term, definition)."""
+    body = "".join(f"<dt>{esc(t)}</dt><dd>{esc(d)}</dd>" for t, d in pairs)
+    return Html(f'<dl class="{cls}">{body}</dl>')

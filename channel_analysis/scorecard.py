@@ -1,0 +1,855 @@
+"""The partner scorecard's content: header, KPI tiles, figures, tables, captions, focus list.
+
+The notebook ``notebooks/partner_scorecard.py`` makes one call per block::
+
+    report = channel_analysis.scorecard.Scorecard(bundle, locale=locale)
+    report.kpi_tiles()
+
+Each method returns an :class:`~channel_analysis.blocks.Html` block built only from the partner's
+:class:`~channel_analysis.bundle.PartnerBundle` (its own rows and anonymized peer aggregates). Every
+text is English gettext message ids translated for the report's locale (issue 7 adds the
+catalogs), every number is formatted by Babel for that locale, and every value that comes from data
+(the partner's name, categories, stages, deal ids) is escaped. A section whose data is missing (an
+optional table not supplied) shows a short "not available" note instead of failing.
+
+Nothing here imports scipy or statsmodels: the numbers are precomputed by :mod:`channel_analysis.build`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import blocks, i18n, plots
+from .blocks import Html, Tile
+from .bundle import PartnerBundle
+from .i18n import N_
+
+# --------------------------------------------------------------------------------------------
+# what the KPIs are called and how they are shown
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a KPI column is shown: label (msgid), format kind, and whether lower values are better."""
+
+    label: str
+    kind: str = "number"
+    lower_is_better: bool = False
+
+
+#: KPI columns (docs/kpis.md) and criterion names (revenue_t4q) → label and format.
+MEASURES: dict[str, Measure] = {
+    "revenue": Measure(N_("Revenue"), "currency"),
+    "revenue_t4q": Measure(N_("Revenue, last 4 quarters"), "currency"),
+    "revenue_growth_prev": Measure(N_("Growth vs previous quarter"), "percent"),
+    "revenue_growth_yoy": Measure(N_("Growth vs same quarter last year"), "percent"),
+    "gross_margin": Measure(N_("Gross margin"), "currency"),
+    "gross_margin_t4q": Measure(N_("Gross margin, last 4 quarters"), "currency"),
+    "gross_margin_pct": Measure(N_("Gross margin %"), "percent"),
+    "revenue_per_rep": Measure(N_("Revenue per sales rep"), "currency"),
+    "share_of_wallet": Measure(N_("Share of wallet"), "percent"),
+    "customers_active": Measure(N_("Active customers"), "integer"),
+    "customers_new": Measure(N_("New customers"), "integer"),
+    "customers_lost": Measure(N_("Lost customers"), "integer", lower_is_better=True),
+    "cross_sell_rate": Measure(N_("Cross-sell rate"), "percent"),
+    "upsell_rate": Measure(N_("Upsell rate"), "percent"),
+    "registration_rate": Measure(N_("Registration rate"), "percent"),
+    "registration_lag_days_median": Measure(N_("Median days to registration"), "days", lower_is_better=True),
+    "leads_received": Measure(N_("Leads received"), "integer"),
+    "lead_accept_rate": Measure(N_("Leads accepted"), "percent"),
+    "lead_accept_days_median": Measure(N_("Median days to accept a lead"), "days", lower_is_better=True),
+    "lead_conversion_rate": Measure(N_("Leads converted to deals"), "percent"),
+    "win_rate": Measure(N_("Win rate"), "percent"),
+    "deal_size_mean": Measure(N_("Average deal size"), "currency"),
+    "deal_size_median": Measure(N_("Median deal size"), "currency"),
+    "pipeline_open": Measure(N_("Open pipeline"), "currency"),
+    "pipeline_weighted": Measure(N_("Weighted pipeline"), "currency"),
+    "pipeline_coverage": Measure(N_("Pipeline coverage"), "percent"),
+    "sales_cycle_median_days": Measure(N_("Median sales cycle (days)"), "days", lower_is_better=True),
+    "mdf_allocated": Measure(N_("MDF allocated"), "currency"),
+    "mdf_claimed": Measure(N_("MDF claimed"), "currency"),
+    "mdf_utilization": Measure(N_("MDF used"), "percent"),
+    "mdf_attributed_revenue": Measure(N_("Revenue from MDF activities"), "currency"),
+    "mdf_return": Measure(N_("Return on MDF"), "ratio"),
+    "certified_reps": Measure(N_("Certified sales reps"), "integer"),
+    "trainings_completed": Measure(N_("Trainings completed"), "integer"),
+    "csat_mean": Measure(N_("Customer satisfaction (1–5)"), "decimal"),
+    "nps": Measure(N_("Net promoter score"), "integer"),
+}
+
+#: Target metrics (targets.metric) → the KPI column holding the actual (as in kpis.TARGET_ACTUALS).
+TARGET_KPI = {
+    "revenue": "revenue",
+    "gross_margin": "gross_margin",
+    "new_customers": "customers_new",
+    "registration_rate": "registration_rate",
+    "certified_reps": "certified_reps",
+    "pipeline": "pipeline_open",
+    "win_rate": "win_rate",
+    "csat": "csat_mean",
+}
+
+STATUS_TEXT = {
+    "green": N_("On target"),
+    "amber": N_("Close to target"),
+    "red": N_("Below target"),
+    "nodata": N_("No data"),
+}
+
+PARTNER_STATUS = {
+    "active": N_("Active"),
+    "at_risk": N_("Needs attention"),
+    "onboarding": N_("Onboarding"),
+    "churned": N_("Inactive"),
+}
+
+#: Sections of the scorecard: key → (heading, introduction).
+SECTIONS: dict[str, tuple[str, str]] = {
+    "about": (N_("About this report"), N_(
+        "This scorecard summarises your business with us for the quarter: your results against the "
+        "targets we agreed with you, your sales pipeline, your customers and the support programmes "
+        "you use. Comparisons with other partners use only anonymous figures of groups of similar "
+        "partners; no other partner can be identified. Terms are explained in the glossary at the end.")),
+    "glance": (N_("At a glance"), N_(
+        "Each tile compares a result of this quarter with the target agreed with you. Green: target "
+        "met. Amber: close to the target. Red: further behind.")),
+    "revenue": (N_("Revenue"), N_(
+        "Your revenue with our products, how it developed and what we expect next quarter.")),
+    "customers": (N_("End customers"), N_(
+        "The customers you sold our products to: how many bought, how many are new and how many "
+        "stopped buying, and how much more they buy from you.")),
+    "pipeline": (N_("Pipeline"), N_(
+        "The deals you registered with us that are still open: their value, their chance of being "
+        "won, and the deals that need an update.")),
+    "sales_cycle": (N_("Sales cycle"), N_(
+        "How long your deals take to close, compared with similar partners. Deals that are still "
+        "open count too, so the figures are not biased towards quick deals.")),
+    "leads": (N_("Leads"), N_("The leads we passed to you and what became of them.")),
+    "registration": (N_("Product registration"), N_(
+        "Registered products give your customers full warranty and support, and give us both a view "
+        "of the installed base.")),
+    "mdf": (N_("Marketing development funds"), N_(
+        "The marketing funds (MDF) made available to you, how much you used, and the revenue they "
+        "brought.")),
+    "certifications": (N_("Certifications and training"), N_(
+        "Certified sales reps know our products best and count towards your partner tier.")),
+    "satisfaction": (N_("Customer satisfaction"), N_(
+        "What your end customers told us in satisfaction surveys about working with you.")),
+    "tier": (N_("Partner tier"), N_(
+        "Your tier in our partner programme and what you need to reach the next one.")),
+    "benchmark": (N_("How you compare with similar partners"), N_(
+        "Your percentile among partners like you: at 75 you do better than 75% of them, at 50 you are "
+        "at their median. For measures where less is better (days to accept a lead, for example) the "
+        "percentile is turned around, so a long bar is always good.")),
+    "focus": (N_("Focus for next quarter"), N_(
+        "The points where a change would make the biggest difference, starting with the largest gap.")),
+    "glossary": (N_("Glossary"), None),
+}
+
+GLOSSARY: list[tuple[str, str]] = [
+    (N_("Target attainment"), N_("Your result divided by the agreed target; 100% means the target is met.")),
+    (N_("Percentile"), N_("The share of similar partners with a lower result than yours. The peer median is "
+                          "the 50th percentile.")),
+    (N_("Peer group"), N_("Partners similar to you (same type and region where there are enough of them). "
+                          "Only anonymous group figures are shown.")),
+    (N_("Tier"), N_("Your level in our partner programme. Each tier has minimum requirements; you move up "
+                    "after meeting them for consecutive quarters.")),
+    (N_("Weighted pipeline"), N_("The value of your open deals, each multiplied by the share of deals at "
+                                 "the same stage that are won across our network.")),
+    (N_("Pipeline coverage"), N_("Your weighted pipeline divided by your revenue target for the coming "
+                                 "quarter.")),
+    (N_("Stale deal"), N_("An open deal past its expected close date, or open much longer than deals "
+                          "usually take.")),
+    (N_("Sales cycle"), N_("The time from registering a deal to winning or losing it. The median is the "
+                           "number of days by which half of the deals are closed.")),
+    (N_("Win rate"), N_("Deals won divided by deals closed (won or lost).")),
+    (N_("Registration rate"), N_("Units registered by end customers divided by units sold to them.")),
+    (N_("Cross-sell rate"), N_("The share of your active customers who bought from two or more product "
+                               "categories.")),
+    (N_("Upsell rate"), N_("The share of your returning customers who spent more than in the previous "
+                           "period.")),
+    (N_("MDF"), N_("Marketing development funds: money we make available for your marketing of our "
+                   "products.")),
+    (N_("Return on MDF"), N_("Revenue attributed to MDF activities divided by the funds claimed.")),
+    (N_("Forecast range"), N_("The range next quarter's revenue is expected to fall in, with the stated "
+                              "likelihood.")),
+    (N_("Low sample"), N_("A figure based on only a few observations; it can change a lot from one "
+                          "quarter to the next.")),
+]
+
+#: Focus rules: how much each kind of gap weighs when ranking (a gap is first expressed as a share
+#: 0..1 of what is expected: 1 − attainment, gap ÷ requirement, stale share of pipeline, …).
+FOCUS_WEIGHTS = {
+    "target": 1.0,
+    "tier": 0.9,
+    "stale": 0.8,
+    "registration": 0.7,
+    "mdf": 0.6,
+    "leads": 0.6,
+    "coverage": 0.7,
+    "satisfaction": 0.7,
+    "benchmark": 0.4,
+}
+#: MDF use below this share of the allocation is a focus item.
+MDF_USE_MIN = 0.75
+#: A measure below this percentile among peers (oriented: higher is better) is a focus item.
+BENCHMARK_LOW = 25.0
+
+
+def tile_status(attainment: Any, green: float = 1.0, amber: float = 0.9) -> str:
+    """green when attainment ≥ ``green``, amber when ≥ ``amber``, red below; nodata when missing."""
+    if i18n.is_missing(attainment):
+        return "nodata"
+    a = float(attainment)
+    return "green" if a >= green else ("amber" if a >= amber else "red")
+
+
+def _num(value: Any) -> float:
+    if i18n.is_missing(value):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _usable(frame: Any, *columns: str) -> bool:
+    return isinstance(frame, pd.DataFrame) and len(frame) > 0 and all(c in frame.columns for c in columns)
+
+
+@dataclass(frozen=True)
+class FocusItem:
+    """One "focus for next quarter" point: ``topic`` (what it is about), ``severity`` (weighted gap,
+    the ranking key) and ``text`` (translated sentence)."""
+
+    topic: str
+    rule: str
+    severity: float
+    text: str
+
+
+class Scorecard:
+    """The scorecard of one partner in one locale; each method returns one block of the report."""
+
+    def __init__(self, bundle: PartnerBundle, locale: str | None = None):
+        self.b = bundle
+        self.locale = i18n.pick_locale(locale, bundle.partner.get("locale"),
+                                       bundle.notes.get("locale_fallback"))
+        self.tr = i18n.translator(self.locale)
+        self.currency = bundle.reporting_currency
+        status = bundle.notes.get("target_status") or {}
+        self.green = float(status.get("green", 1.0))
+        self.amber = float(status.get("amber", 0.9))
+        self.min_sample = int(bundle.notes.get("min_sample", 5))
+
+    # ---- formatting -------------------------------------------------------------------------
+
+    def fmt(self, value: Any, kind: str) -> str:
+        """A value formatted for this report's locale (kinds as :func:`i18n.format_value`)."""
+        if kind == "days" and not i18n.is_missing(value):
+            n = int(round(float(value)))
+            return self.tr.ngettext("{n} day", "{n} days", n).format(n=i18n.format_number(n, self.locale, 0))
+        return i18n.format_value(value, kind, self.locale, self.currency)
+
+    def money(self, value: Any) -> str:
+        return i18n.format_currency(value, self.locale, self.currency, digits=0)
+
+    def measure_label(self, column: str) -> str:
+        m = MEASURES.get(column)
+        return self.tr.gettext(m.label) if m else column.replace("_", " ")
+
+    @staticmethod
+    def criterion_column(criterion: str) -> str:
+        """The measure a tier criterion is shown as: flows (revenue, margin) are judged on the last four
+        quarters (tiers.gap_to_next_tier, window t4q), so "revenue" shows as "revenue_t4q"."""
+        c = str(criterion)
+        return f"{c}_t4q" if f"{c}_t4q" in MEASURES else c
+
+    def measure_value(self, column: str, value: Any) -> str:
+        m = MEASURES.get(column)
+        return self.fmt(value, m.kind if m else "number")
+
+    def kpi(self, column: str, window: str = "quarter", period: str | None = None) -> float:
+        """The partner's KPI value (NaN when the column or the row is missing)."""
+        row = self._row(window, period)
+        return _num(row.get(column)) if len(row) else math.nan
+
+    def _row(self, window: str = "quarter", period: str | None = None) -> pd.Series:
+        if not _usable(self.b.kpis, "window", "period"):
+            return pd.Series(dtype=object)
+        return self.b.kpi(window, period)
+
+    def low_sample(self, column: str, window: str = "quarter") -> tuple[bool, float]:
+        """(flagged low-sample?, n) of a rate in the KPI table."""
+        row = self._row(window)
+        if not len(row):
+            return False, math.nan
+        flag = row.get(f"{column}_low_sample")
+        return (bool(flag) if not i18n.is_missing(flag) else False), _num(row.get(f"{column}_n"))
+
+    def _low_note(self, n: float) -> Html:
+        _ = self.tr.gettext
+        if i18n.is_missing(n):
+            return blocks.note(_("Based on only a few observations: read with care."), "lowsample")
+        k = int(n)
+        return blocks.note(self.tr.ngettext(
+            "Based on only {n} observation: read with care.",
+            "Based on only {n} observations: read with care.", k).format(n=i18n.format_number(k, self.locale, 0)),
+            "lowsample")
+
+    def unavailable(self, what: str | None = None) -> Html:
+        _ = self.tr.gettext
+        text = _("Not available for this quarter.") if what is None else what
+        return blocks.note(text, "unavailable")
+
+    def _figure(self, ax, caption: str, notes=()) -> Html:
+        return blocks.figure(ax, caption, notes=notes)
+
+    # ---- header and framing ------------------------------------------------------------------
+
+    def title(self) -> str:
+        """The report title: "Partner scorecard — <name> — <quarter>" (plain text, not escaped)."""
+        return self.tr.gettext("Partner scorecard — {name} — {period}").format(
+            name=self.b.partner.get("name", self.b.partner_id), period=self.period_label())
+
+    def period_label(self) -> str:
+        """The quarter in words ("Q3 2026"); the label keeps the fiscal year of the data."""
+        text = str(self.b.period)
+        year, q = text[:4], text[-1]
+        return self.tr.gettext("Q{quarter} {year}").format(quarter=q, year=year)
+
+    def header(self) -> Html:
+        """Title, partner name, quarter with its dates, tier, status and the data's as-of date."""
+        _ = self.tr.gettext
+        p = self.b.partner
+        status = p.get("status")
+        facts = [
+            (_("Partner"), f"{p.get('name', '')} ({self.b.partner_id})"),
+            (_("Quarter"), _("{quarter} ({start} – {end})").format(
+                quarter=self.period_label(), start=i18n.format_date(self.b.period_start, self.locale),
+                end=i18n.format_date(self.b.period_end, self.locale))),
+            (_("Tier"), str(p.get("tier") or _("None"))),
+            (_("Status"), _(PARTNER_STATUS[status]) if status in PARTNER_STATUS else str(status or "—")),
+            (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
+        ]
+        dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
+        return Html(
+            f'<header class="ca-header"><h1>{blocks.esc(_("Partner scorecard"))}</h1>'
+            f'<p class="ca-subtitle">{blocks.esc(p.get("name", ""))}</p>'
+            f'<dl class="ca-meta">{dl}</dl></header>'
+        )
+
+    def section(self, key: str) -> Html:
+        """A section's heading and its one-paragraph introduction (keys: :data:`SECTIONS`)."""
+        heading, intro = SECTIONS[key]
+        _ = self.tr.gettext
+        return blocks.section(_(heading), _(intro) if intro else None)
+
+    def how_to_read(self) -> Html:
+        """How to read tiles, percentiles and tiers (for a partner who has never seen the report)."""
+        _ = self.tr.gettext
+        items = [
+            _("Colours: green means on target, amber close to target (at least {amber} of it), red further "
+              "behind.").format(amber=i18n.format_percent(self.amber, self.locale)),
+            _("Percentiles: a percentile of 70 means you do better than 70% of similar partners."),
+            _("Tiers: each tier of the partner programme has minimum requirements; the tier section shows "
+              "what is missing for the next one."),
+            _("Figures marked as based on few observations can change a lot from one quarter to the next."),
+        ]
+        return Html('<ul class="ca-intro">' + "".join(f"<li>{blocks.esc(i)}</li>" for i in items) + "</ul>")
+
+    # ---- at a glance ------------------------------------------------------------------------
+
+    def target_rows(self) -> pd.DataFrame:
+        """The reported quarter's targets in display order, with ``status`` from the bundle or, when
+        missing, from attainment and the run's thresholds."""
+        t = self.b.targets
+        if not _usable(t, "metric", "target"):
+            return pd.DataFrame(columns=["metric", "target", "actual", "attainment", "status"])
+        t = t[t["period"] == self.b.period] if "period" in t.columns else t
+        t = t.copy()
+        order = {m: i for i, m in enumerate(TARGET_KPI)}
+        t["_o"] = t["metric"].map(order).fillna(len(order))
+        t = t.sort_values("_o").drop(columns="_o")
+        derived = [tile_status(a, self.green, self.amber) for a in t.get("attainment", pd.Series(np.nan, t.index))]
+        given = t["status"] if "status" in t.columns else pd.Series(None, index=t.index)
+        t["status"] = [g if g in ("green", "amber", "red") else d for g, d in zip(given, derived)]
+        return t.reset_index(drop=True)
+
+    def tiles(self) -> list[Tile]:
+        """One tile per agreed target of the quarter (actual, target, attainment, status)."""
+        _ = self.tr.gettext
+        out = []
+        for r in self.target_rows().itertuples(index=False):
+            column = TARGET_KPI.get(r.metric, r.metric)
+            flagged, n = self.low_sample(column)
+            detail = _("Target {target} · {attainment} reached").format(
+                target=self.measure_value(column, r.target),
+                attainment=i18n.format_percent(getattr(r, "attainment", math.nan), self.locale))
+            note = ""
+            if flagged:
+                note = self.tr.ngettext("Only {n} observation", "Only {n} observations", int(n or 0)).format(
+                    n=i18n.format_number(n, self.locale, 0))
+            out.append(Tile(label=self.measure_label(column), value=self.measure_value(column, r.actual),
+                            detail=detail, status=r.status, status_text=_(STATUS_TEXT[r.status]), note=note))
+        return out
+
+    def kpi_tiles(self) -> Html:
+        """KPI tiles against the agreed targets (or the headline KPIs when no target was agreed)."""
+        _ = self.tr.gettext
+        items = self.tiles()
+        if items:
+            return blocks.tiles(items)
+        headline = [Tile(label=self.measure_label(c), value=self.measure_value(c, self.kpi(c)),
+                         status="nodata", status_text=_("No target"))
+                    for c in ("revenue", "revenue_growth_yoy", "win_rate", "registration_rate")]
+        return blocks.join(blocks.note(_("No targets were agreed for this quarter; the tiles show your "
+                                         "headline figures."), "unavailable"), blocks.tiles(headline))
+
+    # ---- revenue ----------------------------------------------------------------------------
+
+    def revenue_trend(self) -> Html:
+        """Quarterly revenue with the next-quarter forecast and its range."""
+        _ = self.tr.gettext
+        f = self.b.forecast
+        if not _usable(f, "period", "kind", "revenue") or f["revenue"].notna().sum() == 0:
+            return self.unavailable(_("Revenue history is not available."))
+        interval = self.b.notes.get("forecast_interval")
+        ax = plots.revenue_trend(f, locale=self.locale, currency=self.currency, interval=interval)
+        fc = f[f["kind"] == "forecast"]
+        if len(fc):
+            row = fc.iloc[0]
+            caption = _("Your revenue per quarter and our forecast for {next}: about {mid}, most likely "
+                        "between {low} and {high}.").format(
+                next=str(row["period"]), mid=self.money(row["forecast"]), low=self.money(row["lower"]),
+                high=self.money(row["upper"]))
+        else:
+            caption = _("Your revenue per quarter.")
+        notes = []
+        method = self.b.notes.get("forecast_method")
+        if method:
+            notes.append(blocks.note(_("Forecast method: {method}.").format(method=method)))
+        n_actual = int((f["kind"] == "actual").sum())
+        if len(fc) and n_actual < int(self.b.notes.get("forecast_min_history", 6)):
+            notes.append(blocks.note(_("Few quarters of history: the forecast is a simple estimate."), "lowsample"))
+        return self._figure(ax, caption, notes)
+
+    def revenue_table(self) -> Html:
+        """Revenue, growth and margin for the quarter, the year to date and the last four quarters."""
+        _ = self.tr.gettext
+        return self._kpi_table(["revenue", "revenue_growth_prev", "revenue_growth_yoy", "gross_margin",
+                                "gross_margin_pct", "revenue_per_rep", "share_of_wallet"],
+                               _("Your revenue and margin this quarter, so far this fiscal year and over the "
+                                 "last four quarters."))
+
+    def category_mix(self) -> Html:
+        """Revenue by product category, this quarter and the same quarter last year."""
+        _ = self.tr.gettext
+        mix = self.b.category_mix
+        if not _usable(mix, "category", "revenue") or mix["revenue"].sum() <= 0:
+            return self.unavailable(_("No sales by product category this quarter."))
+        ax = plots.category_mix(mix, locale=self.locale, currency=self.currency)
+        top = mix.sort_values("revenue", ascending=False).iloc[0]
+        share = top["share"] if "share" in mix.columns else top["revenue"] / mix["revenue"].sum()
+        caption = _("Your revenue by product category this quarter compared with the same quarter last year; "
+                    "{category} brought the most ({share}).").format(
+            category=str(top["category"]), share=i18n.format_percent(share, self.locale))
+        return self._figure(ax, caption)
+
+    # ---- tables of KPIs ---------------------------------------------------------------------
+
+    def _kpi_table(self, columns: list[str], caption: str) -> Html:
+        _ = self.tr.gettext
+        present = [c for c in columns if not all(math.isnan(self.kpi(c, w)) for w in ("quarter", "ytd", "t4q"))]
+        if not present:
+            return self.unavailable()
+        rows, low = [], []
+        for c in present:
+            flagged, n = self.low_sample(c)
+            label = self.measure_label(c) + (" *" if flagged else "")
+            if flagged:
+                low.append(n)
+            rows.append({"label": label, **{w: self.measure_value(c, self.kpi(c, w))
+                                            for w in ("quarter", "ytd", "t4q")}})
+        frame = pd.DataFrame(rows)
+        notes = []
+        if low:
+            notes.append(blocks.note(_("* Based on fewer than {k} observations this quarter: read with care.").format(
+                k=i18n.format_number(self.min_sample, self.locale, 0)), "lowsample"))
+        return blocks.table(frame, [("label", _("Measure"), False), ("quarter", _("This quarter"), True),
+                                    ("ytd", _("Year to date"), True), ("t4q", _("Last 4 quarters"), True)],
+                            caption, notes)
+
+    def customers(self) -> Html:
+        _ = self.tr.gettext
+        return self._kpi_table(["customers_active", "customers_new", "customers_lost", "cross_sell_rate",
+                                "upsell_rate"],
+                               _("How many end customers bought from you, how many were new or stopped buying, "
+                                 "and how many bought more."))
+
+    def leads(self) -> Html:
+        _ = self.tr.gettext
+        return self._kpi_table(["leads_received", "lead_accept_rate", "lead_accept_days_median",
+                                "lead_conversion_rate"],
+                               _("The leads we passed to you: how many you accepted, how fast, and how many became "
+                                 "deals."))
+
+    def registration(self) -> Html:
+        _ = self.tr.gettext
+        return self._kpi_table(["registration_rate", "registration_lag_days_median"],
+                               _("The share of the units you sold that your customers registered, and how soon."))
+
+    def mdf(self) -> Html:
+        _ = self.tr.gettext
+        return self._kpi_table(["mdf_allocated", "mdf_claimed", "mdf_utilization", "mdf_attributed_revenue",
+                                "mdf_return"],
+                               _("Marketing funds allocated to you, how much you claimed, and the revenue the "
+                                 "funded activities brought per unit spent."))
+
+    def certifications(self) -> Html:
+        _ = self.tr.gettext
+        return self._kpi_table(["certified_reps", "trainings_completed"],
+                               _("Your sales reps with a valid certification at the end of the quarter, and the "
+                                 "trainings your staff completed."))
+
+    def satisfaction(self) -> Html:
+        _ = self.tr.gettext
+        return self._kpi_table(["csat_mean", "nps"],
+                               _("Average satisfaction (1 = very dissatisfied, 5 = very satisfied) and net "
+                                 "promoter score (−100 to 100) from your customers' survey answers."))
+
+    # ---- pipeline ---------------------------------------------------------------------------
+
+    def pipeline_summary(self) -> Html:
+        """Tiles: open pipeline, weighted pipeline, coverage, stale deals."""
+        _ = self.tr.gettext
+        deals = self.b.open_deals
+        pbs = self.b.pipeline_by_stage
+        if not _usable(pbs, "open_amount") and not _usable(deals, "amount"):
+            return self.unavailable(_("You have no open registered deals, or deal data is not available."))
+        open_amt = pbs["open_amount"].sum() if _usable(pbs, "open_amount") else deals["amount"].sum()
+        weighted = (pbs["weighted_amount"].sum() if _usable(pbs, "weighted_amount")
+                    else self.kpi("pipeline_weighted"))
+        n_open = int(pbs["open_n"].sum()) if _usable(pbs, "open_n") else len(deals)
+        stale = deals[deals["stale"].fillna(False).astype(bool)] if _usable(deals, "stale") else deals.iloc[0:0]
+        coverage = self.kpi("pipeline_coverage")
+        items = [
+            Tile(_("Open pipeline"), self.money(open_amt),
+                 self.tr.ngettext("{n} open deal", "{n} open deals", n_open).format(
+                     n=i18n.format_number(n_open, self.locale, 0))),
+            Tile(_("Weighted pipeline"), self.money(weighted), _("Open value × chance of winning")),
+            Tile(_("Pipeline coverage"), i18n.format_percent(coverage, self.locale),
+                 _("Of next quarter's revenue target")),
+            Tile(_("Stale deals"), i18n.format_number(len(stale), self.locale, 0),
+                 _("Worth {amount}").format(amount=self.money(stale["amount"].sum() if len(stale) else 0)),
+                 status="red" if len(stale) else "green"),
+        ]
+        return blocks.tiles(items)
+
+    def pipeline_by_stage(self) -> Html:
+        _ = self.tr.gettext
+        pbs = self.b.pipeline_by_stage
+        if not _usable(pbs, "stage", "open_amount", "weighted_amount"):
+            return self.unavailable(_("No open deals to show by stage."))
+        ax = plots.pipeline_by_stage(pbs, locale=self.locale, currency=self.currency)
+        caption = _("The value of your open deals at each stage (light) and that value weighted by the chance of "
+                    "winning at that stage across our network (dark).")
+        notes = [self._low_note(int(pbs["open_n"].sum()))] if "open_n" in pbs and pbs["open_n"].sum() < self.min_sample else []
+        return self._figure(ax, caption, notes)
+
+    def pipeline_aging(self) -> Html:
+        _ = self.tr.gettext
+        deals = self.b.open_deals
+        if not _usable(deals, "age_bucket", "amount"):
+            return self.unavailable(_("No open deals to show by age."))
+        if isinstance(deals["age_bucket"].dtype, pd.CategoricalDtype):
+            order = [str(c) for c in deals["age_bucket"].cat.categories]
+        elif "age_days" in deals:
+            order = [str(c) for c in deals.groupby("age_bucket")["age_days"].min().sort_values().index]
+        else:
+            order = None
+        ax = plots.pipeline_aging(deals, order=order, locale=self.locale, currency=self.currency)
+        caption = _("Your open deal value by how long the deals have been open; red marks stale deals.")
+        return self._figure(ax, caption)
+
+    def stale_deals(self, limit: int = 15) -> Html:
+        """The stale deals to update or close, largest first."""
+        _ = self.tr.gettext
+        deals = self.b.open_deals
+        if not _usable(deals, "stale", "amount"):
+            return self.unavailable(_("Deal data is not available."))
+        stale = deals[deals["stale"].fillna(False).astype(bool)].sort_values("amount", ascending=False)
+        if stale.empty:
+            return blocks.note(_("No stale deals: every open deal is within its expected close date."))
+        reasons = {"past_expected_close": _("Past expected close date"), "open_too_long": _("Open unusually long")}
+        shown = stale.head(limit)
+        frame = pd.DataFrame({
+            "deal": shown["opportunity_id"].astype(str),
+            "stage": shown["stage"].astype(str),
+            "amount": [self.money(v) for v in shown["amount"]],
+            "age": [self.fmt(v, "days") for v in shown.get("age_days", pd.Series(np.nan, shown.index))],
+            "close": [i18n.format_date(v, self.locale)
+                      for v in shown.get("expected_close_date", pd.Series(pd.NaT, shown.index))],
+            "reason": [reasons.get(r, str(r)) if isinstance(r, str) and r else "—"
+                       for r in shown.get("stale_reason", pd.Series("", shown.index))],
+        })
+        caption = self.tr.ngettext(
+            "Your open deal that needs an update: it is past its expected close date or open unusually long.",
+            "Your {n} open deals that need an update, largest first: past their expected close date or open "
+            "unusually long.", len(stale)).format(n=i18n.format_number(len(stale), self.locale, 0))
+        notes = []
+        if len(stale) > limit:
+            notes.append(blocks.note(_("Showing the {k} largest.").format(k=limit)))
+        return blocks.table(frame, [("deal", _("Deal"), False), ("stage", _("Stage"), False),
+                                    ("amount", _("Value"), True), ("age", _("Open for"), True),
+                                    ("close", _("Expected close"), True), ("reason", _("Why"), False)],
+                            caption, notes)
+
+    # ---- sales cycle ------------------------------------------------------------------------
+
+    def sales_cycle(self) -> Html:
+        """Kaplan–Meier curve of the partner's deals vs its peer group, with medians in the caption."""
+        _ = self.tr.gettext
+        curve = self.b.cycle_curve
+        if not _usable(curve, "group", "days", "survival"):
+            return self.unavailable(_("Not enough closed deals to show the sales cycle."))
+        labels = {"partner": _("You"), "peers": _("Similar partners")}
+        colors = {"partner": plots.PARTNER_COLOR, "peers": plots.PEER_COLOR}
+        ax = plots.cycle_curves(curve, labels=labels, colors=colors, locale=self.locale)
+        summary = self.b.cycle_summary
+        med = {}
+        n_partner = math.nan
+        if _usable(summary, "group", "median_days"):
+            s = summary.set_index("group")
+            med = {g: s.at[g, "median_days"] for g in s.index}
+            n_partner = _num(s.at["partner", "n"]) if "partner" in s.index and "n" in s else math.nan
+        caption = _("The share of your deals still open after a given number of days, compared with similar "
+                    "partners; half of your deals close within {you}, against {peers} for them.").format(
+            you=self.fmt(med.get("partner"), "days"), peers=self.fmt(med.get("peers"), "days"))
+        notes = []
+        if not math.isnan(n_partner) and n_partner < self.min_sample:
+            notes.append(self._low_note(n_partner))
+        test = self.b.cycle_test or {}
+        p = _num(test.get("p_value"))
+        if not math.isnan(p):
+            text = (_("The difference from similar partners is clear (statistical test, p = {p}).") if p < 0.05
+                    else _("The difference from similar partners may be chance (statistical test, p = {p})."))
+            notes.append(blocks.note(text.format(p=i18n.format_number(p, self.locale, 2))))
+        return self._figure(ax, caption, notes)
+
+    # ---- tier -------------------------------------------------------------------------------
+
+    def tier_status(self) -> Html:
+        """Current tier, the tier qualified for this quarter, and since when."""
+        _ = self.tr.gettext
+        th = self.b.tier_history
+        tier = self.b.partner.get("tier")
+        if not _usable(th, "period", "tier"):
+            if tier:
+                return blocks.paragraph(_("Your tier: {tier}.").format(tier=tier))
+            return self.unavailable(_("Tier information is not available."))
+        th = th.sort_values("period")
+        last = th.iloc[-1]
+        current = last["tier"]
+        run = int((th["tier"].iloc[::-1] == current).cumprod().sum())
+        parts = [self.tr.ngettext("Your tier is {tier}, held for {n} quarter.",
+                                  "Your tier is {tier}, held for {n} quarters.", run).format(tier=current, n=run)]
+        if "qualifying_tier" in th and str(last["qualifying_tier"]) != str(current):
+            parts.append(_("This quarter your results met the requirements of {q}.").format(q=last["qualifying_tier"]))
+        change = last.get("change") if "change" in th else None
+        if change == "promoted":
+            parts.append(_("You moved up this quarter. Congratulations!"))
+        elif change == "relegated":
+            parts.append(_("You moved down this quarter."))
+        promote, relegate = self.b.notes.get("promote_after"), self.b.notes.get("relegate_after")
+        if promote and relegate:
+            parts.append(_("A partner moves up after meeting the next tier's requirements for {up} consecutive "
+                           "quarters, and down after missing its own for {down}.").format(up=promote, down=relegate))
+        return blocks.paragraph(" ".join(parts))
+
+    def tier_gap(self) -> Html:
+        """Progress towards every requirement of the next tier (figure with its caption)."""
+        _ = self.tr.gettext
+        gap = self.b.tier_gap
+        if not _usable(gap, "criterion", "required", "actual") or gap["criterion"].isna().all():
+            if self.b.partner.get("tier"):
+                return blocks.note(_("You are in our highest tier. Thank you!"))
+            return self.unavailable(_("Tier requirements are not available."))
+        g = gap.dropna(subset=["criterion"]).copy()
+        nxt = str(g["next_tier"].iloc[0]) if "next_tier" in g else ""
+        cols = [self.criterion_column(c) for c in g["criterion"]]
+        g["label"] = [f"{self.measure_label(c)}: {self.measure_value(c, a)} / {self.measure_value(c, r)}"
+                      for c, a, r in zip(cols, g["actual"], g["required"])]
+        ax = plots.tier_gap_bars(g, locale=self.locale)
+        missing = g[~g["met"].fillna(False).astype(bool)] if "met" in g else g
+        if missing.empty:
+            caption = _("You meet every requirement of {tier}; you move up once you have met them for long "
+                        "enough.").format(tier=nxt)
+        else:
+            caption = self.tr.ngettext(
+                "How close you are to each requirement of {tier} (100% = met); {n} requirement is still open.",
+                "How close you are to each requirement of {tier} (100% = met); {n} requirements are still open.",
+                len(missing)).format(tier=nxt, n=len(missing))
+        return self._figure(ax, caption)
+
+    # ---- peer benchmark ---------------------------------------------------------------------
+
+    def benchmark_rows(self) -> pd.DataFrame:
+        """Benchmarks with display labels and the percentile oriented so that higher is better."""
+        bm = self.b.benchmarks
+        if not _usable(bm, "metric", "percentile"):
+            return pd.DataFrame(columns=["metric", "label", "percentile", "value", "peer_median"])
+        if "window" in bm.columns:
+            bm = bm[bm["window"] == "quarter"]
+        if "period" in bm.columns:
+            bm = bm[bm["period"] == self.b.period]
+        bm = bm.copy()
+        flip = bm["metric"].map(lambda m: MEASURES.get(m, Measure(m)).lower_is_better).astype(bool)
+        bm["percentile"] = np.where(flip, 100 - bm["percentile"].astype(float), bm["percentile"].astype(float))
+        bm["label"] = [self.measure_label(m) for m in bm["metric"]]
+        return bm.reset_index(drop=True)
+
+    def peer_benchmark(self) -> Html:
+        _ = self.tr.gettext
+        rows = self.benchmark_rows()
+        bm = rows[rows["percentile"].notna()]
+        if bm.empty:
+            return self.unavailable(_("Not enough similar partners to compare with anonymously."))
+        ax = plots.percentile_bars(bm, locale=self.locale)
+        left_out = rows.loc[rows["percentile"].isna(), "label"].tolist()
+        notes = [blocks.note(_("Not compared (no value, or too few similar partners with one): {measures}.").format(
+            measures=i18n.join_list(left_out, self.locale)))] if left_out else []
+        peer_n = self.b.partner.get("peer_n") or (bm["peer_n"].max() if "peer_n" in bm else None)
+        group = self.b.partner.get("peer_group") or _("all partners")
+        caption = _("Where you stand among {n} similar partners ({group}) on each measure: a bar past the "
+                    "dotted line means better than their median.").format(
+            n=i18n.format_number(peer_n, self.locale, 0), group=group)
+        return self._figure(ax, caption, notes)
+
+    def benchmark_table(self) -> Html:
+        _ = self.tr.gettext
+        bm = self.benchmark_rows()
+        bm = bm[bm["percentile"].notna()]
+        if bm.empty:
+            return self.unavailable(_("Not enough similar partners to compare with anonymously."))
+        frame = pd.DataFrame({
+            "label": bm["label"],
+            "value": [self.measure_value(m, v) for m, v in zip(bm["metric"], bm.get("value", np.nan))],
+            "median": [self.measure_value(m, v) for m, v in zip(bm["metric"], bm.get("peer_median", np.nan))],
+            "pct": [i18n.format_number(p, self.locale, 0) for p in bm["percentile"]],
+        })
+        return blocks.table(frame, [("label", _("Measure"), False), ("value", _("You"), True),
+                                    ("median", _("Peer median"), True), ("pct", _("Percentile"), True)],
+                            _("Your figures next to the median of similar partners."))
+
+    # ---- focus ------------------------------------------------------------------------------
+
+    def focus_items(self, max_items: int = 5) -> list[FocusItem]:
+        """The largest gaps, ranked: missed targets, open tier requirements, stale deals, low
+        registration, unused MDF, slow lead acceptance, low coverage or satisfaction, and measures in
+        the bottom quarter of the peer group. One item per topic (the most severe), at most
+        ``max_items``. Low-sample rates never make an item."""
+        _ = self.tr.gettext
+        items: list[FocusItem] = []
+        bench = self.benchmark_rows().set_index("metric") if not self.benchmark_rows().empty else pd.DataFrame()
+
+        def add(topic, rule, gap, text):
+            if not math.isnan(gap) and gap > 0:
+                items.append(FocusItem(topic, rule, round(float(FOCUS_WEIGHTS[rule] * min(gap, 1.0)), 6), text))
+
+        def reliable(column):
+            return not self.low_sample(column)[0]
+
+        for r in self.target_rows().itertuples(index=False):
+            column = TARGET_KPI.get(r.metric, r.metric)
+            if r.status in ("amber", "red") and reliable(column):
+                add(column, "target", 1 - _num(r.attainment), _(
+                    "{measure}: {actual} against the agreed target of {target} ({share} reached); close the gap.").format(
+                    measure=self.measure_label(column), actual=self.measure_value(column, r.actual),
+                    target=self.measure_value(column, r.target), share=i18n.format_percent(r.attainment, self.locale)))
+        gap = self.b.tier_gap
+        if _usable(gap, "criterion", "required", "actual"):
+            for r in gap.dropna(subset=["criterion"]).itertuples(index=False):
+                if bool(r.met) if not i18n.is_missing(r.met) else False:
+                    continue
+                req = _num(r.required)
+                topic = str(r.criterion).removesuffix("_t4q")
+                col = self.criterion_column(r.criterion)
+                add(topic, "tier", (req - _num(r.actual)) / req if req else math.nan, _(
+                    "{measure}: raise it from {actual} to {required} to reach the {tier} tier.").format(
+                    tier=r.next_tier, measure=self.measure_label(col),
+                    actual=self.measure_value(col, r.actual), required=self.measure_value(col, r.required)))
+        deals = self.b.open_deals
+        if _usable(deals, "stale", "amount") and deals["amount"].sum() > 0:
+            stale = deals[deals["stale"].fillna(False).astype(bool)]
+            if len(stale):
+                add("stale_deals", "stale", stale["amount"].sum() / deals["amount"].sum(), self.tr.ngettext(
+                    "Update or close your stale deal worth {amount}.",
+                    "Update or close your {n} stale deals worth {amount} in total.", len(stale)).format(
+                    n=len(stale), amount=self.money(stale["amount"].sum())))
+        reg = self.kpi("registration_rate")
+        if "registration_rate" in bench.index and reliable("registration_rate"):
+            med = _num(bench.at["registration_rate", "peer_median"])
+            add("registration_rate", "registration", (med - reg) / med if med else math.nan, _(
+                "Ask your customers to register their products: {rate} of units sold were registered, against "
+                "{median} for similar partners.").format(rate=i18n.format_percent(reg, self.locale),
+                                                         median=i18n.format_percent(med, self.locale)))
+        alloc, used = self.kpi("mdf_allocated"), self.kpi("mdf_utilization")
+        if alloc > 0 and used < MDF_USE_MIN:
+            add("mdf_utilization", "mdf", 1 - used, _(
+                "Use your marketing funds: {claimed} of the {allocated} available were claimed ({share}).").format(
+                claimed=self.money(self.kpi("mdf_claimed")), allocated=self.money(alloc),
+                share=i18n.format_percent(used, self.locale)))
+        days = self.kpi("lead_accept_days_median")
+        if "lead_accept_days_median" in bench.index and reliable("lead_accept_days_median"):
+            med = _num(bench.at["lead_accept_days_median", "peer_median"])
+            add("lead_accept_days_median", "leads", (days - med) / med if med else math.nan, _(
+                "Accept leads faster: half of your leads waited more than {days}, against {peer} for similar "
+                "partners.").format(days=self.fmt(days, "days"), peer=self.fmt(med, "days")))
+        cov = self.kpi("pipeline_coverage")
+        add("pipeline_open", "coverage", 1 - cov, _(
+            "Build pipeline: your weighted pipeline covers {share} of next quarter's revenue target.").format(
+            share=i18n.format_percent(cov, self.locale)))
+        csat = self.kpi("csat_mean")
+        if "csat_mean" in bench.index and reliable("csat_mean"):
+            med = _num(bench.at["csat_mean", "peer_median"])
+            add("csat_mean", "satisfaction", (med - csat) / med if med else math.nan, _(
+                "Look into customer satisfaction: {score} out of 5, against {median} for similar partners.").format(
+                score=i18n.format_number(csat, self.locale, 1), median=i18n.format_number(med, self.locale, 1)))
+        if len(bench):
+            for metric, row in bench.iterrows():
+                pct = _num(row["percentile"])
+                if pct < BENCHMARK_LOW and reliable(metric):
+                    add(str(metric), "benchmark", (BENCHMARK_LOW - pct) / BENCHMARK_LOW, _(
+                        "{measure}: you are in the bottom quarter of similar partners ({value}; their "
+                        "median {median}).").format(measure=self.measure_label(metric),
+                                                    value=self.measure_value(metric, row.get("value")),
+                                                    median=self.measure_value(metric, row.get("peer_median"))))
+        best: dict[str, FocusItem] = {}
+        for it in items:
+            if it.topic not in best or it.severity > best[it.topic].severity:
+                best[it.topic] = it
+        rule_order = list(FOCUS_WEIGHTS)
+        ranked = sorted(best.values(), key=lambda i: (-i.severity, rule_order.index(i.rule), i.topic))
+        return ranked[:max_items]
+
+    def focus(self) -> Html:
+        """The "focus for next quarter" list (3–5 items when there are that many gaps)."""
+        _ = self.tr.gettext
+        items = self.focus_items()
+        if not items:
+            return blocks.note(_("Nothing stands out this quarter: you met your targets and none of your measures "
+                                 "lags behind similar partners. Keep it up!"))
+        return blocks.ordered_list([i.text for i in items])
+
+    # ---- glossary ---------------------------------------------------------------------------
+
+    def glossary(self) -> Html:
+        _ = self.tr.gettext
+        return blocks.definitions([(_(t), _(d)) for t, d in GLOSSARY])

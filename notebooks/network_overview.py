@@ -1,0 +1,132 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] tags=["remove-cell"]
+# # Network overview (notebook source) — internal, never sent to partners
+#
+# `make reports` executes this notebook once per run with papermill and renders it to HTML without
+# the code, in the channel team's language (`locale.network`). Each cell below is one call to
+# `channel_analysis.overview`, which reads the precomputed network bundle and formats every table
+# and figure; this cell (tagged `remove-cell`) is for readers of the notebook only.
+
+# %% tags=["parameters"]
+period: str = "2026Q3"
+bundle_path: str = "../reports/2026Q3/.work/network.pkl"
+locale: str = "en"
+
+# %%
+import channel_analysis.bundle
+import channel_analysis.overview
+
+bundle = channel_analysis.bundle.load(bundle_path)
+
+# %%
+overview = channel_analysis.overview.Overview(bundle, locale=locale)
+
+# %%
+overview.header()
+
+# %%
+overview.section("about")
+
+# %% [markdown] tags=["remove-cell"]
+# ## Totals and trends
+
+# %%
+overview.section("totals")
+
+# %%
+overview.totals()
+
+# %%
+overview.trends()
+
+# %% [markdown] tags=["remove-cell"]
+# ## Pareto / ABC and Lorenz with Gini
+
+# %%
+overview.section("concentration")
+
+# %%
+overview.pareto()
+
+# %%
+overview.lorenz()
+
+# %% [markdown] tags=["remove-cell"]
+# ## Performance × potential matrix
+
+# %%
+overview.section("segments")
+
+# %%
+overview.segment_matrix()
+
+# %% [markdown] tags=["remove-cell"]
+# ## Tier migration with promote / relegate lists
+
+# %%
+overview.section("tiers")
+
+# %%
+overview.tier_migration()
+
+# %%
+overview.tier_moves()
+
+# %% [markdown] tags=["remove-cell"]
+# ## Pipeline health and sales-cycle curves by segment
+
+# %%
+overview.section("pipeline")
+
+# %%
+overview.pipeline_health()
+
+# %%
+overview.section("sales_cycle")
+
+# %%
+overview.cycle_curves()
+
+# %% [markdown] tags=["remove-cell"]
+# ## Onboarding cohorts, activation and retention
+
+# %%
+overview.section("cohorts")
+
+# %%
+overview.cohorts()
+
+# %% [markdown] tags=["remove-cell"]
+# ## MDF return by tier
+
+# %%
+overview.section("mdf")
+
+# %%
+overview.mdf_by_tier()
+
+# %% [markdown] tags=["remove-cell"]
+# ## At-risk partners and the table of every partner
+
+# %%
+overview.section("at_risk")
+
+# %%
+overview.at_risk()
+
+# %%
+overview.section("partners")
+
+# %%
+overview.partner_table()

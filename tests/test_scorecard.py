@@ -1,0 +1,265 @@
+"""Scorecard composition (channel_analysis.scorecard) and both report notebooks end to end."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bundle_factory import network_bundle, partner_bundle
+from channel_analysis import bundle as bundle_mod
+from channel_analysis.scorecard import FOCUS_WEIGHTS, SECTIONS, Scorecard, tile_status
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table", "category_mix", "customers",
+          "pipeline_summary", "pipeline_by_stage", "pipeline_aging", "stale_deals", "sales_cycle", "leads",
+          "registration", "mdf", "certifications", "satisfaction", "tier_status", "tier_gap", "peer_benchmark",
+          "benchmark_table", "focus", "glossary"]
+
+
+@pytest.mark.parametrize("attainment, expected", [
+    (1.0, "green"), (1.3, "green"), (0.95, "amber"), (0.9, "amber"), (0.899, "red"), (0.0, "red"),
+    (np.nan, "nodata"), (None, "nodata"),
+])
+def test_tile_status_from_attainment(attainment, expected):
+    assert tile_status(attainment, green=1.0, amber=0.9) == expected
+
+
+def test_tiles_take_status_from_attainment_when_missing():
+    b = partner_bundle()
+    b.targets = pd.DataFrame({"period": ["2026Q3"] * 3, "metric": ["csat", "revenue", "win_rate"],
+                              "target": [4.0, 100.0, 0.5], "actual": [4.0, 95.0, 0.2],
+                              "attainment": [1.0, 0.95, 0.4], "status": [None, None, None]})
+    tiles = Scorecard(b).tiles()
+    # displayed in TARGET_KPI order: revenue, win_rate, csat
+    assert [t.label for t in tiles] == ["Revenue", "Win rate", "Customer satisfaction (1–5)"]
+    assert [t.status for t in tiles] == ["amber", "red", "green"]
+    assert [t.status_text for t in tiles] == ["Close to target", "Below target", "On target"]
+    assert tiles[0].value == "€95" and tiles[0].detail == "Target €100 · 95% reached"
+
+
+def test_tiles_markup_has_status_classes_and_words():
+    html = Scorecard(partner_bundle()).kpi_tiles().markup
+    assert 'class="ca-tiles"' in html
+    assert re.search(r'class="ca-tile ca-(green|amber|red)"', html)
+    assert "On target" in html or "Below target" in html
+
+
+def test_no_targets_shows_headline_tiles_and_note():
+    html = Scorecard(partner_bundle(missing=("targets",))).kpi_tiles().markup
+    assert "No targets were agreed" in html and "ca-tile ca-nodata" in html
+
+
+def _focus_bundle():
+    """A bundle whose gaps are set by hand (no benchmarks, no coverage KPI)."""
+    b = partner_bundle(missing=("benchmarks",))
+    b.kpis["pipeline_coverage"] = np.nan
+    b.targets = pd.DataFrame({"period": ["2026Q3"], "metric": ["revenue"], "target": [200.0], "actual": [100.0],
+                              "attainment": [0.5], "status": ["red"]})
+    b.tier_gap = pd.DataFrame({"next_tier": ["Gold", "Gold"], "criterion": ["certified_reps", "revenue_t4q"],
+                               "required": [3.0, 500.0], "actual": [1.0, 900.0], "gap": [2.0, 0.0],
+                               "met": [False, True]})
+    b.open_deals = pd.DataFrame({"opportunity_id": ["a", "b", "c", "d"], "stage": "Propose", "amount": [25.0] * 4,
+                                 "age_days": [10, 20, 200, 30], "age_bucket": "0-30",
+                                 "stale": [False, False, True, False], "stale_reason": ["", "", "open_too_long", ""]})
+    return b
+
+
+def test_focus_rules_ranked_by_weighted_gap():
+    items = Scorecard(_focus_bundle()).focus_items()
+    # tier: certified reps 1 of 3 -> gap (3-1)/3 = 0.667 x 0.9 = 0.6
+    # target: revenue attainment 0.5 -> gap 0.5 x 1.0 = 0.5
+    # mdf: utilization 0.35 (factory) -> gap 0.65 x 0.6 = 0.39
+    # stale: 25 of 100 open value -> 0.25 x 0.8 = 0.2
+    # revenue_t4q criterion is met -> no item
+    assert [(i.rule, i.topic) for i in items] == [("tier", "certified_reps"), ("target", "revenue"),
+                                                  ("mdf", "mdf_utilization"), ("stale", "stale_deals")]
+    assert [i.severity for i in items] == pytest.approx([0.6, 0.5, 0.39, 0.2])
+    assert items[0].text == "Certified sales reps: raise it from 1 to 3 to reach the Gold tier."
+    assert items[3].text == "Update or close your stale deal worth €25."
+    assert set(FOCUS_WEIGHTS) >= {i.rule for i in items}
+
+
+def test_focus_keeps_one_item_per_topic_and_at_most_five():
+    b = _focus_bundle()
+    # the same topic from a missed target and an open tier criterion: keep the larger
+    b.targets = pd.DataFrame({"period": ["2026Q3"], "metric": ["certified_reps"], "target": [2.0], "actual": [1.0],
+                              "attainment": [0.5], "status": ["red"]})
+    items = Scorecard(b).focus_items()
+    topics = [i.topic for i in items]
+    assert topics.count("certified_reps") == 1
+    # tier rule 0.6 beats target rule 0.5 x 1.0
+    assert next(i for i in items if i.topic == "certified_reps").rule == "tier"
+    assert len(Scorecard(partner_bundle(seed=3)).focus_items()) <= 5
+
+
+def test_focus_skips_low_sample_rates():
+    b = _focus_bundle()
+    b.targets = pd.DataFrame({"period": ["2026Q3"], "metric": ["csat"], "target": [4.5], "actual": [3.0],
+                              "attainment": [0.667], "status": ["red"]})
+    b.kpis["csat_mean_low_sample"] = True
+    assert "csat_mean" not in [i.topic for i in Scorecard(b).focus_items()]
+
+
+def test_focus_with_no_gaps_says_so():
+    b = partner_bundle(missing=("benchmarks", "targets", "mdf", "opportunities"))
+    b.tier_gap = b.tier_gap.iloc[0:0]
+    sc = Scorecard(b)
+    assert sc.focus_items() == []
+    assert "Nothing stands out" in sc.focus().markup
+
+
+def test_low_sample_captions_say_so():
+    sc = Scorecard(partner_bundle(low_sample=True))
+    cycle = sc.sales_cycle().markup
+    assert "ca-note-lowsample" in cycle and "Based on only 3 observations" in cycle
+    sat = sc.satisfaction().markup
+    assert "Customer satisfaction (1–5) *" in sat and "fewer than 5 observations" in sat
+    assert "Only 3 observations" in sc.kpi_tiles().markup  # csat target tile on 3 answers
+
+
+def test_partner_name_is_escaped_everywhere():
+    sc = Scorecard(partner_bundle(name='Smith & Sons <Pro> "x"'))
+    html = "".join(getattr(sc, m)().markup for m in BLOCKS)
+    assert "<Pro>" not in html
+    assert "Smith &amp; Sons &lt;Pro&gt; &quot;x&quot;" in sc.header().markup
+    assert sc.title() == 'Partner scorecard — Smith & Sons <Pro> "x" — Q3 2026'  # plain text for <title>
+
+
+def test_data_strings_in_tables_are_escaped():
+    b = partner_bundle()
+    b.open_deals.loc[b.open_deals["stale"], "stage"] = "<b>Negotiate</b>"
+    html = Scorecard(b).stale_deals().markup
+    assert "&lt;b&gt;Negotiate&lt;/b&gt;" in html and "<b>" not in html
+
+
+@pytest.mark.parametrize("missing", [("leads", "mdf", "surveys", "trainings"), ("opportunities",),
+                                     ("targets", "forecast", "benchmarks", "category_mix")])
+def test_missing_optional_data_shows_notes_not_errors(missing):
+    sc = Scorecard(partner_bundle(missing=missing))
+    out = {m: getattr(sc, m)().markup for m in BLOCKS}
+    assert all(isinstance(v, str) for v in out.values())
+    if "leads" in missing:
+        assert "ca-note-unavailable" in out["leads"] and "ca-note-unavailable" in out["mdf"]
+    if "opportunities" in missing:
+        for m in ("pipeline_summary", "pipeline_by_stage", "pipeline_aging", "stale_deals", "sales_cycle"):
+            assert "ca-note-unavailable" in out[m], m
+    if "forecast" in missing:
+        assert "ca-note-unavailable" in out["revenue_trend"] and "ca-note-unavailable" in out["peer_benchmark"]
+
+
+def test_empty_kpi_table_does_not_fail():
+    b = partner_bundle()
+    b.kpis = pd.DataFrame()
+    sc = Scorecard(b)
+    for m in BLOCKS:
+        getattr(sc, m)()
+    assert "ca-note-unavailable" in sc.customers().markup
+
+
+def test_figures_are_embedded_pngs_with_captions():
+    html = Scorecard(partner_bundle()).revenue_trend().markup
+    assert html.count('<img class="ca-img" src="data:image/png;base64,') == 1
+    assert '<figcaption class="ca-caption">Your revenue per quarter and our forecast for 2026Q4' in html
+    assert len(html) < 80_000  # a small PNG
+
+
+def test_french_report_formats_numbers_and_dates():
+    sc = Scorecard(partner_bundle(locale="fr_FR"), locale="fr_FR")
+    head = sc.header().markup
+    assert "1 juil. 2026" in head and "30 sept. 2026" in head
+    assert "\xa0€" in sc.kpi_tiles().markup
+
+
+def test_locale_falls_back_to_partner_then_english():
+    assert Scorecard(partner_bundle(locale="pl_PL"), locale=None).locale == "pl_PL"
+    assert Scorecard(partner_bundle(locale="pl_PL"), locale="xx").locale == "pl_PL"
+    b = partner_bundle()
+    b.partner["locale"] = None
+    assert Scorecard(b, locale="").locale == "en"
+
+
+def test_every_section_has_a_heading():
+    sc = Scorecard(partner_bundle())
+    for key in SECTIONS:
+        assert '<h2 class="ca-section-title">' in sc.section(key).markup
+
+
+def test_benchmark_percentile_turned_round_for_lower_is_better():
+    b = partner_bundle()
+    b.benchmarks = pd.DataFrame({"metric": ["win_rate", "lead_accept_days_median"], "value": [0.5, 3.0],
+                                 "percentile": [80.0, 80.0], "peer_median": [0.4, 2.0]})
+    rows = Scorecard(b).benchmark_rows()
+    # win rate: higher is better -> 80; days to accept: 80% of peers are faster -> 100 - 80 = 20
+    assert rows["percentile"].tolist() == [80.0, 20.0]
+
+
+# --------------------------------------------------------------------------------------------
+# notebooks end to end (papermill, real kernel)
+# --------------------------------------------------------------------------------------------
+
+
+def _execute(notebook: str, tmp_path: Path, parameters: dict):
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = jupytext.read(ROOT / "notebooks" / notebook)
+    src = tmp_path / (Path(notebook).stem + ".ipynb")
+    nbformat.write(nb, src)
+    out = tmp_path / ("out_" + src.name)
+    pm.execute_notebook(str(src), str(out), parameters=parameters, kernel_name="python3",
+                        progress_bar=False, cwd=str(tmp_path))
+    return nbformat.read(out, as_version=4)
+
+
+def _html_outputs(nb) -> str:
+    return "".join(o.get("data", {}).get("text/html", "") if isinstance(o.get("data", {}).get("text/html"), str)
+                   else "".join(o.get("data", {}).get("text/html", []))
+                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def _no_code_logic(source: str):
+    code = "\n".join(line for line in source.splitlines() if not line.startswith("#"))
+    assert not re.search(r"^\s*(def|for|while|if|class|with|lambda)\b", code, re.M)
+
+
+@pytest.mark.slow
+def test_partner_scorecard_notebook_runs_end_to_end(tmp_path):
+    path = bundle_mod.save(partner_bundle(name="Smith & Sons <Pro>", locale="fr_FR"), tmp_path / "P0001.pkl")
+    nb = _execute("partner_scorecard.py", tmp_path, {"partner_id": "P0001", "period": "2026Q3",
+                                                     "bundle_path": str(path), "locale": "fr_FR"})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    html = _html_outputs(nb)
+    for heading in ("At a glance", "Revenue", "End customers", "Pipeline", "Sales cycle", "Leads",
+                    "Product registration", "Marketing development funds", "Certifications and training",
+                    "Customer satisfaction", "Partner tier", "How you compare with similar partners",
+                    "Focus for next quarter", "Glossary"):
+        assert f'<h2 class="ca-section-title">{heading}</h2>' in html, heading
+    assert html.count("data:image/png;base64,") == 7
+    assert "Smith &amp; Sons &lt;Pro&gt;" in html and "<Pro>" not in html
+    assert len(html) < 400_000
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and 'partner_id: str = "P0001"' in params[0].source
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            _no_code_logic(cell.source)
+
+
+@pytest.mark.slow
+def test_network_overview_notebook_runs_end_to_end(tmp_path):
+    path = bundle_mod.save(network_bundle(), tmp_path / "network.pkl")
+    nb = _execute("network_overview.py", tmp_path, {"period": "2026Q3", "bundle_path": str(path), "locale": "en"})
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    html = _html_outputs(nb)
+    for heading in ("Totals and trends", "Concentration", "Performance and potential", "Tier migration",
+                    "Pipeline health by segment", "Sales cycle by segment", "Onboarding cohorts",
+                    "MDF return by tier", "Partners at risk", "Every partner"):
+        assert f'<h2 class="ca-section-title">{heading}</h2>' in html, heading
+    assert html.count("data:image/png;base64,") == 7
+    assert "ca-note-unavailable" not in html
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            _no_code_logic(cell.source)

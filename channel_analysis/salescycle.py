@@ -231,44 +231,55 @@ def km_median(durations: pd.DataFrame, by: str | None = "partner_id", *, event: 
 
 def km_curve(durations: pd.DataFrame, by: str | None = None, *, event: str = "closed",
              alpha: float = 0.05) -> pd.DataFrame:
-    """Kaplan-Meier survival curve(s), tidy, fitted with statsmodels ``SurvfuncRight``.
+    """Kaplan-Meier survival curve(s) of every group at once, tidy.
 
-    Returns [group, days, survival, ci_low, ci_high, at_risk, events]: one row per event time
-    (plus a first row at day 0 with survival 1 when no event happens on day 0). ``survival`` is
-    the estimated probability that the subject has not had the event after ``days`` days (for the
-    sales cycle: the deal is still open); pointwise 1 - alpha interval from Greenwood's standard
-    error on the log(-log) scale: S ** exp(±z se / (S log S)); ``at_risk`` subjects just before
-    ``days``. ``group`` is ``"all"`` when ``by`` is None. One statsmodels fit per group: meant for
-    the network, peer groups and single partners (use :func:`km_median` for every partner).
+    Returns [group, days, survival, ci_low, ci_high, at_risk, events]: per group (in sorted label
+    order; ``"all"`` when ``by`` is None) one row per distinct event time, ascending, preceded by a
+    row at day 0 with survival 1, interval [1, 1], ``at_risk`` = the group's size and 0 events
+    unless the group's first event time is <= 0 (a group without any event has only that row).
+    ``survival`` S(t) = Π_{t_j <= t} (1 - d_j / n_j) is the estimated probability that the subject
+    has not had the event after ``days`` days (for the sales cycle: the deal is still open);
+    ``at_risk`` n_j = subjects with ``days`` >= t_j (just before t_j), ``events`` d_j. Pointwise
+    1 - alpha interval from Greenwood's standard error se = S sqrt(Σ d_j / (n_j (n_j - d_j))) on
+    the log(-log) scale: S ** exp(±z se / (S log S)); NaN once S = 0 (se undefined). Identical to
+    statsmodels ``SurvfuncRight`` fitted per group (tested), but vectorized over groups: 5,000
+    partners with ~40 deals each take a fraction of a second.
     """
     from scipy.stats import norm
-    from statsmodels.duration.survfunc import SurvfuncRight
 
     z = norm.ppf(1 - alpha / 2)
     codes, labels = _group_codes(durations, by)
-    days = durations["days"].to_numpy(dtype="float64")
-    status = durations[event].to_numpy().astype("float64")
-    frames = []
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
-    for k, label in enumerate(labels):  # one fit per requested group (few groups by design)
-        rows = order[bounds[k]:bounds[k + 1]]
-        sf = SurvfuncRight(days[rows], status[rows])
-        s, se = sf.surv_prob, sf.surv_prob_se
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sd = se / np.abs(s * np.log(s))
-            theta = np.log(-np.log(s))
-            low = np.exp(-np.exp(theta + z * sd))
-            high = np.exp(-np.exp(theta - z * sd))
-        part = pd.DataFrame({"group": label, "days": sf.surv_times.astype("float64"), "survival": s,
-                             "ci_low": low, "ci_high": high, "at_risk": sf.n_risk.astype(np.int64),
-                             "events": sf.n_events.astype(np.int64)})
-        if len(part) == 0 or part["days"].iloc[0] > 0:
-            start = pd.DataFrame({"group": [label], "days": [0.0], "survival": [1.0], "ci_low": [1.0],
-                                  "ci_high": [1.0], "at_risk": [len(rows)], "events": [0]})
-            part = pd.concat([start, part], ignore_index=True)
-        frames.append(part)
-    return pd.concat(frames, ignore_index=True)
+    k = len(labels)
+    tab, totals = _km_table(codes, durations["days"].to_numpy(), durations[event].to_numpy())
+    ev = _km_events(tab)
+    g = ev["g"].to_numpy()
+    t = ev["t"].to_numpy(dtype="float64")
+    s = ev["surv"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = ev["se"].to_numpy() / np.abs(s * np.log(s))
+        theta = np.log(-np.log(s))
+        low = np.exp(-np.exp(theta + z * sd))
+        high = np.exp(-np.exp(theta - z * sd))
+    size = np.zeros(k, dtype=np.int64)
+    size[totals.index.to_numpy()] = totals["n"].to_numpy()
+    first = np.full(k, np.inf)  # first event time per group (inf: no event)
+    groups, pos = _first_last(g, np.ones(len(g), dtype=bool))
+    first[groups] = t[pos]
+    start = np.flatnonzero(first > 0)  # groups that get the day-0 row
+    ones = np.ones(len(start))
+    # start rows first, then event rows (already sorted by group, time): a stable sort by group
+    # puts each group's day-0 row before its event rows
+    all_g = np.concatenate([start, g])
+    order = np.argsort(all_g, kind="stable")
+    return pd.DataFrame({
+        "group": labels.to_numpy()[all_g[order]],
+        "days": np.concatenate([np.zeros(len(start)), t])[order],
+        "survival": np.concatenate([ones, s])[order],
+        "ci_low": np.concatenate([ones, low])[order],
+        "ci_high": np.concatenate([ones, high])[order],
+        "at_risk": np.concatenate([size[start], ev["n"].to_numpy(dtype=np.int64)])[order],
+        "events": np.concatenate([np.zeros(len(start), dtype=np.int64), ev["d"].to_numpy(dtype=np.int64)])[order],
+    })
 
 
 # ---------------------------------------------------------------------------------------------

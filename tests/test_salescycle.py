@@ -269,3 +269,151 @@ def test_logrank_each_vs_rest_by_hand():
     got = sc.logrank_each_vs_rest(d, "g").set_index("member")
     assert got.loc["A", "statistic"] == pytest.approx(8 / 13)
     assert got.loc["B", "statistic"] == pytest.approx(8 / 13)  # two members: symmetric
+
+
+# ---------------------------------------------------------------------------------------------
+# km_curve: the vectorized curve equals one statsmodels SurvfuncRight fit per group
+# ---------------------------------------------------------------------------------------------
+
+CURVE_COLS = ["group", "days", "survival", "ci_low", "ci_high", "at_risk", "events"]
+
+
+def km_curve_reference(durations, by=None, *, event="closed", alpha=0.05):
+    """Reference only (not production): the former per-group loop over statsmodels SurvfuncRight."""
+    from scipy.stats import norm
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    z = norm.ppf(1 - alpha / 2)
+    codes, labels = sc._group_codes(durations, by)
+    days = durations["days"].to_numpy(dtype="float64")
+    status = durations[event].to_numpy().astype("float64")
+    frames = []
+    for k, label in enumerate(labels):
+        rows = np.flatnonzero(codes == k)
+        sf = SurvfuncRight(days[rows], status[rows])
+        s, se = sf.surv_prob, sf.surv_prob_se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd = se / np.abs(s * np.log(s))
+            theta = np.log(-np.log(s))
+            low = np.exp(-np.exp(theta + z * sd))
+            high = np.exp(-np.exp(theta - z * sd))
+        part = pd.DataFrame({"group": label, "days": sf.surv_times.astype("float64"), "survival": s,
+                             "ci_low": low, "ci_high": high, "at_risk": sf.n_risk.astype(np.int64),
+                             "events": sf.n_events.astype(np.int64)})
+        if len(part) == 0 or part["days"].iloc[0] > 0:
+            start = pd.DataFrame({"group": [label], "days": [0.0], "survival": [1.0], "ci_low": [1.0],
+                                  "ci_high": [1.0], "at_risk": [len(rows)], "events": [0]})
+            part = pd.concat([start, part], ignore_index=True)
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+def assert_same_curve(got, ref):
+    assert got.columns.tolist() == CURVE_COLS
+    pd.testing.assert_index_equal(got.index, ref.index)
+    pd.testing.assert_series_equal(got.dtypes, ref.dtypes)
+    for col in ["group", "days", "at_risk", "events"]:
+        assert got[col].tolist() == ref[col].tolist(), col
+    for col in ["survival", "ci_low", "ci_high"]:
+        a, b = got[col].to_numpy(), ref[col].to_numpy()
+        assert (np.isnan(a) == np.isnan(b)).all(), col  # NaN exactly where statsmodels has NaN
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-14, equal_nan=True), col
+
+
+def edge_case_durations():
+    """~30 random groups (ties on purpose) plus hand-picked edge cases."""
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 40, 30)
+    pid = np.repeat([f"R{i:02d}" for i in range(30)], sizes)
+    n = len(pid)
+    frames = [pd.DataFrame({"partner_id": pid, "days": rng.integers(0, 60, n).astype(float),
+                            "closed": rng.random(n) < 0.6})]
+    edge = {
+        "E_all_events": ([1, 2, 2, 5], [True] * 4),              # S reaches 0 (CI NaN there)
+        "E_all_censored": ([3, 4, 9], [False] * 3),              # only the day-0 row
+        "E_one_event": ([7], [True]),                            # one row: S = 0 at 7
+        "E_one_censored": ([7], [False]),                        # one row, no event
+        "E_day0_event": ([0, 0, 3, 4], [True, False, True, False]),  # event on day 0: no start row
+        "E_day0_all": ([0, 0], [True, True]),                    # S = 0 on day 0
+        "E_tied_end": ([2, 5, 5, 5], [False, True, True, True]),  # n = d at the last time
+        "E_last_censored": ([1, 2, 3], [True, True, False]),     # S stays > 0
+        "E_censor_tie": ([4, 4, 4, 6], [True, False, False, True]),  # censored at an event time
+    }
+    for name, (days, closed) in edge.items():
+        frames.append(pd.DataFrame({"partner_id": name, "days": np.asarray(days, dtype=float), "closed": closed}))
+    d = pd.concat(frames, ignore_index=True)
+    return d.sample(frac=1.0, random_state=5, ignore_index=True)  # rows not grouped on input
+
+
+def test_vectorized_km_curve_equals_survfuncright():
+    d = edge_case_durations()
+    before = d.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = km_curve_reference(d, by="partner_id")
+    got = sc.km_curve(d, by="partner_id")
+    pd.testing.assert_frame_equal(d, before)
+    assert_same_curve(got, ref)
+    # the edge cases really occur: S = 0 with NaN CI, day-0 rows, a group with only its start row
+    assert ((got["survival"] == 0) & got["ci_low"].isna()).any()
+    c = got.set_index("group")
+    assert c.loc[["E_all_censored"], "days"].tolist() == [0.0]
+    assert c.loc[["E_all_censored"], "at_risk"].tolist() == [3]
+    # E_day0_event: first event on day 0 -> no start row; n = 4, d = 1: S = 3/4
+    assert c.loc[["E_day0_event"], "days"].tolist() == [0.0, 3.0]
+    assert c.loc[["E_day0_event"], "survival"].tolist() == pytest.approx([3 / 4, 3 / 4 * 1 / 2])
+    # E_tied_end: start row (4 at risk), then t=5: n = 3, d = 3 -> S = 0, se undefined
+    e = c.loc[["E_tied_end"]]
+    assert e["days"].tolist() == [0.0, 5.0] and e["survival"].tolist() == [1.0, 0.0]
+    assert e["at_risk"].tolist() == [4, 3] and e["events"].tolist() == [0, 3]
+    assert np.isnan(e["ci_low"].iloc[1]) and np.isnan(e["ci_high"].iloc[1])
+
+
+def test_vectorized_km_curve_by_none_and_alpha_equal_survfuncright():
+    d = edge_case_durations()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for alpha in (0.05, 0.2):
+            got = sc.km_curve(d, alpha=alpha)
+            assert_same_curve(got, km_curve_reference(d, alpha=alpha))
+            assert set(got["group"]) == {sc.ALL}
+    # a narrower level gives a narrower interval (inside the 95% one)
+    wide, narrow = sc.km_curve(d), sc.km_curve(d, alpha=0.2)
+    ok = wide["ci_low"].notna()
+    assert (narrow["ci_low"][ok] >= wide["ci_low"][ok] - 1e-12).all()
+
+
+@pytest.mark.parametrize("labels", [
+    ["b", "a", "c"],                         # strings (str dtype)
+    [30, 10, 20],                            # integers stay int64
+    pd.Categorical(["y", "x", "z"]),         # categorical -> labels as strings, as before
+])
+def test_km_curve_group_labels_dtype_and_order_as_survfuncright(labels):
+    rng = np.random.default_rng(2)
+    n = 45
+    lab = pd.Series(labels).iloc[rng.integers(0, 3, n)].reset_index(drop=True)
+    d = pd.DataFrame({"seg": lab, "days": rng.integers(0, 10, n).astype(float), "closed": rng.random(n) < 0.8})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same_curve(sc.km_curve(d, by="seg"), km_curve_reference(d, by="seg"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12), st.booleans()), min_size=1, max_size=30))
+def test_km_curve_property_equals_survfuncright(rows):
+    g, days, closed = zip(*rows)
+    d = pd.DataFrame({"partner_id": [f"P{x}" for x in g], "days": np.asarray(days, dtype=float),
+                      "closed": list(closed)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = km_curve_reference(d, by="partner_id")
+    assert_same_curve(sc.km_curve(d, by="partner_id"), ref)
+
+
+def test_km_curve_empty_frames():
+    empty = durations([], [])
+    # by=None: the whole (empty) frame is one group with only its day-0 row and nobody at risk
+    assert_same_curve(sc.km_curve(empty), km_curve_reference(empty))
+    # by a column: no groups, no rows (the per-group loop raised here); columns still there
+    got = sc.km_curve(empty, by="partner_id")
+    assert got.columns.tolist() == CURVE_COLS and len(got) == 0

@@ -1,0 +1,143 @@
+"""The per-report work, run in a worker process: execute the notebook, export HTML, write it.
+
+:func:`render_partner` (and :func:`render_overview`) are top-level functions of picklable
+arguments so any executor (a local process pool, a Dask cluster) can call them. Each call executes
+the notebook with papermill's Python API in a **new kernel process** with a fresh, empty working
+folder: nothing one partner's execution sets (globals, modules, environment, files in the working
+folder) exists in the next one's kernel. The HTML is produced here, in the worker, and written
+atomically; a failed render writes no HTML, removes any earlier HTML of the same report (so a stale
+file can never pass for the current one) and keeps the executed notebook under ``failed/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from .atomic import write_atomic
+from .export import to_html
+from .jobs import NetworkJob, PartnerJob, RenderSettings, ReportResult
+
+ERROR_CHARS = 300
+
+# No per-cell progress/logging/saving in a worker (the run has one progress bar and one record).
+_PAPERMILL_FLAGS = dict(progress_bar=False, log_output=False, request_save_on_cell_execute=False)
+
+
+def _kernel_config():
+    """Kernels talk to the worker over local IPC sockets: no TCP ports to race for between
+    parallel kernels, nothing reachable from the network."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc"}})
+
+
+def partner_html_relpath(period: str, partner_id: str) -> str:
+    """Where a partner's scorecard goes, relative to the run folder."""
+    return f"partners/{period}_{partner_id}_scorecard.html"
+
+
+OVERVIEW_HTML = "network_overview.html"
+
+
+def failed_relpath(name: str) -> str:
+    """Where the executed notebook of a failed report is kept, relative to the run folder."""
+    return f"failed/{name}.ipynb"
+
+
+def read_notebook_text(text: str) -> nbformat.NotebookNode:
+    """A notebook from jupytext py:percent text (in memory, nothing written)."""
+    import jupytext
+
+    return jupytext.reads(text, fmt="py:percent")
+
+
+def short_error(exc: BaseException) -> str:
+    """"Type: message" of a failure, first line only, at most ERROR_CHARS characters.
+
+    For an error raised inside the notebook this is the failing cell's exception, not papermill's.
+    """
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        name, message = exc.ename, str(exc.evalue)
+    else:
+        name, message = type(exc).__name__, str(exc)
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = f"{name}: {lines[0]}" if lines else name
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+
+
+def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_name: str,
+            settings: RenderSettings, partner_id: str | None, locale: str | None) -> ReportResult:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.perf_counter()
+    run_dir = Path(settings.run_dir)
+    html_path = run_dir / html_rel
+    failed_path = run_dir / failed_relpath(failed_name)
+    result = ReportResult(partner_id=partner_id, status="failed", locale=locale)
+    executed: nbformat.NotebookNode | None = None
+    with tempfile.TemporaryDirectory(prefix="ca-render-") as scratch:
+        out_ipynb = Path(scratch) / "executed.ipynb"
+        cwd = Path(scratch) / "cwd"
+        cwd.mkdir()
+        try:
+            bundle = Path(parameters["bundle_path"])
+            if not bundle.exists():
+                raise FileNotFoundError(f"bundle not found: {bundle} (re-run the statistics step)")
+            source = read_notebook_text(settings.notebook_text)
+            executed = pm.execute_notebook(
+                source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
+                language="python", cwd=str(cwd), config=_kernel_config(),
+                # the kernel's own log (e.g. "KeyboardInterrupt caught" as it is shut down) is noise
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"], start_timeout=settings.start_timeout,
+                execution_timeout=settings.timeout, **_PAPERMILL_FLAGS,
+            )
+            html = to_html(executed, title=title, lang=lang, template_dir=settings.template_dir)
+            data = html.encode("utf-8")
+            write_atomic(html_path, data)
+            failed_path.unlink(missing_ok=True)
+            result.status, result.output = "ok", html_rel
+            result.sha256 = hashlib.sha256(data).hexdigest()
+        except Exception as exc:  # one report failing never stops the others
+            if isinstance(exc, PapermillExecutionError) and out_ipynb.exists():
+                executed = nbformat.read(out_ipynb, as_version=4)
+            result.error = short_error(exc)
+            # never leave an earlier HTML that could pass for this run's report
+            html_path.unlink(missing_ok=True)
+            if executed is not None:
+                # papermill records the in-memory source notebook as input_path: name it instead
+                executed.metadata.setdefault("papermill", {}).update(
+                    input_path=settings.notebook_name, output_path=failed_relpath(failed_name))
+                write_atomic(failed_path, nbformat.writes(executed))
+                result.failed_notebook = failed_relpath(failed_name)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def render_partner(job: PartnerJob, settings: RenderSettings) -> ReportResult:
+    """Execute the scorecard notebook for one partner and write its HTML; never raises.
+
+    Injected parameters: partner_id, period, bundle_path, locale (:meth:`PartnerJob.parameters`).
+    Returns the manifest record (status ok with the HTML's sha256, or failed with the error).
+    """
+    return _render(
+        parameters=job.parameters(settings.period), title=job.title, lang=job.locale,
+        html_rel=partner_html_relpath(settings.period, job.partner_id), failed_name=job.partner_id,
+        settings=settings, partner_id=job.partner_id, locale=job.locale,
+    )
+
+
+def render_overview(job: NetworkJob, settings: RenderSettings) -> ReportResult:
+    """Execute the network overview notebook and write ``network_overview.html``; never raises."""
+    return _render(
+        parameters=job.parameters(settings.period), title=job.title, lang=job.locale,
+        html_rel=OVERVIEW_HTML, failed_name="network_overview", settings=settings,
+        partner_id=None, locale=job.locale,
+    )

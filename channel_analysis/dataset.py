@@ -61,3 +61,155 @@ class Dataset:
 
     def __repr__(self) -> str:  # a readable repr in notebooks
         return self.summary()
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+def load_dataset(params: dict, *, validate: bool = True, progress: bool = True) -> Dataset:
+    """Read ``params["data"]["source"]``, validate it and convert money to the reporting currency.
+
+    Returns a :class:`Dataset` with ``as_of``, ``period``, ``fy_start`` and ``reporting_currency``
+    from ``params``. With ``validate`` (default) every rule of :mod:`channel_analysis.validation`
+    runs and any error raises :class:`~channel_analysis.errors.DataValidationError` carrying the
+    formatted report (``.problems`` holds the full problems table); warnings are kept in
+    ``notes``. ``validate=False`` only converts types (for a source validated before).
+
+    Money: ``sales.revenue``/``cost`` (in the line's ``currency``, else the partner's),
+    ``opportunities.amount`` (the deal's ``currency``, else the partner's) and the ``mdf`` amounts
+    (their ``currency``, else the reporting currency) are multiplied by ``fx_rates.rate``
+    (reporting-currency units per unit) of the row's quarter: the sale date, the deal's closed
+    date or else its created date, the mdf ``period``. A quarter without a rate (rows after
+    ``as_of``) uses the currency's nearest earlier rate (else its earliest). ``currency`` columns
+    then hold the reporting currency. Empty optional tables are treated as absent (``None``).
+    """
+    from . import validation
+    from .errors import DataSourceError, DataValidationError
+    from .io import sources
+
+    data = params.get("data", {}) or {}
+    source = data.get("source")
+    if not source:
+        raise DataSourceError("data.source is not set: pass --data PATH or set data.source in the run file")
+    if validate:
+        report = validation.validate_source(params, progress=progress)
+        if not report.ok:
+            n = len(report.errors)
+            raise DataValidationError(
+                f"{sources.describe(source)} failed validation with {n:,} error{'s' * (n != 1)}; "
+                f"fix them and re-run (`channel-analysis validate` lists them all):\n\n"
+                + report.format(),
+                report.problems,
+            )
+        tables = report.tables
+        notes = tuple(
+            f"{r.table}{'.' + r.column if r.column else ''}: {r.problem}"
+            for r in report.warnings.drop_duplicates(["table", "column", "fix"]).itertuples()
+        )
+    else:
+        raw = sources.read_tables(source, data.get("tables") or {}, progress=progress)
+        missing = [name for name, (_, required) in TABLES.items() if required and name not in raw]
+        if missing:
+            raise DataSourceError(f"{sources.describe(source)} has no table {', '.join(missing)} (required)")
+        tables = validation.coerce_tables(raw)
+        notes = ()
+    tables = convert_money(tables, params)
+    kwargs = {name: (frame if len(frame) or TABLES[name][1] else None) for name, frame in tables.items()}
+    return Dataset(
+        as_of=_as_date(params["as_of"]),
+        period=str(params["period"]),
+        fy_start=int(params.get("fiscal_year_start_month", 1)),
+        reporting_currency=str(params.get("reporting_currency", "EUR")),
+        notes=notes,
+        **kwargs,
+    )
+
+
+def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def convert_money(tables: dict[str, pd.DataFrame], params: dict) -> dict[str, pd.DataFrame]:
+    """New frames with money columns in ``params["reporting_currency"]`` (see :func:`load_dataset`).
+
+    The inputs are not modified; tables without money in other currencies are returned as they
+    are, with ``currency`` filled with the reporting currency.
+    """
+    import numpy as np
+
+    from .errors import DataValidationError
+    from .validation import MONEY_COLUMNS, money_period, row_currency
+
+    reporting = str(params.get("reporting_currency", "EUR"))
+    fy = int(params.get("fiscal_year_start_month", 1))
+    out = dict(tables)
+    fx = tables.get("fx_rates")
+    fx_lookup = None
+    for table, cols in MONEY_COLUMNS.items():
+        frame = tables.get(table)
+        if frame is None:
+            continue
+        cur = row_currency(tables, table, reporting)
+        foreign = (cur != reporting).to_numpy()
+        frame = frame.copy()
+        if foreign.any():
+            if fx_lookup is None:
+                fx_lookup = _FxLookup(fx, fy)
+            when = [c for c in ("date", "created_date", "closed_date", "period") if c in frame.columns]
+            q = money_period(frame.loc[foreign, when], table, fy)
+            rate = np.ones(len(frame))
+            rate[foreign] = fx_lookup.rates(cur[foreign].to_numpy(dtype=object), q)
+            bad = np.isnan(rate)
+            if bad.any():
+                missing = sorted(set(cur[bad].astype(str)))
+                raise DataValidationError(
+                    f"{table}: no fx_rates at all for currency {', '.join(missing)}; add fx_rates rows "
+                    f"({reporting} per unit) for the quarters used"
+                )
+            for col in cols:
+                if col in frame.columns:
+                    frame[col] = frame[col] * rate
+        dtype = frame["currency"].dtype if "currency" in frame.columns else "str"
+        frame["currency"] = pd.Series(reporting, index=frame.index, dtype=dtype)
+        out[table] = frame
+    return out
+
+
+class _FxLookup:
+    """Rate per (currency, quarter), vectorized; a missing quarter falls back to the nearest
+    earlier rate of the currency, else its earliest."""
+
+    def __init__(self, fx: pd.DataFrame | None, fy: int):
+        import numpy as np
+
+        from . import periods
+
+        freq = periods.quarter_freq(fy)
+        if fx is None or fx.empty:
+            fx = pd.DataFrame({"currency": pd.Series(dtype="str"), "period": pd.Series(dtype="str"),
+                               "rate": pd.Series(dtype="float64")})
+        ords = np.array([pd.Period(p, freq=freq).ordinal for p in fx["period"].astype(str)], dtype="int64")
+        self.by_currency = {}
+        frame = pd.DataFrame({"currency": fx["currency"].astype(str).to_numpy(), "ord": ords,
+                              "rate": fx["rate"].to_numpy(dtype="float64")}).sort_values(["currency", "ord"])
+        for currency, grp in frame.groupby("currency", sort=False):
+            self.by_currency[currency] = (grp["ord"].to_numpy(), grp["rate"].to_numpy())
+
+    def rates(self, currencies, quarters: pd.Series):
+        import numpy as np
+
+        ords = quarters.array.asi8 if hasattr(quarters.array, "asi8") else np.asarray(
+            [q.ordinal for q in quarters], dtype="int64")
+        out = np.full(len(currencies), np.nan)
+        codes, uniques = pd.factorize(pd.Series(currencies))
+        for i, currency in enumerate(uniques):
+            if currency not in self.by_currency:
+                continue
+            sel = codes == i
+            fx_ord, fx_rate = self.by_currency[currency]
+            pos = np.searchsorted(fx_ord, ords[sel], side="right") - 1  # latest rate at or before
+            out[sel] = fx_rate[np.clip(pos, 0, len(fx_rate) - 1)]
+        return out

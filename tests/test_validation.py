@@ -1,0 +1,491 @@
+"""One test per validation rule: a failing input and the message it produces."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from channel_analysis import validation
+from channel_analysis.errors import DataSourceError
+from channel_analysis.io.sources import write_tables
+from channel_analysis.schema import TABLES
+from conftest import tiny_raw
+
+
+def check(raw, params):
+    return validation.validate_tables(raw, params)
+
+
+def only(report, table, column=None, severity="error"):
+    """The problems of one table (and column) and severity."""
+    p = report.problems
+    p = p[(p["table"] == table) & (p["severity"] == severity)]
+    if column is not None:
+        p = p[p["column"] == column]
+    return p
+
+
+# --- the valid fixture and typed output ----------------------------------------------------------
+
+def test_tiny_fixture_has_no_problem_at_all(raw, params):
+    report = check(raw, params)
+    assert report.ok
+    assert report.problems.empty, report.format()
+    assert set(report.tables) == set(TABLES)
+
+
+def test_tables_are_typed_in_schema_order_and_ids_stay_text(raw, params):
+    tables = check(raw, params).tables
+    sales = tables["sales"]
+    assert list(sales.columns) == list(TABLES["sales"][0].to_schema().columns)
+    assert pd.api.types.is_datetime64_any_dtype(sales["date"])
+    assert sales["quantity"].dtype == "int64"
+    assert sales["revenue"].dtype == "float64"
+    assert tables["partners"]["partner_id"].tolist() == ["P001", "P002", "007"]  # leading zeros
+    assert tables["partners"]["sales_reps"].dtype == "Int64"
+    assert tables["partner_contacts"]["receives_scorecard"].dtype == bool
+    assert tables["trainings"]["certification"].tolist() == [True, False]
+
+
+def test_absent_optional_columns_are_added_empty(raw, params):
+    raw["sales"] = raw["sales"].drop(columns=["cost", "registered_date", "currency"])
+    report = check(raw, params)
+    assert report.ok, report.format()
+    assert report.tables["sales"]["cost"].isna().all()
+
+
+def test_validation_does_not_modify_the_input(raw, params):
+    before = {name: frame.copy() for name, frame in raw.items()}
+    check(raw, params)
+    for name, frame in raw.items():
+        pd.testing.assert_frame_equal(frame, before[name])
+
+
+# --- tables and columns --------------------------------------------------------------------------
+
+def test_missing_required_table(raw, params):
+    del raw["sales"]
+    problems = only(check(raw, params), "sales")
+    assert problems["problem"].tolist() == ["required table sales is missing"]
+    assert "sales.csv" in problems["fix"].iloc[0]
+
+
+def test_missing_optional_table_is_fine(raw, params):
+    del raw["surveys"]
+    report = check(raw, params)
+    assert report.ok and report.problems.empty
+    assert "surveys" not in report.tables
+
+
+def test_empty_required_table_is_an_error(raw, params):
+    raw["partners"] = raw["partners"].iloc[0:0]
+    problems = only(check(raw, params), "partners")
+    assert "required table partners is empty" in problems["problem"].tolist()
+
+
+def test_empty_optional_table_is_a_warning(raw, params):
+    raw["surveys"] = raw["surveys"].iloc[0:0]
+    report = check(raw, params)
+    assert report.ok
+    assert only(report, "surveys", severity="warning")["problem"].tolist() == ["table surveys is empty"]
+
+
+def test_missing_required_column(raw, params):
+    raw["sales"] = raw["sales"].drop(columns=["revenue"])
+    problems = only(check(raw, params), "sales", "revenue")
+    assert problems["problem"].tolist() == ["required column 'revenue' is missing"]
+
+
+def test_extra_column_is_a_warning_and_dropped(raw, params):
+    raw["sales"]["Revenue_EUR"] = "1"
+    report = check(raw, params)
+    assert report.ok
+    warning = only(report, "sales", "Revenue_EUR", "warning")
+    assert warning["problem"].iloc[0] == "column 'Revenue_EUR' is not in the data model; it is ignored"
+    assert "Revenue_EUR" not in report.tables["sales"].columns
+
+
+# --- types ---------------------------------------------------------------------------------------
+
+def test_wrong_type_number(raw, params):
+    raw["sales"].loc[1, "revenue"] = "1.250,00"
+    problems = only(check(raw, params), "sales", "revenue")
+    assert problems["problem"].tolist() == ["not a number: '1.250,00'"]
+    assert problems["key"].tolist() == ["S2"]
+    assert problems["row"].tolist() == [2]  # index 1 → 2nd row (first_row 1 without a CSV header)
+    assert "dot as decimal separator" in problems["fix"].iloc[0]
+
+
+def test_wrong_type_whole_number(raw, params):
+    raw["sales"].loc[0, "quantity"] = "2.5"
+    problems = only(check(raw, params), "sales", "quantity")
+    assert problems["problem"].tolist() == ["not a whole number: '2.5'"]  # not also "missing value"
+
+
+def test_wrong_type_boolean(raw, params):
+    raw["partner_contacts"].loc[2, "receives_scorecard"] = "maybe"
+    problems = only(check(raw, params), "partner_contacts", "receives_scorecard")
+    assert problems["problem"].tolist() == ["not true/false: 'maybe'"]
+    assert problems["key"].tolist() == ["007 / james@bond.example"]
+
+
+def test_unparseable_date(raw, params):
+    raw["opportunities"].loc[2, "created_date"] = "14/08/2026"
+    problems = only(check(raw, params), "opportunities", "created_date")
+    assert problems["problem"].tolist() == ["unparseable date '14/08/2026'"]
+    assert problems["key"].tolist() == ["O3"]
+    assert "YYYY-MM-DD" in problems["fix"].iloc[0]
+
+
+def test_missing_required_value(raw, params):
+    raw["sales"].loc[3, "customer_id"] = None
+    problems = only(check(raw, params), "sales", "customer_id")
+    assert problems["problem"].tolist() == ["missing value"]
+    assert problems["key"].tolist() == ["S4"]
+
+
+def test_value_not_allowed(raw, params):
+    raw["partners"].loc[0, "partner_type"] = "Reseller"
+    problems = only(check(raw, params), "partners", "partner_type")
+    assert problems["problem"].tolist() == ["'Reseller' is not an allowed value"]
+    assert "distributor, reseller" in problems["fix"].iloc[0]
+
+
+def test_wrong_format_country(raw, params):
+    raw["partners"].loc[1, "country"] = "Poland"
+    problems = only(check(raw, params), "partners", "country")
+    assert problems["problem"].tolist() == ["'Poland' is not an ISO 3166-1 alpha-2 country code"]
+
+
+def test_wrong_quarter_label(raw, params):
+    raw["targets"].loc[0, "period"] = "Q3 2026"
+    problems = only(check(raw, params), "targets", "period")
+    assert problems["problem"].tolist() == ["'Q3 2026' is not a quarter label"]
+
+
+# --- amounts and dates that cannot be right ------------------------------------------------------
+
+def test_negative_amount(raw, params):
+    raw["sales"].loc[2, "revenue"] = "-100"
+    problems = only(check(raw, params), "sales", "revenue")
+    assert problems["problem"].tolist() == ["negative value '-100.0'"]
+    assert problems["key"].tolist() == ["S3"]
+
+
+def test_negative_value_after_a_missing_one_names_the_right_row(raw, params):
+    raw["sales"].loc[0, "cost"] = None
+    raw["sales"].loc[1, "cost"] = "-3"
+    problems = only(check(raw, params), "sales", "cost")
+    assert problems["key"].tolist() == ["S2"] and problems["row"].tolist() == [2]
+
+
+def test_out_of_range_score(raw, params):
+    raw["surveys"].loc[0, "csat"] = "7"
+    problems = only(check(raw, params), "surveys", "csat")
+    assert problems["problem"].tolist() == ["value '7.0' is above 5"]
+
+
+def test_absurd_amount(raw, params):
+    raw["opportunities"].loc[0, "amount"] = "5e12"
+    problems = only(check(raw, params), "opportunities", "amount")
+    assert problems["problem"].tolist() == ["absurd amount 5,000,000,000,000"]
+
+
+def test_absurd_revenue_per_unit_is_a_warning(raw, params):
+    raw["sales"].loc[0, "revenue"] = "60000000"  # 60,000,000 / 3 units = 20,000,000 per unit
+    report = check(raw, params)
+    assert report.ok
+    problems = only(report, "sales", "revenue", "warning")
+    assert problems["problem"].tolist() == ["revenue per unit 20,000,000 is implausibly high"]
+
+
+def test_date_before_1990(raw, params):
+    raw["sales"].loc[0, "date"] = "1900-01-01"
+    problems = only(check(raw, params), "sales", "date")
+    assert problems["problem"].tolist() == ["date 1900-01-01 is before 1990"]
+
+
+def test_date_far_after_as_of_is_a_warning(raw, params):
+    raw["surveys"].loc[1, "date"] = "2062-09-02"
+    problems = only(check(raw, params), "surveys", "date", "warning")
+    assert problems["problem"].tolist() == ["date 2062-09-02 is more than a year after as_of 2026-10-05"]
+
+
+# --- ids and references --------------------------------------------------------------------------
+
+def test_duplicate_ids(raw, params):
+    raw["sales"].loc[3, "line_id"] = "S1"
+    problems = only(check(raw, params), "sales", "line_id")
+    assert problems["problem"].tolist() == ["duplicate line_id 'S1'"] * 2
+    assert problems["row"].tolist() == [1, 4]
+
+
+def test_duplicate_key_rows(raw, params):
+    raw["targets"].loc[1, "metric"] = "revenue"  # P001 2026Q3 revenue twice
+    problems = only(check(raw, params), "targets")
+    assert problems["problem"].tolist() == ["duplicate row: one target per partner, period and metric"] * 2
+    assert problems["key"].tolist() == ["P001 / 2026Q3 / revenue"] * 2
+
+
+TABLES_WITH_PARTNER = [name for name, (model, _) in TABLES.items()
+                       if name != "partners" and "partner_id" in model.to_schema().columns]
+
+
+@pytest.mark.parametrize("table", TABLES_WITH_PARTNER)
+def test_unknown_partner(raw, params, table):
+    raw[table].loc[0, "partner_id"] = "P999"
+    problems = only(check(raw, params), table, "partner_id")
+    assert problems["problem"].tolist() == ["unknown partner 'P999'"]
+    assert problems["row"].tolist() == [1]
+    assert "add the partner to partners" in problems["fix"].iloc[0]
+
+
+def test_partner_ids_are_case_and_zero_sensitive(raw, params):
+    raw["sales"].loc[3, "partner_id"] = "7"  # partner "007" exists, "7" does not
+    problems = only(check(raw, params), "sales", "partner_id")
+    assert problems["problem"].tolist() == ["unknown partner '7'"]
+
+
+def test_unknown_parent_is_a_warning(raw, params):
+    raw["partners"].loc[2, "parent_id"] = "P404"
+    report = check(raw, params)
+    assert report.ok
+    assert only(report, "partners", "parent_id", "warning")["problem"].tolist() == [
+        "unknown parent partner 'P404'"]
+
+
+@pytest.mark.parametrize("table", ["opportunity_stages", "leads"])
+def test_unknown_opportunity(raw, params, table):
+    raw[table].loc[0, "opportunity_id"] = "O404"
+    problems = only(check(raw, params), table, "opportunity_id")
+    assert problems["problem"].tolist() == ["unknown opportunity 'O404'"]
+
+
+# --- consistency within rows ---------------------------------------------------------------------
+
+def test_closed_before_created(raw, params):
+    raw["opportunities"].loc[0, "closed_date"] = "2026-03-01"
+    problems = only(check(raw, params), "opportunities", "closed_date")
+    assert problems["problem"].tolist() == [
+        "closed before created: closed_date 2026-03-01 < created_date 2026-04-02"]
+    assert problems["key"].tolist() == ["O1"]
+
+
+def test_won_without_closed_date(raw, params):
+    raw["opportunities"].loc[0, "closed_date"] = None
+    problems = only(check(raw, params), "opportunities", "closed_date")
+    assert problems["problem"].tolist() == ["outcome 'won' but no closed_date"]
+
+
+def test_open_with_closed_date(raw, params):
+    raw["opportunities"].loc[1, "closed_date"] = "2026-09-01"
+    problems = only(check(raw, params), "opportunities", "closed_date")
+    assert problems["problem"].tolist() == ["outcome 'open' but closed_date 2026-09-01"]
+    assert problems["key"].tolist() == ["O2"]
+
+
+def test_unknown_stage(raw, params):
+    raw["opportunities"].loc[1, "stage"] = "Pitch"
+    problems = only(check(raw, params), "opportunities", "stage")
+    assert problems["problem"].tolist() == ["unknown stage 'Pitch'"]
+    assert "Qualify, Develop, Propose, Negotiate" in problems["fix"].iloc[0]
+
+
+def test_accepted_before_assigned(raw, params):
+    raw["leads"].loc[0, "accepted_date"] = "2026-03-01"
+    problems = only(check(raw, params), "leads", "accepted_date")
+    assert problems["problem"].tolist() == [
+        "accepted before assigned: accepted_date 2026-03-01 < assigned_date 2026-03-25"]
+    assert problems["key"].tolist() == ["L1"]
+
+
+def test_registered_units_above_quantity(raw, params):
+    raw["sales"].loc[1, "registered_units"] = "3"
+    problems = only(check(raw, params), "sales", "registered_units")
+    assert problems["problem"].tolist() == ["registered_units 3 > quantity 2"]
+    assert problems["key"].tolist() == ["S2"]
+
+
+def test_registered_before_sold(raw, params):
+    raw["sales"].loc[0, "registered_date"] = "2026-05-01"
+    problems = only(check(raw, params), "sales", "registered_date")
+    assert problems["problem"].tolist() == [
+        "registered before it was sold: registered_date 2026-05-01 < date 2026-05-10"]
+
+
+def test_partner_ends_before_it_started(raw, params):
+    raw["partners"].loc[1, "end_date"] = "2023-12-31"
+    problems = only(check(raw, params), "partners", "end_date")
+    assert problems["problem"].tolist() == [
+        "ends before it started: end_date 2023-12-31 < onboarded_date 2024-01-10"]
+
+
+def test_invalid_email(raw, params):
+    raw["partner_contacts"].loc[1, "email"] = "jan at wisla.example"
+    problems = only(check(raw, params), "partner_contacts", "email")
+    assert problems["problem"].tolist() == ["invalid email address 'jan at wisla.example'"]
+    assert problems["key"].tolist() == ["P002 / jan at wisla.example"]
+
+
+# --- currency ------------------------------------------------------------------------------------
+
+def test_currency_without_fx_rate(raw, params):
+    raw["sales"].loc[1, "currency"] = "USD"  # S2 dated 2026-08-14 → 2026Q3
+    problems = only(check(raw, params), "sales", "currency")
+    assert problems["problem"].tolist() == ["currency USD has no fx_rates row for 2026Q3"]
+    assert "fx_rates rows (currency USD" in problems["fix"].iloc[0]
+
+
+def test_partner_currency_without_fx_rate_names_all_periods(raw, params):
+    raw["fx_rates"] = raw["fx_rates"].iloc[0:0]  # P002 reports in PLN: sales in 2026Q3 only
+    report = check(raw, params)
+    assert only(report, "sales", "currency")["problem"].tolist() == [
+        "currency PLN has no fx_rates row for 2026Q3"]
+    # O2 (P002, open, created 2026-05-01) and M2 (PLN, 2026Q2)
+    assert only(report, "opportunities", "currency")["problem"].tolist() == [
+        "currency PLN has no fx_rates row for 2026Q2"]
+    assert only(report, "mdf", "currency")["problem"].tolist() == [
+        "currency PLN has no fx_rates row for 2026Q2"]
+
+
+def test_quarters_after_the_reported_period_need_no_rate(raw, params):
+    raw["sales"].loc[1, "date"] = "2026-10-02"  # 2026Q4, after the reported 2026Q3: latest rate
+    report = check(raw, params)
+    assert only(report, "sales", "currency").empty
+
+
+# --- soft rules ----------------------------------------------------------------------------------
+
+def test_partner_without_recipient(raw, params):
+    raw["partner_contacts"].loc[1, "receives_scorecard"] = "false"
+    report = check(raw, params)
+    assert report.ok
+    problems = only(report, "partners", "partner_id", "warning")
+    assert problems["problem"].tolist() == ["no contact receives the scorecard"]
+    assert problems["key"].tolist() == ["P002"]
+
+
+def test_ended_partner_needs_no_recipient(raw, params):
+    raw["partner_contacts"] = raw["partner_contacts"].iloc[[0, 2]]
+    raw["partners"].loc[1, "end_date"] = "2026-06-30"
+    report = check(raw, params)
+    assert only(report, "partners", severity="warning").empty
+
+
+def test_quarter_without_sales(raw, params):
+    raw["sales"] = raw["sales"].iloc[1:]  # drop the only 2026Q2 line
+    report = check(raw, params)
+    assert report.ok
+    assert only(report, "sales", "date", "warning")["problem"].tolist() == [
+        "no sales lines in 2026Q2 (within the 2-quarter history ending 2026Q3)"]
+
+
+def test_markup_in_names_is_accepted_as_text(raw, params):
+    raw["partners"].loc[0, "name"] = "<script>alert('x')</script> GmbH"
+    report = check(raw, params)
+    assert report.ok
+    warning = only(report, "partners", "name", "warning")
+    assert warning["problem"].iloc[0].startswith("contains markup '<script>")
+    assert "never interpreted" in warning["fix"].iloc[0]
+    assert report.tables["partners"]["name"].iloc[0] == "<script>alert('x')</script> GmbH"
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+def test_csv_rows_are_file_line_numbers(raw, params):
+    raw["sales"].loc[2, "revenue"] = "abc"
+    raw["sales"].attrs = {"file": "sales.csv", "first_row": 2}  # header on line 1
+    problems = only(check(raw, params), "sales", "revenue")
+    assert problems["row"].tolist() == [4]  # index 2 → line 4
+
+
+def test_format_groups_by_table_errors_first_and_caps_each_rule(raw, params):
+    sales = pd.concat([raw["sales"]] * 4, ignore_index=True)
+    sales["line_id"] = [f"S{i}" for i in range(len(sales))]
+    sales["partner_id"] = "P999"  # 16 unknown partners
+    raw["sales"] = sales
+    raw["partners"].loc[0, "name"] = "<b>Nordlicht</b>"  # a warning in partners
+    report = check(raw, params)
+    text = report.format(rows_per_rule=10)
+    assert "… and 6 more rows like this" in text
+    assert text.index("== partners") < text.index("== sales")
+    partners_part = text[text.index("== partners"):text.index("== sales")]
+    assert "contains markup" in partners_part
+    assert text.count("unknown partner 'P999'") == 10
+    assert text.splitlines()[0].startswith("FAILED: 16 errors, 1 warning")
+
+
+def test_format_puts_errors_before_warnings(raw, params):
+    raw["sales"]["extra"] = "x"  # warning
+    raw["sales"].loc[0, "revenue"] = "-1"  # error
+    text = check(raw, params).format()
+    assert text.index("negative value") < text.index("column 'extra'")
+
+
+def test_summary_counts(raw, params):
+    raw["sales"].loc[0, "revenue"] = "-1"
+    summary = check(raw, params).summary()
+    assert summary.splitlines()[0] == "FAILED: 1 error, 0 warnings"
+    assert "sales" in summary
+
+
+def test_problems_table_columns(raw, params):
+    report = check(raw, params)
+    assert list(report.problems.columns) == validation.PROBLEM_COLUMNS
+
+
+# --- reading from a source -----------------------------------------------------------------------
+
+def test_validate_source_reports_an_unreadable_file_and_checks_the_rest(raw, params, tmp_path):
+    folder = tmp_path / "data"
+    write_tables(raw, folder, "csv")
+    (folder / "surveys.csv").write_bytes("response_id,partner_id\nR1,Müller\n".encode("latin-1"))
+    report = validation.validate_source({**params, "data": {"source": str(folder), "tables": {}}},
+                                        progress=False)
+    problems = only(report, "surveys")
+    assert len(problems) == 1 and "surveys.csv is not UTF-8 text (line 2)" in problems["problem"].iloc[0]
+    assert set(report.problems["table"]) == {"surveys"}
+    assert report.files["sales"] == "sales.csv"
+
+
+def test_validate_source_without_source(params):
+    with pytest.raises(DataSourceError, match="not found"):
+        validation.validate_source({**params, "data": {"source": "/nonexistent/folder", "tables": {}}},
+                                   progress=False)
+
+
+def test_cli_validate_prints_every_problem_and_exits_2(raw, tmp_path, capsys):
+    from channel_analysis import cli
+
+    raw["sales"].loc[0, "revenue"] = "-5"
+    raw["partners"].loc[1, "country"] = "pl"
+    write_tables(raw, tmp_path / "x", "csv")
+    code = cli.main(["validate", "--data", str(tmp_path / "x"), "--as-of", "2026-10-05",
+                     "--set", "history_quarters=2"])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "negative value '-5.0'" in out and "'pl' is not an ISO 3166-1" in out
+    assert "sales.csv" in out
+    assert "Traceback" not in out
+
+
+# --- no traceback for any input ------------------------------------------------------------------
+
+text_values = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
+    ["", "NaN", "-1", "1e400", "2026-13-45", "true", "<script>", "P001", "0", "9" * 30]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=st.sampled_from(list(TABLES)), values=st.lists(text_values, min_size=1, max_size=3),
+       column_index=st.integers(min_value=0, max_value=20))
+def test_any_text_in_any_column_gives_a_report_not_a_traceback(params, table, values, column_index):
+    raw = tiny_raw()
+    frame = raw[table]
+    column = frame.columns[column_index % len(frame.columns)]
+    frame = frame.iloc[: len(values)].copy()
+    frame[column] = values[: len(frame)] + [None] * (len(frame) - len(values))
+    raw[table] = frame
+    report = validation.validate_tables(raw, params)
+    assert isinstance(report.format(), str)

@@ -14,7 +14,7 @@ NEEDS_DATA = $(STAMP) $(if $(filter params/sample.yaml,$(PARAMS)),data/sample/.c
 RUN_ARGS = $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS)) $(if $(WORKERS),--workers $(WORKERS))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sample validate kpis reports email lab test bench lock clean
+.PHONY: help setup sample validate kpis reports email lab test bench lock clean messages catalog po-check
 
 help: ## show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,10 +50,27 @@ lab: $(NEEDS_DATA) ## start JupyterLab on notebooks/ with the project's kernel
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(NEEDS_DATA) ## run the performance benchmarks (see benchmarks/README.md)
 	$(BIN)/python -m benchmarks
+
+# translations (docs/i18n.md): catalogs are .po files in the package, compiled in memory when loaded
+LOCALE_DIR := channel_analysis/locale
+POT        := $(LOCALE_DIR)/messages.pot
+
+messages: $(STAMP) ## extract report/email texts into messages.pot and update every catalog
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k ngettext:1,2 -k N_ --add-comments=TRANSLATORS: \
+	  --add-location=file --project=channel-analysis --version=0.1 --copyright-holder=channel-analysis \
+	  --msgid-bugs-address=channel-team@example.com -o $(POT) channel_analysis notebooks
+	$(BIN)/pybabel update -i $(POT) -d $(LOCALE_DIR) -D messages --ignore-obsolete
+
+catalog: $(STAMP) ## start a new language's catalog: make catalog LOCALE=de (then translate its .po)
+	@test -n "$(LOCALE)" || { echo "usage: make catalog LOCALE=de"; exit 2; }
+	$(BIN)/pybabel init -i $(POT) -d $(LOCALE_DIR) -D messages -l $(LOCALE)
+
+po-check: $(STAMP) ## check every catalog: complete, nothing fuzzy, placeholders kept
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_locale.py
 
 lock: ## re-resolve dependencies and rewrite constraints.txt (review the diff!)
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -18,8 +18,11 @@ Use it only in a process dedicated to one notebook: the shell's state lives in t
 from __future__ import annotations
 
 import io
+import math
+import signal
 import sys
-import time
+import threading
+from contextlib import contextmanager
 
 import nbformat
 from IPython.core.displayhook import DisplayHook
@@ -126,23 +129,44 @@ class InProcessEngine(Engine):
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, execution_timeout=None, **kwargs):
+        """Run every code cell in order; stop at the first error (as papermill does).
+
+        ``execution_timeout`` limits the whole notebook: when it expires the running cell is
+        interrupted with a ``TimeoutError`` (SIGALRM; only in the main thread of the process).
+        """
         shell = new_shell()
-        started = time.monotonic()
-        for index, cell in enumerate(nb_man.nb.cells):
-            if cell.cell_type != "code":
-                continue
-            nb_man.cell_start(cell, index)
-            outputs, failed = shell.run_notebook_cell(cell.source)
-            cell.outputs = outputs
-            cell.execution_count = shell.execution_count - 1
-            if failed:
-                nb_man.cell_exception(cell, cell_index=index)
+        with _time_limit(execution_timeout):
+            for index, cell in enumerate(nb_man.nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                nb_man.cell_start(cell, index)
+                outputs, failed = shell.run_notebook_cell(cell.source)
+                cell.outputs = outputs
+                cell.execution_count = shell.execution_count - 1
+                if failed:
+                    nb_man.cell_exception(cell, cell_index=index)
+                    nb_man.cell_complete(cell, cell_index=index)
+                    break
                 nb_man.cell_complete(cell, cell_index=index)
-                break
-            nb_man.cell_complete(cell, cell_index=index)
-            if execution_timeout and time.monotonic() - started > execution_timeout:
-                raise TimeoutError(f"notebook ran longer than {execution_timeout} s")
         return nb_man.nb
+
+
+@contextmanager
+def _time_limit(seconds):
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"the notebook ran longer than {seconds} s (render.timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(int(math.ceil(seconds)))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 papermill_engines.register("inprocess", InProcessEngine)

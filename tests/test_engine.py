@@ -98,3 +98,35 @@ def test_error_stops_the_notebook_and_raises_like_papermill(executed):
     assert failing.outputs[-1].evalue == "bad data for P042"
     assert cells[6].outputs == []  # not executed
     assert error.startswith("PapermillExecutionError") and "bad data for P042" in error
+
+
+SLOW_NOTEBOOK = '''# %%
+import time
+time.sleep(30)
+'''
+
+
+def _execute_with_timeout(path, queue):
+    import papermill as pm
+
+    import channel_analysis.engine  # noqa: F401
+
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    try:
+        pm.execute_notebook(nb, None, engine_name="inprocess", progress_bar=False, execution_timeout=1)
+        queue.put(None)
+    except Exception as exc:
+        queue.put(str(exc))
+
+
+def test_a_notebook_past_its_time_limit_is_interrupted(tmp_path):
+    src = tmp_path / "slow.py"
+    src.write_text(SLOW_NOTEBOOK, encoding="utf-8")
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_execute_with_timeout, args=(str(src), queue))
+    proc.start()
+    error = queue.get(timeout=60)  # well before the 30 s sleep would end
+    proc.join(10)
+    assert error is not None and "TimeoutError" in error and "render.timeout" in error

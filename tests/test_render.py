@@ -214,20 +214,25 @@ def test_rerun_renders_only_what_changed(tmp_path):
 @pytest.mark.slow
 def test_dask_local_cluster_runs_the_same_jobs(tmp_path):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    import dask
+
+    # workers fork one process per report (render.engine "warm"): they must not be daemonic
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster:
         summary = run(tmp_path, scheduler=cluster.scheduler_address, fail={"P003"},
                       partners=["P002", "P003"])
-    assert summary.rendered == ["P002"] and summary.overview == "ok"
+    assert summary.rendered == ["P002"] and summary.overview == "ok", summary.format()
     assert list(summary.failed) == ["P003"] and (tmp_path / PERIOD / "failed" / "P003.ipynb").exists()
     assert "isolation: clean" in html_of(tmp_path, "P002")
 
 
 @pytest.mark.slow
 def test_render_partner_in_one_process_sees_no_earlier_partner(tmp_path):
-    # the worker function called twice in this very process: the second kernel starts clean
+    # engine "kernel": the worker function called twice in this very process: the second kernel
+    # starts clean
     text = SCORECARD.read_text()
-    settings = RenderSettings(notebook_text=text, notebook_name="scorecard.py",
+    settings = RenderSettings(notebook_text=text, notebook_name="scorecard.py", engine="kernel",
                               template_dir=str(TEMPLATE_DIR), run_dir=str(tmp_path), period=PERIOD)
     results = []
     for pid, extra in (("A1", {}), ("B2", {"external": True})):
@@ -345,3 +350,30 @@ def test_index_escapes_names_and_links_only_ok_reports():
     assert "KeyError: &#x27;&lt;b&gt;&#x27;" in html
     assert html.count('href="partners/') == 1 and 'href="failed/P2.ipynb"' in html
     assert "<title>Index &lt;2026Q3&gt;</title>" in html and "1.2" in html
+
+
+def _twice_in_one_process(run_dir: str, queue) -> None:
+    settings = RenderSettings(notebook_text=SCORECARD.read_text(), notebook_name="scorecard.py",
+                              engine="warm", template_dir=str(TEMPLATE_DIR), run_dir=run_dir, period=PERIOD)
+    results = []
+    for pid in ("A1", "B2"):
+        bundle = Path(run_dir) / f"{pid}.json"
+        bundle.write_text(json.dumps({"revenue": [1]}))
+        results.append(render_partner(PartnerJob(pid, "en", str(bundle), f"{pid} {PERIOD}"), settings))
+    queue.put([(r.status, r.error) for r in results])
+
+
+@pytest.mark.slow
+def test_warm_engine_refuses_a_second_partner_in_the_same_process(tmp_path):
+    """engine "warm" runs the notebook inside its process: a reused process must never run a
+    second partner (the pool gives each report a fresh fork; this is the guard behind it)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_twice_in_one_process, args=(str(tmp_path), queue))
+    proc.start()
+    (first, second) = queue.get(timeout=180)
+    proc.join(30)
+    assert first == ("ok", None)
+    assert second[0] == "failed" and "one notebook per process" in second[1]

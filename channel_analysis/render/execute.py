@@ -2,9 +2,11 @@
 
 :func:`render_partner` (and :func:`render_overview`) are top-level functions of picklable
 arguments so any executor (a local process pool, a Dask cluster) can call them. Each call executes
-the notebook with papermill's Python API in a **new kernel process** with a fresh, empty working
-folder: nothing one partner's execution sets (globals, modules, environment, files in the working
-folder) exists in the next one's kernel. The HTML is produced here, in the worker, and written
+the notebook with papermill's Python API in a process that has seen no other partner, with a fresh,
+empty working folder: with ``engine="warm"`` the worker itself is a fresh fork of a warm server
+(:mod:`channel_analysis.render.warm`) that runs exactly one report and exits; with
+``engine="kernel"`` a new Jupyter kernel process. Either way nothing one partner's execution sets
+(globals, modules, environment, files in the working folder) exists in the next one's. The HTML is produced here, in the worker, and written
 atomically; a failed render writes no HTML, removes any earlier HTML of the same report (so a stale
 file can never pass for the current one) and keeps the executed notebook under ``failed/``.
 """
@@ -92,13 +94,23 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
             if not bundle.exists():
                 raise FileNotFoundError(f"bundle not found: {bundle} (re-run the statistics step)")
             source = read_notebook_text(settings.notebook_text)
-            executed = pm.execute_notebook(
-                source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
-                language="python", cwd=str(cwd), config=_kernel_config(),
-                # the kernel's own log (e.g. "KeyboardInterrupt caught" as it is shut down) is noise
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"], start_timeout=settings.start_timeout,
-                execution_timeout=settings.timeout, **_PAPERMILL_FLAGS,
-            )
+            if settings.engine == "warm":  # this process is a fresh fork: run in its own shell
+                import channel_analysis.engine  # noqa: F401  (registers papermill engine "inprocess")
+
+                executed = pm.execute_notebook(
+                    source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
+                    language="python", cwd=str(cwd), engine_name="inprocess",
+                    execution_timeout=settings.timeout, **_PAPERMILL_FLAGS,
+                )
+            else:
+                executed = pm.execute_notebook(
+                    source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
+                    language="python", cwd=str(cwd), config=_kernel_config(),
+                    # the kernel's own log (e.g. "KeyboardInterrupt caught" at shutdown) is noise
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    start_timeout=settings.start_timeout, execution_timeout=settings.timeout,
+                    **_PAPERMILL_FLAGS,
+                )
             html = to_html(executed, title=title, lang=lang, template_dir=settings.template_dir)
             data = html.encode("utf-8")
             write_atomic(html_path, data)

@@ -85,13 +85,54 @@ def _html_lang(locale: str | None) -> str:
     return text if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", text) else "en"
 
 
+# <img> without an alt attribute (nbconvert's HTMLExporter gives those a default alt text).
+_IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\salt\s*=)", re.IGNORECASE)
+_DEFAULT_ALT = "No description has been provided for this image"
+
+
+def _report_exporter_class():
+    """nbconvert's HTMLExporter without its BeautifulSoup pass (defined on first use: nbconvert is
+    imported only by processes that export).
+
+    After rendering the template, ``HTMLExporter.from_notebook_node`` parses the whole page with
+    BeautifulSoup and serializes it again (about 60% of the export time of a report) only to give
+    images without ``alt`` a default text and to make ``.jp-Notebook`` input/output wrappers
+    focusable. Our template has no ``.jp-Notebook`` element and every report image carries its
+    caption as ``alt`` (:func:`channel_analysis.blocks.figure`); the default alt is still added, by
+    a regular expression. The markup is the template's own (attribute order and whitespace as
+    rendered, not as BeautifulSoup re-serializes them); elements, attributes and text are the same.
+    """
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class ReportHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            # as HTMLExporter.from_notebook_node (nbconvert 7.17) up to the template rendering
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
+                                                     resources=resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return _IMG_WITHOUT_ALT.sub(f'<img alt="{_DEFAULT_ALT}"', html), resources
+
+    return ReportHTMLExporter
+
+
 @lru_cache(maxsize=4)
 def _exporter(template_dir: str):
-    """An HTMLExporter for the template folder (cached per process: it holds no report state)."""
-    from nbconvert import HTMLExporter
+    """An HTML exporter for the template folder (cached per process: it holds no report state).
 
+    The notebook is validated once after the preprocessors (``optimistic_validation``), not after
+    each of them; the page is not re-parsed after rendering (:func:`_report_exporter_class`).
+    """
     path = Path(template_dir)
-    return HTMLExporter(
+    return _report_exporter_class()(
         template_name=path.name,
         extra_template_basedirs=[str(path.parent)],
         exclude_input=True,
@@ -99,6 +140,7 @@ def _exporter(template_dir: str):
         exclude_output_prompt=True,
         embed_images=True,
         sanitize_html=False,
+        optimistic_validation=True,
     )
 
 

@@ -110,7 +110,8 @@ class RenderSettings:
 
     ``notebook_text`` is the jupytext py:percent source itself (so a remote worker renders exactly
     the source that was fingerprinted); ``template_dir`` the nbconvert template folder;
-    ``run_dir`` the run's output folder; ``timeout`` seconds per cell.
+    ``run_dir`` the run's output folder; ``timeout`` seconds per notebook (``engine="warm"``) or
+    per cell (``engine="kernel"``); ``engine`` how the notebook runs (params ``render.engine``).
     """
 
     notebook_text: str
@@ -121,6 +122,7 @@ class RenderSettings:
     kernel_name: str = "python3"
     timeout: int | None = 600
     start_timeout: int = 60
+    engine: str = "warm"
 
 
 @dataclass

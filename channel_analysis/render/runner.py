@@ -154,7 +154,8 @@ def run(
         text = _read_notebook(path, what)
         return RenderSettings(notebook_text=text, notebook_name=Path(path).name,
                               template_dir=template_dir, run_dir=str(run_dir), period=period,
-                              kernel_name=KERNEL_NAME, timeout=timeout)
+                              kernel_name=KERNEL_NAME, timeout=timeout,
+                              engine=render_params.get("engine") or "warm")
 
     card = settings_for(Path(scorecard_notebook or SCORECARD_NOTEBOOK), "scorecard")
     card_ctx = context_sha256(notebook_text=card.notebook_text, template_dir=template_dir,
@@ -205,7 +206,9 @@ def run(
             if tasks:
                 bar = tqdm(total=len(tasks), desc=f"render {period}", unit="report",
                            disable=(None if progress is None else not progress))
-                with bar, make_pool(workers=render_params.get("workers"), scheduler=scheduler) as pool:
+                pool = make_pool(workers=render_params.get("workers"), scheduler=scheduler,
+                                 fresh_process=card.engine == "warm")
+                with bar, pool:
                     for key, result in pool.run(tasks):
                         if not isinstance(result, ReportResult):  # the worker itself died
                             result = ReportResult(

@@ -1,0 +1,206 @@
+"""The real notebooks, rendered end to end on a small generated network (issue 4's checks).
+
+One module-scoped run of ``render.run`` with ``build.prepare_run`` and the real notebooks, then:
+sections and figures present, self-contained HTML (no external URL, no input code), privacy (no
+report mentions another partner), failure isolation, re-run skipping, and a real headless browser
+with every network request caught by a logging proxy.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from channel_analysis import build, i18n, render, sample
+from channel_analysis.params import load_params
+from channel_analysis.scorecard import SECTIONS
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|@import|url\(\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reports")
+    data = tmp / "data"
+    sample.write(sample.generate(partners=14, quarters=6, seed=5), data)
+    params = load_params(None, {"as_of": "2026-10-05", "period": "2026Q3", "history_quarters": 6,
+                                "data": {"source": str(data)}, "output_dir": str(tmp / "out"),
+                                "render": {"workers": 2}})
+    summary = render.run(params, progress=False)
+    run_dir = Path(params["output_dir"]) / "2026Q3"
+    partners = __import__("pandas").read_parquet(data / "partners.parquet")
+    return {"params": params, "summary": summary, "dir": run_dir, "partners": partners}
+
+
+def _reports(run) -> dict[str, str]:
+    folder = run["dir"] / "partners"
+    return {p.name.split("_")[1]: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.html"))}
+
+
+def test_every_active_partner_overview_and_index_rendered(run):
+    summary = run["summary"]
+    assert summary.ok, summary.format()
+    manifest = json.loads((run["dir"] / "manifest.json").read_text())
+    reports = _reports(run)
+    assert set(reports) == set(manifest["reports"]) == set(summary.rendered)
+    assert len(reports) >= 10
+    for pid, entry in manifest["reports"].items():
+        assert entry["status"] == "ok" and entry["output"].endswith(f"2026Q3_{pid}_scorecard.html")
+    assert (run["dir"] / "network_overview.html").stat().st_size > 10_000
+    index = (run["dir"] / "index.html").read_text()
+    assert all(f"2026Q3_{pid}_scorecard.html" in index for pid in reports)
+
+
+def test_every_section_and_figures_present_in_the_partners_language(run):
+    partners = run["partners"].set_index("partner_id")
+    for pid, text in _reports(run).items():
+        locale = i18n.pick_locale(partners.loc[pid, "locale"], "en")
+        _ = i18n.translator(locale).gettext
+        assert text.count('class="ca-section-title"') == len(SECTIONS), pid
+        for heading, _intro in SECTIONS.values():
+            assert html.escape(_(heading), quote=False) in text, (pid, heading)
+        figures = text.count('<figure class="ca-figure"')
+        # every figure is embedded; revenue trend, category mix and peer benchmark always exist
+        assert text.count('src="data:image/png;base64,') == figures >= 3, pid
+        assert 50_000 < len(text.encode()) < 600_000, pid
+
+
+def test_reports_are_self_contained_without_code(run):
+    for name, text in {**_reports(run), "overview": (run["dir"] / "network_overview.html").read_text()}.items():
+        assert not EXTERNAL.search(text), (name, EXTERNAL.search(text))
+        assert "<script" not in text.lower(), name
+        for code in ("import channel_analysis", "report.header()", "bundle_path", "In&nbsp;[", "In ["):
+            assert code not in text, (name, code)
+
+
+def _visible(text: str) -> str:
+    """The report without embedded images (base64 can contain any short string by chance)."""
+    return re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "data:", text)
+
+
+def test_no_report_mentions_another_partner(run):
+    partners = run["partners"]
+    for pid, raw in _reports(run).items():
+        text = _visible(raw)
+        assert pid in text
+        for other in partners.itertuples():
+            if other.partner_id == pid:
+                continue
+            assert other.partner_id not in text, (pid, other.partner_id)
+            for form in {other.name, html.escape(other.name), html.escape(other.name, quote=False)}:
+                assert form not in text, (pid, other.name)
+
+
+def test_markup_in_a_partner_name_is_shown_as_text(run):
+    partners = run["partners"]
+    for pid, text in _reports(run).items():
+        name = partners.set_index("partner_id").loc[pid, "name"]
+        assert html.escape(name, quote=False) in text or html.escape(name) in text
+        if "<" in name:
+            assert name not in text  # never as live markup
+
+
+def test_rerun_skips_everything_unchanged(run):
+    before = {p: p.stat().st_mtime_ns for p in (run["dir"] / "partners").glob("*.html")}
+    summary = render.run(run["params"], progress=False)
+    assert summary.ok and summary.rendered == [] and len(summary.skipped) == len(before)
+    assert {p: p.stat().st_mtime_ns for p in (run["dir"] / "partners").glob("*.html")} == before
+
+
+def test_a_partner_whose_data_breaks_a_cell_fails_alone(run, tmp_path):
+    """Corrupt one partner's bundle between statistics and rendering: only that report fails."""
+    params = {**run["params"], "output_dir": str(tmp_path / "out")}
+    prepared = build.prepare_run(params)
+    victim = prepared.partners[0]
+    Path(victim.bundle_path).write_bytes(b"not a bundle")  # the notebook's loading cell raises
+    subset = [job.partner_id for job in prepared.partners[:3]]
+    params["render"] = {**params["render"], "partners": subset}
+    prepared.network = None
+    summary = render.run(params, prepare=lambda _: prepared, progress=False)
+    assert not summary.ok
+    assert list(summary.failed) == [victim.partner_id]
+    assert sorted(summary.rendered) == sorted(subset[1:])
+    out = tmp_path / "out" / "2026Q3"
+    assert not (out / "partners" / f"2026Q3_{victim.partner_id}_scorecard.html").exists()
+    assert (out / "failed" / f"{victim.partner_id}.ipynb").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reports"][victim.partner_id]["status"] == "failed"
+    assert "UnpicklingError" in manifest["reports"][victim.partner_id]["error"]
+    for pid in subset[1:]:
+        assert manifest["reports"][pid]["status"] == "ok"
+
+
+def _cdp_page_load(url: str, profile: Path, screenshot: Path) -> list[dict]:
+    """Open ``url`` in headless Chromium, offline, through the DevTools protocol; save a
+    screenshot; return every network event of the page (requests and failures)."""
+    import base64
+    import time
+
+    import websocket  # websocket-client
+
+    proc = subprocess.Popen([
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-default-browser-check", "--host-resolver-rules=MAP * ~NOTFOUND",  # offline
+        "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,2400",
+        "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        import urllib.request
+
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
+        page = next(t for t in targets if t["type"] == "page")
+        ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
+        ids = iter(range(1, 10_000))
+        events: list[dict] = []
+
+        def call(method: str, **params) -> dict:
+            msg_id = next(ids)
+            ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+            while True:
+                msg = json.loads(ws.recv())
+                if msg.get("id") == msg_id:
+                    return msg.get("result", {})
+                events.append(msg)
+
+        call("Network.enable")
+        call("Page.enable")
+        call("Page.navigate", url=url)
+        while not any(e.get("method") == "Page.loadEventFired" for e in events):
+            events.append(json.loads(ws.recv()))
+        shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        ws.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return [e for e in events if e.get("method", "").startswith("Network.")]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (see .ci/run)")
+def test_report_renders_offline_in_a_real_browser_without_any_request(run, tmp_path):
+    pid = next(iter(_reports(run)))
+    report = run["dir"] / "partners" / f"2026Q3_{pid}_scorecard.html"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "scorecard.png"
+    events = _cdp_page_load(report.as_uri(), tmp_path / "profile", shot)
+    requested = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    fetched = [u for u in requested if not u.startswith("data:")]  # embedded images are not fetched
+    assert fetched == [report.as_uri()], fetched
+    assert not [e for e in events if e["method"] == "Network.loadingFailed"]
+    assert shot.stat().st_size > 20_000  # a real, non-blank page (look at test-artifacts/scorecard.png)

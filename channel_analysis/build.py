@@ -491,16 +491,20 @@ def run_dir(params: dict) -> Path:
 
 
 def write_kpis(params: dict, out_dir: Path | None = None, *, stats: NetworkStats | None = None) -> list[Path]:
-    """Write the KPI table, target attainment and network KPIs as CSV and Parquet."""
+    """Write the KPI table, target attainment, network KPIs, the next-quarter forecast and its
+    backtest (per quarter) as CSV and Parquet; returns the paths written."""
     from .io.sources import write_tables
 
     if stats is None:
         stats = compute(load_dataset(params), params, progress=True)
     out = Path(out_dir) if out_dir else run_dir(params) / "kpis"
-    tables = {"kpis": stats.kpis, "targets": stats.targets, "network": stats.network}
+    tables = {"kpis": stats.kpis, "targets": stats.targets, "network": stats.network,
+              "forecast": stats.forecast}
+    if hasattr(stats.backtest, "per_quarter"):
+        tables["backtest"] = stats.backtest.per_quarter
     written = []
     for fmt in ("parquet", "csv"):
-        write_tables(tables, out, fmt)
+        write_tables(tables, out, fmt, keep_other_format=True)
         written += [out / f"{name}.{fmt}" for name in tables]
     return written
 

@@ -87,10 +87,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_kpis(args: argparse.Namespace) -> int:
     params = _params_from(args)
     from . import build
+    from .dataset import load_dataset
 
-    written = build.write_kpis(params, out_dir=Path(args.out) if args.out else None)
+    stats = build.compute(load_dataset(params), params, progress=True)
+    written = build.write_kpis(params, out_dir=Path(args.out) if args.out else None, stats=stats)
     for path in written:
         print(f"wrote {path}")
+    print(stats.summary())
+    print(stats.notes["backtest"])
     return 0
 
 

@@ -117,3 +117,13 @@ def test_network_bundle_has_the_overview_tables(stats):
                  "cycle_curves", "mdf_by_tier", "at_risk", "network", "pipeline_by_segment"):
         assert name in net.tables
     assert net.notes["gini"] == pytest.approx(stats.concentration.gini)
+
+
+def test_write_kpis_writes_every_table_in_both_formats(stats, tmp_path):
+    written = build.write_kpis(stats.params, tmp_path / "kpis", stats=stats)
+    assert all(path.exists() for path in written)
+    names = {p.name for p in (tmp_path / "kpis").iterdir()}
+    for table in ("kpis", "targets", "network", "forecast", "backtest"):
+        assert {f"{table}.parquet", f"{table}.csv"} <= names
+    back = pd.read_parquet(tmp_path / "kpis" / "kpis.parquet")
+    assert len(back) == len(stats.kpis) and back["partner_id"].map(type).eq(str).all()

@@ -120,12 +120,14 @@ def _atomic_target(path: Path) -> Path:
     return Path(tmp)
 
 
-def write_tables(tables: Mapping[str, pd.DataFrame], dest: str | Path, fmt: str = "parquet") -> Path:
+def write_tables(tables: Mapping[str, pd.DataFrame], dest: str | Path, fmt: str = "parquet", *,
+                 keep_other_format: bool = False) -> Path:
     """Write ``tables`` (name → frame) to ``dest``; returns the folder, file or URL written.
 
     - ``fmt="parquet"`` / ``"csv"``: one file per table, ``<dest>/<table>.parquet`` or
       ``<dest>/<table>.csv`` (UTF-8, comma-separated, header row, dates ``YYYY-MM-DD``). A file of
-      the *other* format for the same table is removed, so the folder holds one file per table.
+      the *other* format for the same table is removed, so an input folder holds one file per
+      table — unless ``keep_other_format`` (output folders that offer both formats).
     - ``fmt="duckdb"``: ``dest`` is the database file (``dest/channel.duckdb`` when ``dest`` is a
       folder or has no ``.duckdb`` suffix); one table per frame, replaced if present.
     - ``dest`` a SQLAlchemy URL (any ``fmt``): one database table per frame, replaced if present.
@@ -157,7 +159,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], dest: str | Path, fmt: str 
             if tmp.exists():
                 tmp.unlink()
         stale = dest / f"{name}{other}"
-        if stale.exists():
+        if stale.exists() and not keep_other_format:
             stale.unlink()
     return dest
 

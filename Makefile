@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m ipykernel install --prefix $(VENV) --name channel-analysis --display-name "channel-analysis" >/dev/null
+	@# JupyterLab opens the py:percent notebooks as notebooks (jupytext), not as text
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+	  > $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the package with its pinned dependencies
@@ -46,7 +49,7 @@ reports: $(NEEDS_DATA) ## the quarterly run: validate, compute, render every par
 email: $(STAMP) ## write each partner's email to reports/<period>/outbox/ (dry run; see README to send)
 	$(CLI) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS))
 
-lab: $(NEEDS_DATA) ## start JupyterLab on notebooks/ with the project's kernel
+lab: $(NEEDS_DATA) ## JupyterLab on notebooks/ (kernel "Python 3" = this project's .venv)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP) ## run the whole test suite

@@ -25,6 +25,7 @@ Modules, one job each:
   engine       papermill engine running a notebook in a fresh in-process IPython shell
   render       executes the notebooks per partner and writes the HTML reports
   delivery     emails the reports (outbox or SMTP), exactly once
+  datadoc      generates docs/data-model.md from the schemas
   cli          the channel-analysis command
 """
 

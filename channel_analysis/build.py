@@ -517,7 +517,7 @@ def _fingerprint(params: dict) -> str:
 
 def prepare_run(params: dict):
     """Validate, compute once, write the KPI tables and one bundle per partner; return the jobs."""
-    from .i18n import pick_locale
+    from .i18n import pick_locale, translator
     from .render.jobs import NetworkJob, PartnerJob, PreparedRun
 
     ds = load_dataset(params)
@@ -530,12 +530,15 @@ def prepare_run(params: dict):
     for b in partner_bundles(stats, wanted, progress=True):
         path = bundle.save(b, work / "partners" / f"{b.partner_id}.pkl")
         locale = pick_locale(b.partner.get("locale"), params["locale"]["fallback"])
+        title = translator(locale).gettext("Partner scorecard — {name} — {period}")
         jobs.append(PartnerJob(partner_id=b.partner_id, locale=locale, bundle_path=str(path),
-                               title=f"{b.partner['name']} — {ds.period}", name=b.partner["name"]))
+                               title=title.format(name=b.partner["name"], period=ds.period),
+                               name=b.partner["name"]))
     net = bundle.save(network_bundle(stats), work / "network.pkl")
     return PreparedRun(
         period=ds.period, output_dir=out, partners=jobs, as_of=str(ds.as_of),
-        network=NetworkJob(bundle_path=str(net), title=f"Network overview — {ds.period}",
-                           locale=params["locale"]["network"]),
+        network=NetworkJob(bundle_path=str(net), locale=params["locale"]["network"],
+                           title=translator(params["locale"]["network"]).gettext(
+                               "Channel network overview — {period}").format(period=ds.period)),
         fingerprint_extra=_fingerprint(params),
     )

@@ -8,12 +8,14 @@ Every user-facing string in the reports goes through gettext with a natural-Engl
     ngettext("{n} stale deal", "{n} stale deals", n).format(n=n)
 
 Strings defined at import time are marked with :func:`N_` (no translation then) and translated when
-shown. ``pybabel extract`` finds the names ``_``, ``ngettext`` and ``N_``::
+shown. ``pybabel extract`` finds the names ``_``, ``ngettext`` and ``N_`` (``make messages`` extracts
+them into ``channel_analysis/locale/messages.pot`` and updates every catalog; see ``docs/i18n.md``).
 
-    pybabel extract -k _ -k ngettext:1,2 -k N_ -o channel_analysis/locale/messages.pot channel_analysis notebooks
-
-Catalogs live in ``channel_analysis/locale/<lang>/LC_MESSAGES/messages.mo``. Until one exists for a
-language, the English message id is shown (gettext's own fallback).
+Catalogs are the ``.po`` files in ``channel_analysis/locale/<lang>/LC_MESSAGES/messages.po`` (English,
+French, Polish; ``docs/i18n.md`` says how to add one). They are compiled in memory the first time a
+process needs them (Babel ``read_po`` + ``write_mo``, cached per catalog), so no ``.mo`` file is
+generated or committed and a catalog can never be stale. For a language without a catalog, and for
+a message a catalog lacks, the English message id is shown (gettext's own fallback).
 
 Numbers, percentages, money and dates are formatted by Babel for the locale (``1 234,50 €`` in
 fr_FR, ``1 234,50 zł`` in pl_PL); a missing value (None, NaN, NaT) is shown as ``—``.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +37,11 @@ from typing import Any, Iterable
 from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-#: Folder of the compiled catalogs: ``<lang>/LC_MESSAGES/messages.mo``.
+#: Folder of the catalogs: ``messages.pot`` and ``<lang>/LC_MESSAGES/messages.po``.
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
 #: The language of the message ids; the last fallback.
@@ -105,14 +110,60 @@ class Translator:
 
     @property
     def has_catalog(self) -> bool:
-        """True when a compiled catalog was found for this locale (else English ids are shown)."""
+        """True when a catalog serves this translator (the locale's, the fallback's or English's)."""
         return isinstance(self.translations, Translations)
+
+
+def catalog_path(language: str) -> Path:
+    """Where the catalog of ``language`` ("fr", "pl", or a full locale like "pt_BR") is or would be."""
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def available_languages() -> list[str]:
+    """The languages that have a catalog, sorted ("en", "fr", "pl")."""
+    return sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(language: str) -> Translations | None:
+    """The catalog of ``language`` compiled in memory from its ``.po`` (fuzzy entries left out), or
+    None when there is no catalog. Cached for the life of the process."""
+    path = catalog_path(language)
+    if not path.is_file():
+        return None
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language, domain=DOMAIN)
+    mo = io.BytesIO()
+    write_mo(mo, catalog, use_fuzzy=False)
+    mo.seek(0)
+    return Translations(mo, domain=DOMAIN)
+
+
+def _catalog_names(locale: str) -> list[str]:
+    """Catalog folders that may serve ``locale``, most specific first: "fr_FR" → ["fr_FR", "fr"]."""
+    loc = parse_locale(locale)
+    if loc is None:
+        return []
+    return list(dict.fromkeys([str(loc), loc.language]))
 
 
 @functools.lru_cache(maxsize=64)
 def _load(locale: str, fallback: str) -> NullTranslations:
-    chain = [locale] + ([fallback] if fallback != locale else [])
-    return Translations.load(dirname=str(LOCALE_DIR), locales=chain, domain=DOMAIN)
+    """The catalog of the first of ``locale``, ``fallback``, English that has one (a NullTranslations,
+    i.e. English message ids, when none has). Messages the chosen catalog lacks show in English;
+    they never borrow another language's catalog."""
+    for tag in dict.fromkeys([locale, fallback, DEFAULT_LOCALE]):
+        for name in _catalog_names(tag):
+            found = _compiled(name)
+            if found is not None:
+                return found
+    return NullTranslations()
+
+
+def reload_catalogs() -> None:
+    """Forget the compiled catalogs (after editing a ``.po`` in a running session)."""
+    _compiled.cache_clear()
+    _load.cache_clear()
 
 
 def translator(locale: Any = DEFAULT_LOCALE, fallback: Any = DEFAULT_LOCALE) -> Translator:

@@ -1,7 +1,7 @@
 """Every user-facing string of the scorecard email, in one place.
 
-Each string goes through the translation hook ``_`` returned by :func:`translator` (the identity
-for now; a later issue plugs in Babel/gettext catalogs per partner locale). Strings defined at
+Each string goes through the translation hook ``_`` returned by :func:`translator`: the package's
+gettext catalogs (:mod:`channel_analysis.i18n`) in the partner's language. Strings defined at
 module level are marked with :func:`N_` (a no-op marker for extraction) and translated where used.
 Numbers are formatted for the partner's locale with Babel.
 
@@ -20,6 +20,8 @@ import pandas as pd
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_percent
 
+from .. import i18n
+
 Translate = Callable[[str], str]
 
 
@@ -37,16 +39,13 @@ def one_line(text) -> str:
     return " ".join(_CONTROL.sub(" ", text).split()) if isinstance(text, str) else ""
 
 
-def _identity(text: str) -> str:
-    return text
-
-
 def translator(locale: str) -> Translate:
     """The translation hook for ``locale``: returns the string in the partner's language.
 
-    Identity for now (English); the single place a gettext catalog gets plugged in later.
+    The package's gettext catalogs (:func:`channel_analysis.i18n.translator`): the catalog of the
+    partner's language, English message ids for a language without one.
     """
-    return _identity
+    return i18n.translator(locale).gettext
 
 
 def babel_locale(locale: str | None, fallback: str = "en") -> Locale:

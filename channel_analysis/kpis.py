@@ -14,13 +14,16 @@ Definitions of every column — numerator, denominator, window, exclusions, unit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from . import periods
-from .dataset import Dataset
+
+if TYPE_CHECKING:  # only for annotations: importing the KPI definitions stays light
+    from .dataset import Dataset
 
 WINDOWS = ("quarter", "ytd", "t4q")
 KEY_COLUMNS = ["partner_id", "period", "window", "period_start", "period_end"]
@@ -77,7 +80,7 @@ def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndar
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
     k, n = np.broadcast_arrays(k, n)
-    z = float(norm.ppf(0.5 + confidence / 2.0))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         denom = 1.0 + z * z / n

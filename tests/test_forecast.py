@@ -1,4 +1,4 @@
-"""Tests of channel_analysis.forecast: shapes, fallbacks, equality with statsmodels, backtest."""
+"""Tests of channel_analysis.forecast: seasonal factors, methods, intervals, statsmodels, backtest."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from channel_analysis import forecast as fc
+
+Q = "Q-DEC"
 
 
 def quarterly(partner: str, start: str, values) -> pd.DataFrame:
@@ -16,46 +20,168 @@ def quarterly(partner: str, start: str, values) -> pd.DataFrame:
     return pd.DataFrame({"partner_id": partner, "period": labels, "revenue": np.asarray(values, dtype=float)})
 
 
-def test_forecast_shape_exact_seasonal_and_fallbacks():
-    q = pd.concat([
-        quarterly("A", "2024Q1", [10, 20, 30, 40] * 3),   # 12 quarters, exact seasonal pattern
-        quarterly("B", "2026Q2", [100, 200, 300]),        # 3 quarters -> mean
-        quarterly("C", "2025Q4", [100, 200, 300, 400]),   # 4 quarters -> seasonal naive
-    ], ignore_index=True)
+# ---- seasonal factors ----------------------------------------------------------------------------
+
+# log seasonal effects of the noiseless fixtures, by calendar quarter Q1..Q4 (they sum to 0)
+S_LOG = np.array([-0.2, 0.0, -0.1, 0.3])
+
+
+def _noiseless(n: int) -> np.ndarray:
+    """Y_t = 100 · 1.02^t · exp(s_q(t)), t = 0.. starting in a Q1."""
+    t = np.arange(n)
+    return 100 * 1.02 ** t * np.exp(S_LOG[t % 4])
+
+
+def test_seasonal_factors_two_years_hand_computed():
+    f = fc.seasonal_factors(_noiseless(8), pd.Period("2024Q1", freq=Q))
+    # exact fit: ŝ = S_LOG, RSS = 0, dof = 8 - 5 = 3; σ̂² = (0 + 2·0.05²) / (3 + 2) = 0.001;
+    # years = 2 -> var(ŝ_q) ≈ 0.0005; Σŝ² = 0.04 + 0 + 0.01 + 0.09 = 0.14;
+    # w = 1 - 3·0.0005/0.14 = 0.989286
+    assert f.estimated and f.n_quarters == 8
+    assert f.weight == pytest.approx(1 - 3 * 0.0005 / 0.14)
+    assert f.sigma == pytest.approx(np.sqrt(0.001))
+    # unshrunk: exp(S_LOG) = .818731, 1, .904837, 1.349859; mean 1.018357 -> / mean
+    np.testing.assert_allclose(f.estimate, [0.803972, 0.981974, 0.888527, 1.325526], atol=1e-6)
+    # shrunk: exp(w·S_LOG) = .820487, 1, .905807, 1.345528; mean 1.017956 -> / mean
+    assert list(f.by_quarter()) == [1, 2, 3, 4]
+    np.testing.assert_allclose(list(f.by_quarter().values()), [0.806015, 0.982361, 0.889830, 1.321794], atol=1e-6)
+    assert f.factors.mean() == pytest.approx(1.0)
+    # at(): ordinal of 2026Q4 is a Q4
+    assert f.at(pd.Period("2026Q4", freq=Q).ordinal) == pytest.approx(1.321794, abs=1e-6)
+    assert "Q4 1.322" in f.summary()
+
+
+def test_seasonal_factors_five_quarters_shrink_more():
+    # 5 quarters (Q1 seen twice): dof 0, σ̂² = the prior 0.05² = 0.0025; years 1.25 -> var 0.002;
+    # w = 1 - 3·0.002/0.14 = 0.957143; exp(w·S_LOG) normalised = .812151, .983498, .893728, 1.310623
+    f = fc.seasonal_factors(_noiseless(5), pd.Period("2024Q1", freq=Q))
+    assert f.weight == pytest.approx(1 - 3 * 0.002 / 0.14)
+    np.testing.assert_allclose(f.factors, [0.812151, 0.983498, 0.893728, 1.310623], atol=1e-6)
+
+
+def test_seasonal_factors_not_estimable_or_flat():
+    # 4 quarters: no quarter seen twice -> trend and season not separable -> all 1
+    four = fc.seasonal_factors(_noiseless(4), pd.Period("2024Q1", freq=Q))
+    assert not four.estimated and (four.factors == 1).all()
+    # a quarter without revenue leaves 4 positive quarters -> not estimable either
+    gap = _noiseless(5)
+    gap[2] = 0
+    assert not fc.seasonal_factors(gap, pd.Period("2024Q1", freq=Q)).estimated
+    # flat series: ŝ = 0 -> w = 0 -> factors exactly 1
+    flat = fc.seasonal_factors(np.full(9, 250.0), pd.Period("2024Q1", freq=Q))
+    assert flat.estimated and flat.weight == 0 and np.allclose(flat.factors, 1)
+
+
+def test_seasonal_factors_fiscal_quarters():
+    # fiscal year starting in October (Q-SEP): fiscal Q1 = Oct-Dec. The series starts in fiscal Q1,
+    # so its first effect (-0.2) belongs to fiscal Q1 whatever the ordinal positions are.
+    f = fc.seasonal_factors(_noiseless(8), pd.Period("2025Q1", freq="Q-SEP"))
+    np.testing.assert_allclose(list(f.by_quarter().values()), [0.806015, 0.982361, 0.889830, 1.321794], atol=1e-6)
+
+
+# ---- partner forecasts ---------------------------------------------------------------------------
+
+def test_level_method_and_empirical_interval_hand_computed():
+    # network total constant 300 -> factors all 1. min_history above the history -> "seasonal_level";
+    # given α = 1: one-step forecast = previous quarter, forecast = last quarter.
+    q = pd.concat([quarterly("A", "2025Q1", [100, 200] * 3), quarterly("B", "2025Q1", [200, 100] * 3)],
+                  ignore_index=True)
     before = q.copy()
-    f = fc.forecast_next(q, {"forecast": {"interval": 0.8, "min_history": 6}}).set_index("partner_id")
+    s = fc.Smoothing(alpha=1.0, beta=0.0, gamma=0.0, phi=1.0, seasonal=False, source="test")
+    f = fc.forecast_next(q, interval=0.8, min_history=100, smoothing=s).set_index("partner_id")
     pd.testing.assert_frame_equal(q, before)
     assert list(f.columns) == ["period", "forecast", "lower", "upper", "method", "n_history"]
-    assert (f["period"] == "2027Q1").all()  # the quarter after the latest, 2026Q4
-    # A: simple init: level 25, seasonal -15,-5,5,15, trend (25-25)/4 = 0; every one-step error is 0
-    # whatever the smoothing parameters, so the forecast of Q1 is 10 with a zero-width interval
-    assert f.loc["A", "method"] == "exp_smoothing" and f.loc["A", "n_history"] == 12
-    assert f.loc["A", ["forecast", "lower", "upper"]].tolist() == pytest.approx([10, 10, 10])
-    # B: mean 200, sd 100, z(0.9) = 1.281552; half-width 1.281552 * 100 * sqrt(1 + 1/3) = 147.981
-    assert f.loc["B", "method"] == "mean" and f.loc["B", "forecast"] == pytest.approx(200)
-    assert f.loc["B", "lower"] == pytest.approx(200 - 147.9812, abs=1e-3)
-    assert f.loc["B", "upper"] == pytest.approx(200 + 147.9812, abs=1e-3)
-    # C: same quarter a year earlier (2026Q1 for 2027Q1) = 400? no: history 2025Q4..2026Q3 padded with
-    # 0 for 2026Q4 (no row) -> 5 quarters [100,200,300,400,0]; target 2027Q1 <- 2026Q1 = 200.
-    # sd of [100,200,300,400,0] = 158.114; 200 - 1.281552 * 158.114 = -2.63 -> clipped to 0
-    assert f.loc["C", "method"] == "seasonal_naive" and f.loc["C", "n_history"] == 5
-    assert f.loc["C", "forecast"] == pytest.approx(200)
-    assert f.loc["C", "lower"] == 0 and f.loc["C", "upper"] == pytest.approx(200 + 1.281552 * 158.1139, abs=1e-2)
-    assert ((f["lower"] <= f["forecast"]) & (f["forecast"] <= f["upper"]) & (f["lower"] >= 0)).all()
+    assert (f["period"] == "2026Q3").all() and (f["method"] == "seasonal_level").all()
+    # ratios actual / one-step forecast from t = 1: A 2, .5, 2, .5, 2; B .5, 2, .5, 2, .5 -> five .5, five 2;
+    # quantiles (linear) 0.1 -> position 0.9 -> .5; 0.9 -> position 8.1 -> 2
+    assert f.loc["A", ["forecast", "lower", "upper"]].tolist() == pytest.approx([200, 100, 400])
+    assert f.loc["B", ["forecast", "lower", "upper"]].tolist() == pytest.approx([100, 50, 200])
 
 
-def test_single_quarter_uses_pooled_spread_and_is_deterministic():
-    q = pd.concat([quarterly("A", "2026Q1", [100, 300]), quarterly("B", "2026Q2", [50])], ignore_index=True)
-    f1 = fc.forecast_next(q, interval=0.8, min_history=6)
-    f2 = fc.forecast_next(q, interval=0.8, min_history=6)
-    pd.testing.assert_frame_equal(f1, f2)
-    b = f1.set_index("partner_id").loc["B"]
-    # pooled CV = A's sd / mean = 141.421 / 200 = 0.707107; spread = 0.707107 * 50 * sqrt(2) = 50
-    assert b["forecast"] == 50 and b["upper"] == pytest.approx(50 + 1.281552 * 50, abs=1e-4)
-    assert b["lower"] == 0  # 50 - 64.08 < 0, clipped
+def test_exact_seasonal_partner_is_forecast_exactly():
+    # A constant at 100: network total constant -> factors 1; statsmodels simple init: level 100,
+    # trend 0; every one-step error is 0 whatever α, β, φ -> forecast 100, interval [100, 100].
+    q = quarterly("A", "2024Q1", [100.0] * 8)
+    f = fc.forecast_next(q, min_history=6).iloc[0]
+    assert f["method"] == "exp_smoothing" and f["n_history"] == 8 and f["period"] == "2026Q1"
+    assert [f["forecast"], f["lower"], f["upper"]] == pytest.approx([100, 100, 100])
 
 
-def _statsmodels_fit(y, s: fc.Smoothing):
+def test_short_network_history_fallbacks_hand_computed():
+    # 4 network quarters: no seasonal factors -> seasonal naive (4 quarters) / mean (fewer)
+    q = pd.concat([quarterly("A", "2026Q1", [100, 200, 300, 400]), quarterly("B", "2026Q3", [50, 100])],
+                  ignore_index=True)
+    f = fc.forecast_next(q, interval=0.8).set_index("partner_id")
+    # A: same quarter a year earlier: 2027Q1 <- 2026Q1 = 100; B: mean 75
+    assert f.loc["A", "method"] == "seasonal_naive" and f.loc["A", "forecast"] == pytest.approx(100)
+    assert f.loc["B", "method"] == "mean" and f.loc["B", "forecast"] == pytest.approx(75)
+    # total 100, 200, 350, 500. r = (y_t/y_t-1) / (Y_t/Y_t-1): A 2/2 = 1, 1.5/1.75 = .857143,
+    # 1.333333/1.428571 = .933333; B 2/1.428571 = 1.4. Sorted .857143 .933333 1 1.4:
+    # q0.1 at 0.3 -> .857143 + .3·.07619 = .88; q0.9 at 2.7 -> 1 + .7·.4 = 1.28
+    assert f.loc["A", ["lower", "upper"]].tolist() == pytest.approx([88, 128])
+    assert f.loc["B", ["lower", "upper"]].tolist() == pytest.approx([66, 96])
+
+
+def test_single_quarter_network_and_determinism():
+    q = pd.concat([quarterly("A", "2026Q2", [100]), quarterly("B", "2026Q2", [50])], ignore_index=True)
+    f1 = fc.forecast_next(q)
+    pd.testing.assert_frame_equal(f1, fc.forecast_next(q))
+    # one quarter: mean = the quarter; no change observed anywhere -> no spread known
+    assert (f1["method"] == "mean").all()
+    assert f1["forecast"].tolist() == [100, 50] and (f1["lower"] == f1["forecast"]).all()
+    assert (f1["upper"] == f1["forecast"]).all()
+
+
+def _seasonal_panel(n_partners: int, quarters: int, seed: int, noise: float = 0.02):
+    """Partners with level × 1.03^t × season(Q1 .88, Q2 1, Q3 .92, Q4 1.28) × lognormal noise,
+    starting in a Q4 (as the default 8-quarter run). Returns (history, noiseless next quarter)."""
+    rng = np.random.default_rng(seed)
+    season = np.array([0.88, 1.0, 0.92, 1.28])
+    start = pd.Period("2024Q4", freq=Q)
+    qn = (start.ordinal + np.arange(quarters + 1)) % 4  # position 0 = Q1
+    level = rng.lognormal(10, 1, n_partners)
+    clean = level[:, None] * 1.03 ** np.arange(quarters + 1) * season[qn][None, :]
+    y = clean[:, :quarters] * rng.lognormal(0, noise, (n_partners, quarters))
+    labels = [str(start + k) for k in range(quarters)]
+    q = pd.DataFrame({"partner_id": np.repeat([f"P{i:03d}" for i in range(n_partners)], quarters),
+                      "period": np.tile(labels, n_partners), "revenue": y.ravel()})
+    return q, pd.Series(clean[:, quarters], index=[f"P{i:03d}" for i in range(n_partners)])
+
+
+def test_seasonal_series_forecast_within_a_few_percent_after_six_quarters():
+    # 6 quarters 2024Q4..2026Q1 (Q4 high, Q1 low): the old non-seasonal model read the Q4 -> Q1 drop as a
+    # trend and collapsed. Forecast of 2026Q2 vs the noiseless value:
+    q, truth = _seasonal_panel(60, 6, seed=3)
+    f = fc.forecast_next(q).set_index("partner_id")
+    assert (f["period"] == "2026Q2").all() and (f["method"] == "exp_smoothing").all()
+    err = (f["forecast"] / truth - 1).abs()
+    assert f["forecast"].sum() / truth.sum() == pytest.approx(1, abs=0.04)
+    assert err.median() < 0.05
+    nf = fc.network_forecast(q)
+    assert nf.factors.estimated and nf.factors.by_quarter()[4] > 1.2 > nf.factors.by_quarter()[1] * 1.3
+    assert nf.bottom_up == pytest.approx(f["forecast"].sum())
+    assert abs(nf.difference) < 0.05  # bottom-up agrees with the top-down network model
+    assert "seasonal factors" in nf.summary()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 11), st.floats(0, 1e6)), min_size=1, max_size=40),
+       st.sampled_from([0.5, 0.8, 0.95]), st.integers(1, 8))
+def test_forecast_and_bounds_are_ordered_and_non_negative(rows, interval, min_history):
+    labels = [str(p) for p in pd.period_range("2024Q1", periods=12, freq="Q")]
+    q = pd.DataFrame({"partner_id": [f"P{p}" for p, _, _ in rows], "period": [labels[t] for _, t, _ in rows],
+                      "revenue": [v for _, _, v in rows]})
+    f = fc.forecast_next(q, interval=interval, min_history=min_history)
+    assert len(f) == q["partner_id"].nunique()
+    v = f[["forecast", "lower", "upper"]].to_numpy()
+    assert np.isfinite(v).all() and (v >= 0).all()
+    assert ((f["lower"] <= f["forecast"]) & (f["forecast"] <= f["upper"])).all()
+    assert set(f["method"]) <= set(fc.METHODS)
+
+
+# ---- smoothing ---------------------------------------------------------------------------------
+
+def _statsmodels_fit(y, s: fc.Smoothing, level0=None, trend0=None):
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     m = 4
@@ -66,7 +192,8 @@ def _statsmodels_fit(y, s: fc.Smoothing):
         kw = dict(seasonal="add", seasonal_periods=m)
         fit_kw = dict(smoothing_seasonal=s.gamma)
     else:
-        init = dict(initial_level=y[0], initial_trend=y[1] - y[0])
+        init = dict(initial_level=y[0] if level0 is None else level0,
+                    initial_trend=y[1] - y[0] if trend0 is None else trend0)
         kw, fit_kw = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -91,33 +218,68 @@ def test_vectorized_smoothing_equals_statsmodels(seasonal):
         assert nxt[i] == pytest.approx(res.forecast(1)[0], rel=1e-10)
 
 
+def test_level_only_smoothing_equals_statsmodels():
+    # the "seasonal_level" recursion: trend 0 and β = 0 (φ = 1) -> simple exponential smoothing
+    y = np.array([50.0, 80, 65, 90, 70])
+    s = fc.Smoothing(alpha=0.3, beta=0.0, gamma=0.0, phi=1.0, seasonal=False, source="test")
+    fitted, nxt, _ = fc.smooth(y[None, :], np.array([5]), s, trend0=np.zeros(1))
+    res = _statsmodels_fit(y, s, trend0=0.0)
+    np.testing.assert_allclose(fitted[0], res.fittedvalues, rtol=1e-10)
+    assert nxt[0] == pytest.approx(res.forecast(1)[0], rel=1e-10)
+
+
 def test_network_smoothing_is_a_statsmodels_fit():
-    y = np.array([100, 130, 90, 120, 110, 140, 95, 128, 118, 150, 101, 135], dtype=float)
+    y = np.array([100, 103, 105, 108, 110, 114, 115, 119, 121, 124], dtype=float)
     s = fc.network_smoothing(y)
-    assert s.source.startswith("network fit") and s.seasonal
-    assert 0 <= s.alpha <= 1 and 0 <= s.phi <= 1
+    assert s.source.startswith("network fit") and not s.seasonal
+    assert 0 <= s.alpha <= 1 and 0 <= s.phi <= 1 and 120 < s.next_value < 135
     short = fc.network_smoothing(np.array([1.0, 2.0]))
-    assert short.source.startswith("defaults") and "alpha" in short.summary()
+    assert short.source.startswith("defaults") and "alpha" in short.summary() and np.isnan(short.next_value)
+    hw, model = fc.holt_winters_total(_noiseless(12))
+    assert "Holt-Winters" in model and hw == pytest.approx(_noiseless(13)[-1], rel=0.05)
+    assert np.isnan(fc.holt_winters_total(_noiseless(9))[0])
 
 
-def test_backtest_mape_known_value():
-    # A: 100 every quarter of 2024, 200 in 2025, 300 in 2026. With min_history above the history the
-    # seasonal-naive fallback forecasts each 2026 quarter with the 2025 value 200: error 100 on 300,
-    # APE 1/3 every quarter -> MAPE = WAPE = network APE = 1/3.
-    # B: 50 in 2024, then nothing (actual 0 in 2026, forecast 0 from 2025): zero actuals are excluded
-    # from MAPE and add 0 to the WAPE numerator.
-    q = pd.concat([quarterly("A", "2024Q1", [100] * 4 + [200] * 4 + [300] * 4),
-                   quarterly("B", "2024Q1", [50] * 4)], ignore_index=True)
+def test_pooled_smoothing_picks_alpha_one_for_random_walks():
+    # for a random walk the best one-step forecast is the last value: level-only α = 1
+    rng = np.random.default_rng(5)
+    x = 1000 + np.cumsum(rng.normal(0, 50, (40, 8)), axis=1)
+    s = fc.pooled_smoothing(x, np.full(40, 8), trend=False)
+    assert s.alpha == 1.0 and s.beta == 0 and s.source.startswith("pooled fit")
+    t = fc.pooled_smoothing(x, np.full(40, 8))
+    assert t.alpha in fc.GRID_ALPHA and t.beta in fc.GRID_BETA and t.phi in fc.GRID_PHI
+    assert fc.pooled_smoothing(x, np.full(40, 8)) == t  # deterministic
+
+
+# ---- backtest ----------------------------------------------------------------------------------
+
+def test_backtest_known_value():
+    # A: 100 in each quarter of 2025, 300 in 2026Q1; B: 50 in each quarter of 2025, nothing in 2026Q1.
+    # holdout 1: forecast 2026Q1 from 4 quarters -> no seasonal factors -> seasonal naive = 2025Q1:
+    # A 100 (error 200 on 300, APE 2/3), B 50 (actual 0: out of MAPE, adds 50 to the WAPE numerator).
+    # MAPE 2/3, WAPE (200 + 50)/300 = 5/6, network APE |300 - 150|/300 = 1/2. Every change ratio is 1
+    # (flat partners, flat total) -> zero-width intervals: both actuals outside -> coverage 0.
+    q = pd.concat([quarterly("A", "2025Q1", [100] * 4 + [300]), quarterly("B", "2025Q1", [50] * 4)],
+                  ignore_index=True)
     before = q.copy()
-    res = fc.backtest(q, holdout=4, min_history=100)
+    res = fc.backtest(q, holdout=1)
     pd.testing.assert_frame_equal(q, before)
-    assert res.per_quarter["period"].tolist() == ["2026Q1", "2026Q2", "2026Q3", "2026Q4"]
-    assert res.mape == pytest.approx(1 / 3)
-    assert res.wape == pytest.approx(400 / 1200)
-    assert res.network_mape == pytest.approx(1 / 3)
-    assert res.per_quarter["network_ape"].tolist() == pytest.approx([1 / 3] * 4)
-    assert res.per_quarter["partners"].tolist() == [2] * 4
-    assert "MAPE" in res.summary()
+    assert res.per_quarter["period"].tolist() == ["2026Q1"]
+    assert list(res.per_quarter.columns) == ["period", "partners", "actual", "forecast", "network_ape", "mape",
+                                             "wape", "coverage"]
+    assert res.mape == pytest.approx(2 / 3) and res.wape == pytest.approx(5 / 6)
+    assert res.network_mape == pytest.approx(1 / 2) and res.coverage == 0
+    assert set(res.errors["method"]) == {"seasonal_naive"}
+    assert "MAPE" in res.summary() and res.network["bottom_up"].tolist() == [150]
+
+
+def test_backtest_on_a_seasonal_panel_is_accurate_and_calibrated():
+    q, _ = _seasonal_panel(80, 9, seed=8, noise=0.1)
+    res = fc.backtest(q, holdout=3)  # folds from 6, 7 and 8 quarters
+    assert res.per_quarter["network_ape"].max() < 0.06
+    assert res.wape < 0.12
+    assert 0.65 <= res.coverage <= 0.95
+    assert "network-level checks" in res.summary()
 
 
 def test_fiscal_labels_and_bad_interval():

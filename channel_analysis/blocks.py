@@ -154,13 +154,34 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, bool]], caption
     )
 
 
-def png_bytes(fig_or_ax: Any, dpi: int = 100) -> bytes:
-    """The figure (or the figure of an Axes) as PNG bytes; deterministic (no software metadata)."""
+def png_bytes(fig_or_ax: Any, dpi: int = 100, colors: int | None = 256) -> bytes:
+    """The figure (or the figure of an Axes) as PNG bytes; deterministic (no metadata).
+
+    One draw: the figure keeps its size (in inches, times ``dpi``) and is laid out beforehand by
+    :func:`channel_analysis.plots.fit` (a figure with a layout engine is laid out by it while drawn).
+    ``colors``: the image is stored with a palette of at most that many colours (charts use few; about
+    a third of the bytes of true colour, as fast to encode); None keeps true colour (RGB, or RGBA when
+    the figure's background is transparent).
+    """
+    from PIL import Image
+
+    from .plots import fit
+
     if isinstance(fig_or_ax, (list, tuple)):
         fig_or_ax = fig_or_ax[0]
     fig = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
+    fit(fig)
+    if fig.dpi != dpi:
+        fig.set_dpi(dpi)
+    canvas = fig.canvas
+    canvas.draw()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    if fig.patch.get_visible() and fig.get_facecolor()[3] >= 1:
+        image = image.convert("RGB")  # opaque background: no alpha channel to store
+    if colors:
+        image = image.quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    image.save(buf, format="png")
     return buf.getvalue()
 
 

@@ -128,7 +128,8 @@ class Overview:
         facts = [(_("Quarter"), str(self.b.period)), (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
                  (_("Reporting currency"), self.currency)]
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
-        return Html(f'<header class="ca-header"><h1>{blocks.esc(_("Channel network overview"))}</h1>'
+        heading = _("Channel network overview")  # not inside the f-string: pybabel cannot see into one
+        return Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
                     f'<dl class="ca-meta">{dl}</dl></header>')
 
     def title(self) -> str:

@@ -9,15 +9,23 @@ The look follows seaborn's "whitegrid" theme and "deep" palette, drawn with plai
 imports scipy (about a second per report kernel), which thousands of partner renders cannot afford.
 Figures are created with the object-oriented API (:class:`matplotlib.figure.Figure`, no pyplot), so
 a notebook shows only what the report embeds.
+
+Speed (thousands of reports per run): a figure has a fixed size and is laid out once, before it is
+drawn, by :func:`fit` (margins from the measured tick labels, axis labels, titles and legends), so
+saving it costs exactly one draw; no constrained layout, no ``bbox_inches="tight"`` (each of those
+draws the figure again). Tick formatters memoize their Babel output.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from . import i18n
 
@@ -32,15 +40,150 @@ TEXT_COLOR = "#262626"
 #: Default size (inches) and resolution of a report figure: 750 px wide at dpi 100.
 FIGSIZE = (7.5, 3.0)
 DPI = 100
+#: White space (inches) kept around everything :func:`fit` places: labels, titles, legends.
+PAD = 0.06
 
 
-def new_axes(figsize: tuple[float, float] = FIGSIZE, ncols: int = 1, nrows: int = 1, sharex: bool = False):
-    """A new figure (no pyplot) and its Axes (an array of Axes when ncols/nrows > 1)."""
-    fig = Figure(figsize=figsize, dpi=DPI, layout="constrained")
+def new_axes(figsize: tuple[float, float] = FIGSIZE, ncols: int = 1, nrows: int = 1, sharex: bool = False,
+             layout: str | None = None):
+    """A new figure (no pyplot; an Agg canvas) and its Axes (an array of Axes when ncols/nrows > 1).
+
+    ``layout`` None: the figure is laid out once by :func:`fit` when it is saved (one draw);
+    "constrained" (small multiples) lets matplotlib lay it out while drawing.
+    """
+    fig = Figure(figsize=figsize, dpi=DPI, layout=layout)
+    FigureCanvasAgg(fig)
     axes = fig.subplots(nrows=nrows, ncols=ncols, sharex=sharex, squeeze=True)
     for ax in np.atleast_1d(axes).ravel():
         style(ax)
     return axes
+
+
+try:  # matplotlib's own text-metrics cache: what fit() measures, the draw does not measure again
+    from matplotlib.text import _get_text_metrics_with_cache as _metrics
+except ImportError:  # pragma: no cover - other matplotlib versions
+    def _metrics(renderer, text, prop, ismath, dpi):
+        return renderer.get_text_width_height_descent(text, prop, ismath=ismath)
+
+
+def _text_extent(renderer, text: str, prop) -> tuple[float, float]:
+    """(width, height) in pixels of ``text`` (several lines allowed) in font ``prop``; a line is at
+    least as tall as "lp" (ascender and descender), as matplotlib lays text out."""
+    if not text:
+        return 0.0, 0.0
+    dpi = renderer.dpi
+    lines = text.split("\n")
+    sizes = [_metrics(renderer, line or " ", prop, False, dpi) for line in lines]
+    line_h = max(max(h for _w, h, _d in sizes), _metrics(renderer, "lp", prop, False, dpi)[1])
+    return max(w for w, _h, _d in sizes), line_h * (1 + 0.2 * (len(lines) - 1))
+
+
+def _tick_labels(axis, renderer) -> tuple[list[float], list[tuple[float, float]], float]:
+    """The visible major ticks of ``axis``: positions as fractions of the axis (0..1), label sizes in
+    pixels, and the label's distance from the spine (pixels: tick length + pad)."""
+    if not axis.get_visible() or not axis._major_tick_kw.get("label1On", True):
+        return [], [], 0.0
+    locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+    if not len(locs):
+        return [], [], 0.0
+    lo, hi = sorted(axis.get_view_interval())
+    labels = axis.major.formatter.format_ticks(locs)
+    tick = axis.get_major_ticks(len(locs))[0]
+    prop = tick.label1.get_fontproperties()
+    span = (hi - lo) or 1.0
+    tol = 1e-9 * max(abs(lo), abs(hi), 1.0)
+    keep = [(float((x - lo) / span), lab) for x, lab in zip(locs, labels) if lo - tol <= x <= hi + tol]
+    if axis.get_scale() != "linear":  # fractions only matter for the ends; keep it simple elsewhere
+        keep = [(0.5, lab) for _f, lab in keep]
+    dist = (tick.get_tick_padding() + tick.get_pad()) * axis.get_figure(root=True).dpi / 72
+    return [f for f, _l in keep], [_text_extent(renderer, lab, prop) for _f, lab in keep], dist
+
+
+def fit(fig, pad: float = PAD):
+    """Lay out a one-Axes figure without drawing it: margins just wide enough for the tick labels,
+    axis labels, title and any legend placed outside the plot area; axis labels are pinned where the
+    margins put them. Figures with several Axes get one ``tight_layout``; figures with a layout
+    engine are left to it. Every figure gets an Agg canvas (what :func:`blocks.png_bytes` draws on).
+    Returns the figure. Call it after everything is drawn on it (calling it again changes nothing).
+    """
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    if fig.get_layout_engine() is not None:
+        return fig
+    axes = [a for a in fig.axes if a.get_visible()]
+    if len(axes) != 1:
+        if axes:
+            fig.tight_layout(pad=0.4)
+        return fig
+    ax = axes[0]
+    if any(axis.get_major_ticks(1)[0].label1.get_rotation() % 180 for axis in (ax.xaxis, ax.yaxis)):
+        fig.tight_layout(pad=0.4)  # rotated tick labels: let matplotlib measure them
+        return fig
+    renderer = fig.canvas.get_renderer()
+    dpi = fig.dpi
+    W, H = fig.bbox.width, fig.bbox.height
+    p = pad * dpi
+    xfrac, xsizes, xdist = _tick_labels(ax.xaxis, renderer)
+    yfrac, ysizes, ydist = _tick_labels(ax.yaxis, renderer)
+    xtick_h = max((h for _w, h in xsizes), default=0.0)
+    ytick_w = max((w for w, _h in ysizes), default=0.0)
+    below = (xdist + xtick_h) if xsizes else 0.0
+    beside = (ydist + ytick_w) if ysizes else 0.0
+    xlabel, ylabel = ax.xaxis.label, ax.yaxis.label
+    xl_h = _text_extent(renderer, xlabel.get_text(), xlabel.get_fontproperties())[1]
+    yl_h = _text_extent(renderer, ylabel.get_text(), ylabel.get_fontproperties())[1]
+    xl_pad, yl_pad = ax.xaxis.labelpad * dpi / 72, ax.yaxis.labelpad * dpi / 72
+    titles = [t for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()]
+    title_h = max((_text_extent(renderer, t.get_text(), t.get_fontproperties())[1] for t in titles), default=0.0)
+    title_pad = mpl.rcParams["axes.titlepad"] * dpi / 72 if titles else 0.0
+
+    left = p + beside + (yl_pad + yl_h if yl_h else 0.0)
+    bottom = p + below + (xl_pad + xl_h if xl_h else 0.0)
+    top = p + title_h + title_pad
+    right = p
+    # end tick labels reach past the plot area by half their size
+    for _ in range(2):
+        axw, axh = W - left - right, H - bottom - top
+        if xsizes:
+            right = max(right, p + max(w / 2 - (1 - f) * axw for f, (w, _h) in zip(xfrac, xsizes)))
+            left = max(left, p + max(w / 2 - f * axw for f, (w, _h) in zip(xfrac, xsizes)))
+        if ysizes:
+            top = max(top, p + max(h / 2 - (1 - f) * axh for f, (_w, h) in zip(yfrac, ysizes)))
+            bottom = max(bottom, p + max(h / 2 - f * axh for f, (_w, h) in zip(yfrac, ysizes)))
+    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H)
+    # a legend outside the plot area (e.g. above it): make room for it, then place the axes again
+    legend = ax.get_legend()
+    if legend is not None and legend.get_visible():
+        box, frame = legend.get_window_extent(renderer), ax.bbox
+        top = max(top, p + max(0.0, box.y1 - frame.y1))
+        bottom = max(bottom, p + max(0.0, frame.y0 - box.y0))
+        left = max(left, p + max(0.0, frame.x0 - box.x0))
+        right = max(right, p + max(0.0, box.x1 - frame.x1))
+        fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H)
+    # pin the axis labels (even empty ones): drawing then skips measuring the tick labels again
+    axw, axh = W - left - right, H - bottom - top
+    ax.xaxis.set_label_coords(0.5, -(below + xl_pad) / axh)
+    ax.yaxis.set_label_coords(-(beside + yl_pad) / axw, 0.5)
+    return fig
+
+
+#: Babel tick labels already formatted, per (kind, locale, currency): axes share the same ticks.
+_TICK_CACHE: dict[tuple, dict] = {}
+
+
+def _formatter(kind: str, locale: str = "en", currency: str = "EUR") -> FuncFormatter:
+    """:func:`i18n.matplotlib_formatter` with its labels memoized (a tick value is formatted once
+    per process, however many figures and draws show it)."""
+    base = i18n.matplotlib_formatter(kind, locale, currency)
+    memo = _TICK_CACHE.setdefault((kind, str(locale), currency), {})
+
+    def label(x, pos=None):
+        text = memo.get(x)
+        if text is None:
+            text = memo[x] = base(x, pos)
+        return text
+
+    return FuncFormatter(label)
 
 
 def style(ax, grid: str = "y"):
@@ -117,7 +260,7 @@ def revenue_trend(history: pd.DataFrame, *, period: str = "period", actual: str 
         ax.plot(xs, mid, linestyle="--", marker="o", markersize=4, color=PALETTE[1], linewidth=1.5,
                 label=_("Forecast"))
     ax.set_xticks(x, labels)
-    ax.yaxis.set_major_formatter(i18n.matplotlib_formatter("currency", locale, currency))
+    ax.yaxis.set_major_formatter(_formatter("currency", locale, currency))
     ax.set_ylim(bottom=0)
     _legend(ax, loc="upper left")
     return ax
@@ -138,7 +281,7 @@ def category_mix(data: pd.DataFrame, *, category: str = "category", value: str =
         ax.barh(y - h / 2, d[previous].fillna(0), height=h, color=PALETTE[0], alpha=0.35,
                 label=_("Same quarter last year"))
     ax.set_yticks(y, d[category].astype(str))
-    ax.xaxis.set_major_formatter(i18n.matplotlib_formatter("currency", locale, currency))
+    ax.xaxis.set_major_formatter(_formatter("currency", locale, currency))
     _legend(ax, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)
     return ax
 
@@ -155,7 +298,7 @@ def pipeline_by_stage(data: pd.DataFrame, *, stage: str = "stage", order: str | 
     ax.barh(y, d[amount], height=0.7, color=PARTNER_COLOR, alpha=0.35, label=_("Open value"))
     ax.barh(y, d[weighted], height=0.4, color=PARTNER_COLOR, label=_("Weighted by win chance"))
     ax.set_yticks(y, d[stage].astype(str))
-    ax.xaxis.set_major_formatter(i18n.matplotlib_formatter("currency", locale, currency))
+    ax.xaxis.set_major_formatter(_formatter("currency", locale, currency))
     _legend(ax, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)
     return ax
 
@@ -176,7 +319,7 @@ def pipeline_aging(deals: pd.DataFrame, *, bucket: str = "age_bucket", amount: s
     ax.bar(x, old, bottom=fresh, color=STATUS_COLORS["red"], width=0.65, label=_("Stale"))
     ax.set_xticks(x, buckets)
     ax.set_xlabel(_("Days open"))
-    ax.yaxis.set_major_formatter(i18n.matplotlib_formatter("currency", locale, currency))
+    ax.yaxis.set_major_formatter(_formatter("currency", locale, currency))
     _legend(ax, loc="upper right")
     return ax
 
@@ -200,7 +343,7 @@ def cycle_curves(curves: pd.DataFrame, *, group: str = "group", days: str = "day
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
-    ax.yaxis.set_major_formatter(i18n.matplotlib_formatter("percent", locale))
+    ax.yaxis.set_major_formatter(_formatter("percent", locale))
     ax.set_xlabel(_("Days since the deal was registered"))
     ax.set_ylabel(_("Deals still open"))
     _legend(ax, loc="upper right")
@@ -223,7 +366,7 @@ def percentile_bars(data: pd.DataFrame, *, metric: str = "label", percentile: st
     ax.set_xlim(0, 100)
     ax.set_yticks(y, d[metric].astype(str))
     ax.set_xticks([0, 25, 50, 75, 100])
-    ax.xaxis.set_major_formatter(i18n.matplotlib_formatter("integer", locale))
+    ax.xaxis.set_major_formatter(_formatter("integer", locale))
     ax.set_xlabel(_("Percentile among peers (50 = peer median)"))
     return ax
 
@@ -244,7 +387,7 @@ def tier_gap_bars(data: pd.DataFrame, *, criterion: str = "label", required: str
     ax.axvline(1.0, color="#333333", linewidth=1.2)
     ax.set_xlim(0, 1.25)
     ax.set_yticks(y, d[criterion].astype(str))
-    ax.xaxis.set_major_formatter(i18n.matplotlib_formatter("percent", locale))
+    ax.xaxis.set_major_formatter(_formatter("percent", locale))
     ax.set_xlabel(_("Share of the requirement reached"))
     return ax
 
@@ -260,7 +403,7 @@ def kpi_trend(data: pd.DataFrame, *, x: str = "period", columns: Sequence[str], 
     tick format ("currency", "percent", "number"). Returns the list of Axes."""
     n = len(columns)
     if axes is None:
-        axes = new_axes(figsize=(7.5, 2.4 * ((n + 1) // 2)), ncols=2, nrows=(n + 1) // 2)
+        axes = new_axes(figsize=(7.5, 2.4 * ((n + 1) // 2)), ncols=2, nrows=(n + 1) // 2, layout="constrained")
     flat = list(np.atleast_1d(axes).ravel())
     d = data.sort_values(x)
     pos = np.arange(len(d))
@@ -275,7 +418,7 @@ def kpi_trend(data: pd.DataFrame, *, x: str = "period", columns: Sequence[str], 
         ax.set_title(titles[i], loc="left")
         ax.set_xticks(pos[::step], labels[::step])
         fmt = {"currency": "currency", "percent": "percent"}.get(kinds[i], "number")
-        ax.yaxis.set_major_formatter(i18n.matplotlib_formatter(fmt, locale, currency))
+        ax.yaxis.set_major_formatter(_formatter(fmt, locale, currency))
     return flat[:n]
 
 
@@ -292,8 +435,8 @@ def pareto_curve(data: pd.DataFrame, *, cum_share: str = "cum_share", ax=None, l
                    label=_("{p} of revenue").format(p=i18n.format_percent(threshold, locale)))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.xaxis.set_major_formatter(i18n.matplotlib_formatter("percent", locale))
-    ax.yaxis.set_major_formatter(i18n.matplotlib_formatter("percent", locale))
+    ax.xaxis.set_major_formatter(_formatter("percent", locale))
+    ax.yaxis.set_major_formatter(_formatter("percent", locale))
     ax.set_xlabel(_("Share of partners, largest first"))
     _legend(ax, loc="lower right")
     return ax
@@ -315,8 +458,8 @@ def lorenz_curve(data: pd.DataFrame, *, value: str = "revenue", gini: float | No
     ax.fill_between(x, y, x, color=PARTNER_COLOR, alpha=0.1, linewidth=0)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.xaxis.set_major_formatter(i18n.matplotlib_formatter("percent", locale))
-    ax.yaxis.set_major_formatter(i18n.matplotlib_formatter("percent", locale))
+    ax.xaxis.set_major_formatter(_formatter("percent", locale))
+    ax.yaxis.set_major_formatter(_formatter("percent", locale))
     ax.set_xlabel(_("Share of partners, smallest first"))
     ax.set_ylabel(_("Share of revenue"))
     _legend(ax, loc="upper left")
@@ -386,7 +529,7 @@ def mdf_return(data: pd.DataFrame, *, group: str = "tier", value: str = "mdf_ret
     if reference is not None:
         ax.axhline(reference, color="#555555", linewidth=1, linestyle=":", label=_("Break-even"))
     ax.set_xticks(x, data[group].astype(str))
-    ax.yaxis.set_major_formatter(i18n.matplotlib_formatter("number", locale))
+    ax.yaxis.set_major_formatter(_formatter("number", locale))
     ax.set_ylabel(_("Revenue per unit of funds claimed"))
     _legend(ax, loc="upper right")
     return ax
@@ -398,7 +541,7 @@ def bars(data: pd.DataFrame, *, label: str, value: str, kind: str = "number", ax
     ax = _axes(ax, grid="x" if horizontal else "y")
     d = data.iloc[::-1] if horizontal else data
     pos = np.arange(len(d))
-    fmt = i18n.matplotlib_formatter({"currency": "currency", "percent": "percent"}.get(kind, "number"),
+    fmt = _formatter({"currency": "currency", "percent": "percent"}.get(kind, "number"),
                                     locale, currency)
     if horizontal:
         ax.barh(pos, d[value].astype(float).fillna(0), height=0.6, color=color or PARTNER_COLOR)

@@ -102,6 +102,14 @@ STATUS_TEXT = {
     "nodata": N_("No data"),
 }
 
+#: Forecast methods (forecast.partner_forecasts ``method``) → how the scorecard names them.
+FORECAST_METHODS = {
+    "exp_smoothing": N_("exponential smoothing of your quarterly revenue (trend and seasonality)"),
+    "seasonal_level": N_("exponential smoothing of your quarterly revenue (seasonality, no trend)"),
+    "seasonal_naive": N_("your revenue in the same quarter one year earlier"),
+    "mean": N_("the average of your past quarters"),
+}
+
 PARTNER_STATUS = {
     "active": N_("Active"),
     "at_risk": N_("Needs attention"),
@@ -247,6 +255,10 @@ class Scorecard:
         self.green = float(status.get("green", 1.0))
         self.amber = float(status.get("amber", 0.9))
         self.min_sample = int(bundle.notes.get("min_sample", 5))
+        # per-report caches (the bundle does not change while a report is built)
+        self._kpi_index: dict | None = None
+        self._kpi_rows: dict = {}
+        self._cache: dict = {}
 
     # ---- formatting -------------------------------------------------------------------------
 
@@ -278,17 +290,40 @@ class Scorecard:
     def kpi(self, column: str, window: str = "quarter", period: str | None = None) -> float:
         """The partner's KPI value (NaN when the column or the row is missing)."""
         row = self._row(window, period)
-        return _num(row.get(column)) if len(row) else math.nan
+        return _num(row.get(column)) if row else math.nan
 
-    def _row(self, window: str = "quarter", period: str | None = None) -> pd.Series:
-        if not _usable(self.b.kpis, "window", "period"):
-            return pd.Series(dtype=object)
-        return self.b.kpi(window, period)
+    def _row(self, window: str = "quarter", period: str | None = None) -> dict:
+        """The KPI row of (``window``, ``period``; default the reported quarter) as a dict of column →
+        value ({} when missing), from the per-report index: O(1) per lookup, each row converted once."""
+        key = (window, self.b.period if period is None else period)
+        row = self._kpi_rows.get(key)
+        if row is None:
+            pos = self._kpi_pos.get(key)
+            row = {} if pos is None else self.b.kpis.iloc[pos].to_dict()
+            self._kpi_rows[key] = row
+        return row
+
+    @property
+    def _kpi_pos(self) -> dict:
+        """(window, period) → position of its first row in the bundle's KPI table (built once)."""
+        if self._kpi_index is None:
+            k = self.b.kpis
+            self._kpi_index = {}
+            if _usable(k, "window", "period"):
+                for pos, key in enumerate(zip(k["window"].tolist(), k["period"].tolist())):
+                    self._kpi_index.setdefault(key, pos)  # the first row wins, as PartnerBundle.kpi
+        return self._kpi_index
+
+    def _cached(self, key: str, build) -> pd.DataFrame:
+        """A copy of the frame ``build()`` returns, built once per report (callers may change the copy)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key].copy()
 
     def low_sample(self, column: str, window: str = "quarter") -> tuple[bool, float]:
         """(flagged low-sample?, n) of a rate in the KPI table."""
         row = self._row(window)
-        if not len(row):
+        if not row:
             return False, math.nan
         flag = row.get(f"{column}_low_sample")
         return (bool(flag) if not i18n.is_missing(flag) else False), _num(row.get(f"{column}_n"))
@@ -339,8 +374,9 @@ class Scorecard:
             (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
         ]
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
+        heading = _("Partner scorecard")  # not inside the f-string: pybabel cannot see into one
         return Html(
-            f'<header class="ca-header"><h1>{blocks.esc(_("Partner scorecard"))}</h1>'
+            f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
             f'<p class="ca-subtitle">{blocks.esc(p.get("name", ""))}</p>'
             f'<dl class="ca-meta">{dl}</dl></header>'
         )
@@ -369,6 +405,9 @@ class Scorecard:
     def target_rows(self) -> pd.DataFrame:
         """The reported quarter's targets in display order, with ``status`` from the bundle or, when
         missing, from attainment and the run's thresholds."""
+        return self._cached("target_rows", self._target_rows)
+
+    def _target_rows(self) -> pd.DataFrame:
         t = self.b.targets
         if not _usable(t, "metric", "target"):
             return pd.DataFrame(columns=["metric", "target", "actual", "attainment", "status"])
@@ -434,6 +473,7 @@ class Scorecard:
         notes = []
         method = self.b.notes.get("forecast_method")
         if method:
+            method = _(FORECAST_METHODS[method]) if method in FORECAST_METHODS else method
             notes.append(blocks.note(_("Forecast method: {method}.").format(method=method)))
         n_actual = int((f["kind"] == "actual").sum())
         if len(fc) and n_actual < int(self.b.notes.get("forecast_min_history", 6)):
@@ -702,6 +742,9 @@ class Scorecard:
 
     def benchmark_rows(self) -> pd.DataFrame:
         """Benchmarks with display labels and the percentile oriented so that higher is better."""
+        return self._cached("benchmark_rows", self._benchmark_rows)
+
+    def _benchmark_rows(self) -> pd.DataFrame:
         bm = self.b.benchmarks
         if not _usable(bm, "metric", "percentile"):
             return pd.DataFrame(columns=["metric", "label", "percentile", "value", "peer_median"])

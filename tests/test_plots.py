@@ -156,3 +156,121 @@ def test_draws_on_given_axes_and_does_not_use_pyplot():
     ax = plots.new_axes()
     assert plots.category_mix(pd.DataFrame({"category": ["A"], "revenue": [1.0]}), ax=ax, previous=None) is ax
     assert ax.figure.canvas.manager is None  # not registered with pyplot: nothing shows by itself
+
+
+# ---- layout and PNG export: one draw per figure, fixed size, nothing clipped ----------------------
+
+def _count_draws(fig):
+    calls = []
+    draw = fig.draw
+    fig.draw = lambda renderer: calls.append(1) or draw(renderer)
+    return calls
+
+
+def _drawn(ax, axis="x"):
+    """The tick labels a draw shows: those of ticks inside the view limits."""
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    i = 0 if axis == "x" else 1
+    return [t for t in labels if t.get_text() and lo - 1e-9 <= t.get_position()[i] <= hi + 1e-9]
+
+
+def _inside(box, frame, tol=0.5):
+    return (box.x0 >= frame.x0 - tol and box.y0 >= frame.y0 - tol
+            and box.x1 <= frame.x1 + tol and box.y1 <= frame.y1 + tol)
+
+
+def test_png_bytes_draws_once_at_the_fixed_size():
+    from PIL import Image
+    import io
+    from channel_analysis import blocks
+
+    ax = plots.revenue_trend(pd.DataFrame({"period": ["2026Q1", "2026Q2"], "revenue": [1.0, 2.0],
+                                           "kind": ["actual", "actual"]}))
+    calls = _count_draws(ax.figure)
+    png = blocks.png_bytes(ax)
+    assert len(calls) == 1
+    image = Image.open(io.BytesIO(png))
+    # FIGSIZE 7.5 x 3.0 in at dpi 100 -> 750 x 300 px (no tight bounding box cropping or growing it)
+    assert image.size == (750, 300) and image.mode == "P"
+    assert blocks.png_bytes(ax) == png  # deterministic
+
+
+def test_fit_leaves_room_for_long_labels_and_a_legend_above():
+    from channel_analysis import blocks
+
+    long = "A product category with a rather long name"
+    mix = pd.DataFrame({"category": [long, "B", "C"], "revenue": [5e6, 3e6, 1e6],
+                        "revenue_prev_year": [4e6, 2e6, 1e6]})
+    ax = plots.category_mix(mix, locale="fr_FR")
+    ax.set_xlabel("Chiffre d'affaires")
+    blocks.png_bytes(ax)  # lays out, then draws: the artists now know where they are
+    fig, frame = ax.figure, ax.figure.bbox
+    texts = [*_drawn(ax, "x"), *_drawn(ax, "y"), ax.xaxis.label]
+    assert all(_inside(t.get_window_extent(), frame) for t in texts if t.get_text())
+    legend = ax.get_legend().get_window_extent()
+    assert _inside(legend, frame) and legend.y0 >= ax.bbox.y1 - 1  # above the plot area, not over it
+    assert ax.get_yticklabels()[-1].get_text() == long
+    assert ax.bbox.width > 0.3 * frame.width  # the plot area keeps most of the width
+
+
+def test_fit_pins_axis_labels_beside_the_tick_labels():
+    from channel_analysis import blocks
+
+    d = pd.DataFrame({"label": ["Revenue", "Win rate"], "percentile": [80.0, 20.0]})
+    ax = plots.percentile_bars(d)
+    ax.set_ylabel("Measure")
+    blocks.png_bytes(ax)
+    ticks = [t.get_window_extent() for t in _drawn(ax, "y")]
+    ylabel, xlabel = ax.yaxis.label.get_window_extent(), ax.xaxis.label.get_window_extent()
+    assert ylabel.x1 <= min(b.x0 for b in ticks) + 0.5 and ylabel.x0 >= -0.5
+    assert xlabel.y1 <= min(t.get_window_extent().y0 for t in _drawn(ax, "x")) + 0.5 and xlabel.y0 >= -0.5
+
+
+def test_small_multiples_keep_constrained_layout():
+    from channel_analysis import blocks
+
+    net = pd.DataFrame({"period": ["2026Q1", "2026Q2"], "revenue": [1e6, 2e6], "retention_rate": [0.9, 0.8]})
+    axes = plots.kpi_trend(net, columns=["revenue", "retention_rate"], titles=["Revenue", "Retention"],
+                           kinds=["currency", "percent"])
+    fig = axes[0].figure
+    assert fig.get_layout_engine() is not None
+    calls = _count_draws(fig)
+    blocks.png_bytes(axes)
+    assert len(calls) == 1
+    assert all(_inside(t.get_window_extent(), fig.bbox) for a in axes for t in [a.title, *_drawn(a, "y")])
+
+
+def test_memoized_tick_labels_match_babel():
+    from channel_analysis import i18n
+
+    fmt = plots._formatter("currency", "fr_FR", "EUR")
+    plain = i18n.matplotlib_formatter("currency", "fr_FR", "EUR")
+    for value in (0.0, 1_200_000.0, 200_000.0, 1_200_000.0):
+        assert fmt(value) == plain(value)
+    assert fmt(1_200_000.0) == f"1,2{NBSP}M{NBSP}€"
+
+
+def test_rotated_tick_labels_fall_back_to_tight_layout():
+    from channel_analysis import blocks
+
+    ax = plots.bars(pd.DataFrame({"segment": ["A rather long segment name", "B"], "v": [1.0, 2.0]}),
+                    label="segment", value="v", horizontal=False)
+    ax.tick_params(axis="x", labelrotation=60)
+    blocks.png_bytes(ax)
+    assert all(_inside(t.get_window_extent(), ax.figure.bbox) for t in _drawn(ax, "x"))
+
+
+def test_png_of_any_figure_even_transparent_or_constrained():
+    from PIL import Image
+    import io
+    from matplotlib.figure import Figure
+    from channel_analysis import blocks
+
+    fig = Figure(figsize=(2, 1), dpi=50, layout="constrained")  # no Agg canvas, a layout engine
+    fig.subplots().plot([0, 1])
+    assert Image.open(io.BytesIO(blocks.png_bytes(fig, dpi=50))).size == (100, 50)
+    clear = Figure(figsize=(2, 1), facecolor="none")
+    clear.subplots().plot([0, 1])
+    image = Image.open(io.BytesIO(blocks.png_bytes(clear, dpi=50, colors=None)))
+    assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0  # the corner stays transparent

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from bundle_factory import network_bundle, partner_bundle
+from channel_analysis import blocks, i18n
 from channel_analysis import bundle as bundle_mod
 from channel_analysis.scorecard import FOCUS_WEIGHTS, SECTIONS, Scorecard, tile_status
 
@@ -233,11 +234,13 @@ def test_partner_scorecard_notebook_runs_end_to_end(tmp_path):
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     html = _html_outputs(nb)
+    french = i18n.translator("fr_FR").gettext  # the partner's language (issue 7)
     for heading in ("At a glance", "Revenue", "End customers", "Pipeline", "Sales cycle", "Leads",
                     "Product registration", "Marketing development funds", "Certifications and training",
                     "Customer satisfaction", "Partner tier", "How you compare with similar partners",
                     "Focus for next quarter", "Glossary"):
-        assert f'<h2 class="ca-section-title">{heading}</h2>' in html, heading
+        assert f'<h2 class="ca-section-title">{blocks.esc(french(heading))}</h2>' in html, heading
+    assert "L’essentiel" in html and "At a glance" not in html
     assert html.count("data:image/png;base64,") == 7
     assert "Smith &amp; Sons &lt;Pro&gt;" in html and "<Pro>" not in html
     assert len(html) < 400_000
@@ -263,3 +266,38 @@ def test_network_overview_notebook_runs_end_to_end(tmp_path):
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
             _no_code_logic(cell.source)
+
+
+# ---- KPI lookups: indexed once per report -----------------------------------------------------
+
+def test_kpi_lookup_matches_the_bundle_rows_and_filters_nothing_per_call(monkeypatch):
+    b = partner_bundle(low_sample=True)
+    sc = Scorecard(b)
+    monkeypatch.setattr(type(b), "kpi", lambda *a, **k: pytest.fail("Scorecard must use its own KPI index"))
+    for rec in b.kpis.itertuples(index=False):
+        # every (window, period) row of the factory's KPI table, looked up by window and quarter label
+        assert sc.kpi("revenue", rec.window, rec.period) == pytest.approx(rec.revenue)
+    # the reported quarter is the default period; low-sample flags come from the same row
+    q = b.kpis[(b.kpis["window"] == "quarter") & (b.kpis["period"] == "2026Q3")].iloc[0]
+    assert sc.kpi("csat_mean") == pytest.approx(q["csat_mean"])
+    assert sc.low_sample("csat_mean") == (bool(q["csat_mean_low_sample"]), 3.0)  # factory: csat_mean_n = 3
+    assert np.isnan(sc.kpi("revenue", "quarter", "1999Q1")) and np.isnan(sc.kpi("no_such_column"))
+    assert sc.low_sample("csat_mean", window="no_such_window") == (False, pytest.approx(np.nan, nan_ok=True))
+
+
+def test_kpi_lookup_without_a_kpi_table_is_nan():
+    b = partner_bundle()
+    b.kpis = pd.DataFrame()
+    sc = Scorecard(b)
+    assert np.isnan(sc.kpi("revenue")) and sc.low_sample("win_rate")[0] is False
+
+
+def test_cached_frames_are_copies():
+    sc = Scorecard(partner_bundle())
+    rows = sc.benchmark_rows()
+    rows["percentile"] = -1.0
+    assert (sc.benchmark_rows()["percentile"] >= 0).all()
+    targets = sc.target_rows()
+    targets.loc[:, "status"] = "nodata"
+    assert len(sc.target_rows()) == 6  # the factory agrees six targets
+    assert (sc.target_rows()["status"] != "nodata").all()

@@ -29,8 +29,15 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from papermill.engines import Engine, papermill_engines
+from traitlets.config import Config
 
 FIGURE_DPI = 96
+
+
+def _output(output_type: str, **fields) -> nbformat.NotebookNode:
+    """A notebook output (the fields of nbformat.v4.new_output, without its per-output schema
+    validation: the whole notebook is validated once, when it is exported)."""
+    return nbformat.NotebookNode(output_type=output_type, **fields)
 
 
 class _Publisher(DisplayPublisher):
@@ -41,7 +48,7 @@ class _Publisher(DisplayPublisher):
         self.outputs: list = []
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-        self.outputs.append(nbformat.v4.new_output("display_data", data=data, metadata=metadata or {}))
+        self.outputs.append(_output("display_data", data=data, metadata=metadata or {}))
 
     def clear_output(self, wait=False):
         self.outputs.clear()
@@ -66,7 +73,7 @@ class _DisplayHook(DisplayHook):
 
     def finish_displayhook(self):
         if self._data is not None and self.outputs is not None:
-            self.outputs.append(nbformat.v4.new_output(
+            self.outputs.append(_output(
                 "execute_result", data=self._data, metadata=self._metadata,
                 execution_count=self.shell.execution_count,
             ))
@@ -82,7 +89,7 @@ class NotebookShell(InteractiveShell):
         """No GUI event loop: figures are rendered inline."""
 
     def _showtraceback(self, etype, evalue, stb):
-        self._last_error = nbformat.v4.new_output(
+        self._last_error = _output(
             "error", ename=getattr(etype, "__name__", str(etype)), evalue=str(evalue), traceback=stb,
         )
 
@@ -100,13 +107,13 @@ class NotebookShell(InteractiveShell):
         finally:
             sys.stdout, sys.stderr = real_out, real_err
         streams = [
-            nbformat.v4.new_output("stream", name=name, text=buf.getvalue())
+            _output("stream", name=name, text=buf.getvalue())
             for name, buf in (("stdout", stdout), ("stderr", stderr)) if buf.getvalue()
         ]
         outputs[:0] = streams
         failed = not result.success
         if failed:
-            outputs.append(self._last_error or nbformat.v4.new_output(
+            outputs.append(self._last_error or _output(
                 "error", ename=type(result.error_in_exec or result.error_before_exec).__name__,
                 evalue=str(result.error_in_exec or result.error_before_exec), traceback=[],
             ))
@@ -117,7 +124,11 @@ def new_shell() -> NotebookShell:
     """A fresh shell with matplotlib's inline backend (PNG figures), as in a Jupyter kernel."""
     if InteractiveShell.initialized():  # pragma: no cover - one notebook per process
         raise RuntimeError("the in-process engine runs one notebook per process")
-    shell = NotebookShell.instance(colors="nocolor")
+    # No history database: IPython would write every cell (parameters included) to a SQLite file
+    # shared by every process of the user, which is both slow and a channel between partners.
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = NotebookShell.instance(colors="nocolor", config=config)
     shell.enable_matplotlib("inline")
     shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
     shell.run_line_magic("config", f"InlineBackend.rc = {{'figure.dpi': {FIGURE_DPI}}}")

@@ -23,6 +23,9 @@ ax.plot([1, 2, 3]);
 {"answer": 42}
 
 # %%
+get_ipython().history_manager.enabled
+
+# %%
 raise ValueError("bad data for " + partner_id)
 
 # %%
@@ -89,14 +92,20 @@ def test_last_expression_is_an_execute_result(executed):
     assert out.data["text/plain"] == "{'answer': 42}"
 
 
+def test_no_history_database_links_one_notebook_to_the_next(executed):
+    nb, _ = executed
+    (out,) = _code_cells(nb)[5].outputs
+    assert out.data["text/plain"] == "False"  # IPython's shared history.sqlite is never written
+
+
 def test_error_stops_the_notebook_and_raises_like_papermill(executed):
     nb, error = executed
     cells = _code_cells(nb)
-    failing = cells[5]
+    failing = cells[6]
     assert failing.outputs[-1].output_type == "error"
     assert failing.outputs[-1].ename == "ValueError"
     assert failing.outputs[-1].evalue == "bad data for P042"
-    assert cells[6].outputs == []  # not executed
+    assert cells[7].outputs == []  # not executed
     assert error.startswith("PapermillExecutionError") and "bad data for P042" in error
 
 

@@ -13,9 +13,11 @@ file can never pass for the current one) and keeps the executed notebook under `
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -52,7 +54,13 @@ def failed_relpath(name: str) -> str:
 
 
 def read_notebook_text(text: str) -> nbformat.NotebookNode:
-    """A notebook from jupytext py:percent text (in memory, nothing written)."""
+    """A notebook from jupytext py:percent text (in memory, nothing written); a fresh copy each
+    call, parsed once per process (the warm server parses the project's notebooks before forking)."""
+    return copy.deepcopy(_parse(text))
+
+
+@lru_cache(maxsize=4)
+def _parse(text: str) -> nbformat.NotebookNode:
     import jupytext
 
     return jupytext.reads(text, fmt="py:percent")

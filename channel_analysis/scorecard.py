@@ -28,6 +28,7 @@ from . import blocks, i18n, plots
 from .blocks import Html, Tile
 from .bundle import PartnerBundle
 from .i18n import N_
+from .kpis import TARGET_ACTUALS
 
 # --------------------------------------------------------------------------------------------
 # what the KPIs are called and how they are shown
@@ -83,17 +84,6 @@ MEASURES: dict[str, Measure] = {
     "nps": Measure(N_("Net promoter score"), "integer"),
 }
 
-#: Target metrics (targets.metric) → the KPI column holding the actual (as in kpis.TARGET_ACTUALS).
-TARGET_KPI = {
-    "revenue": "revenue",
-    "gross_margin": "gross_margin",
-    "new_customers": "customers_new",
-    "registration_rate": "registration_rate",
-    "certified_reps": "certified_reps",
-    "pipeline": "pipeline_open",
-    "win_rate": "win_rate",
-    "csat": "csat_mean",
-}
 
 STATUS_TEXT = {
     "green": N_("On target"),
@@ -413,7 +403,7 @@ class Scorecard:
             return pd.DataFrame(columns=["metric", "target", "actual", "attainment", "status"])
         t = t[t["period"] == self.b.period] if "period" in t.columns else t
         t = t.copy()
-        order = {m: i for i, m in enumerate(TARGET_KPI)}
+        order = {m: i for i, m in enumerate(TARGET_ACTUALS)}
         t["_o"] = t["metric"].map(order).fillna(len(order))
         t = t.sort_values("_o").drop(columns="_o")
         derived = [tile_status(a, self.green, self.amber) for a in t.get("attainment", pd.Series(np.nan, t.index))]
@@ -426,7 +416,7 @@ class Scorecard:
         _ = self.tr.gettext
         out = []
         for r in self.target_rows().itertuples(index=False):
-            column = TARGET_KPI.get(r.metric, r.metric)
+            column = TARGET_ACTUALS.get(r.metric, r.metric)
             flagged, n = self.low_sample(column)
             detail = _("Target {target} · {attainment} reached").format(
                 target=self.measure_value(column, r.target),
@@ -810,7 +800,7 @@ class Scorecard:
             return not self.low_sample(column)[0]
 
         for r in self.target_rows().itertuples(index=False):
-            column = TARGET_KPI.get(r.metric, r.metric)
+            column = TARGET_ACTUALS.get(r.metric, r.metric)
             if r.status in ("amber", "red") and reliable(column):
                 add(column, "target", 1 - _num(r.attainment), _(
                     "{measure}: {actual} against the agreed target of {target} ({share} reached); close the gap.").format(

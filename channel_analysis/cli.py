@@ -33,8 +33,9 @@ def _params_from(args: argparse.Namespace) -> dict:
     overrides: dict = {}
     for text in args.assignments:
         _deep_update(overrides, parse_assignment(text))
-    if args.data:
-        _deep_update(overrides, {"data": {"source": args.data}})
+    if args.data:  # a path on the command line is relative to where the user is
+        source = args.data if "://" in args.data else str(Path(args.data).expanduser().resolve())
+        _deep_update(overrides, {"data": {"source": source}})
     if args.as_of:
         overrides["as_of"] = args.as_of
     if getattr(args, "period", None):

@@ -35,3 +35,12 @@ def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "channel_analysis", "--help"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "channel-analysis" in proc.stdout
+
+
+def test_data_path_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = cli.build_parser().parse_args(["validate", "--data", "exports/2026Q3", "--as-of", "2026-10-05"])
+    params = cli._params_from(args)
+    assert params["data"]["source"] == str(tmp_path / "exports" / "2026Q3")
+    args = cli.build_parser().parse_args(["validate", "--data", "sqlite:///x.db", "--as-of", "2026-10-05"])
+    assert cli._params_from(args)["data"]["source"] == "sqlite:///x.db"

@@ -302,7 +302,7 @@ def matplotlib_formatter(kind: str, locale: Any = DEFAULT_LOCALE, currency: str 
     if kind == "currency":
         return FuncFormatter(lambda x, _pos: format_compact_currency(x, locale, currency))
     if kind == "percent":
-        return FuncFormatter(lambda x, _pos: format_percent(x, locale))
+        return _percent_ticks(locale)
     if kind == "percentile":
         return FuncFormatter(lambda x, _pos: format_number(x * 100, locale, digits=0))
     if kind == "integer":
@@ -312,6 +312,27 @@ def matplotlib_formatter(kind: str, locale: Any = DEFAULT_LOCALE, currency: str 
 
         return FuncFormatter(lambda x, _pos: format_month(num2date(x), locale))
     return FuncFormatter(lambda x, _pos: format_compact_number(x, locale))
+
+
+def _percent_ticks(locale: Any):
+    """Percent ticks with as many decimals as their spacing needs (98.5 %, 99.0 %, not 98 %, 99 %)."""
+    import math
+
+    from matplotlib.ticker import Formatter
+
+    class PercentTicks(Formatter):
+        digits = 0
+
+        def set_locs(self, locs):
+            super().set_locs(locs)
+            steps = [b - a for a, b in zip(locs, locs[1:]) if b > a]
+            step = min(steps) * 100 if steps else 1.0
+            self.digits = min(2, max(0, math.ceil(-math.log10(step)))) if step > 0 else 0
+
+        def __call__(self, x, pos=None):
+            return format_percent(x, locale, self.digits)
+
+    return PercentTicks()
 
 
 def join_list(items: Iterable[str], locale: Any = DEFAULT_LOCALE) -> str:

@@ -99,3 +99,11 @@ def test_matplotlib_formatter_uses_locale():
 def test_join_list():
     assert i18n.join_list(["a", "b", "c"], "en") == "a, b, and c"
     assert i18n.join_list(["a", "b", "c"], "fr") == "a, b et c"
+
+
+def test_percent_ticks_get_decimals_when_they_are_close():
+    formatter = i18n.matplotlib_formatter("percent", "en")
+    formatter.set_locs([0.980, 0.985, 0.990])  # half a point apart: one decimal
+    assert [formatter(x) for x in (0.980, 0.985)] == ["98.0%", "98.5%"]
+    formatter.set_locs([0.0, 0.2, 0.4])
+    assert formatter(0.2) == "20%"

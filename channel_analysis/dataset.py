@@ -154,7 +154,7 @@ def convert_money(tables: dict[str, pd.DataFrame], params: dict) -> dict[str, pd
             continue
         cur = row_currency(tables, table, reporting)
         foreign = (cur != reporting).to_numpy()
-        frame = frame.copy()
+        frame = frame.copy(deep=False)  # copy-on-write: new columns never touch the input
         if foreign.any():
             if fx_lookup is None:
                 fx_lookup = _FxLookup(fx, fy)
@@ -172,8 +172,8 @@ def convert_money(tables: dict[str, pd.DataFrame], params: dict) -> dict[str, pd
             for col in cols:
                 if col in frame.columns:
                     frame[col] = frame[col] * rate
-        dtype = frame["currency"].dtype if "currency" in frame.columns else "str"
-        frame["currency"] = pd.Series(reporting, index=frame.index, dtype=dtype)
+        # every row now holds the reporting currency: one category, not one string per row
+        frame["currency"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), [reporting])
         out[table] = frame
     return out
 

@@ -414,8 +414,14 @@ def _first_line(exc: BaseException) -> str:
 
 def read_parquet(path: Path) -> pd.DataFrame:
     """A Parquet file as a DataFrame (pyarrow; fast for tens of millions of rows)."""
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path, engine="pyarrow")
+        # self_destruct frees each Arrow column as soon as it is converted: the peak memory stays
+        # near the size of the DataFrame instead of twice it (10M sales lines: ~0.9 GB less)
+        table = pq.read_table(path)
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
     except Exception as exc:  # noqa: BLE001 - corrupt / truncated / not parquet
         raise DataSourceError(
             f"{path} cannot be read as Parquet ({_first_line(exc)}): re-export the table"

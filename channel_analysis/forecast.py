@@ -390,7 +390,9 @@ def pooled_smoothing(x: np.ndarray, length: np.ndarray, *, trend: bool = True) -
 def _ratio_quantiles(actual: np.ndarray, fitted: np.ndarray, interval: float) -> tuple[float, float, int]:
     """(lower, upper) quantiles of actual / fitted over the finite points with fitted > 0, and n."""
     ok = np.isfinite(actual) & np.isfinite(fitted) & (fitted > 0)
-    r = actual[ok] / fitted[ok]
+    with np.errstate(over="ignore", divide="ignore"):
+        r = actual[ok] / fitted[ok]
+    r = r[np.isfinite(r)]  # a vanishingly small fitted value (e.g. 5e-324) overflows: not a usable ratio
     if len(r) == 0:
         return float("nan"), float("nan"), 0
     lo, hi = np.quantile(r, [(1 - interval) / 2, (1 + interval) / 2])

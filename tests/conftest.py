@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from channel_analysis.params import load_params
+
+# Property tests explore the same examples on every run (reproducible CI, like every fixed seed here);
+# run with --hypothesis-profile=explore to search new ones.
+settings.register_profile("default", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile("default")
 
 AS_OF = "2026-10-05"
 

@@ -629,6 +629,16 @@ def _ref_check(out, t, table, column, ref_values, ref_table, severity="error", w
                  f"add the {what} to {ref_table}, or correct the id (ids are case-sensitive text)")
 
 
+#: (table, earlier date, later date, problem when the later one comes first)
+DATE_ORDER = [
+    ("partners", "onboarded_date", "end_date", "ends before it started"),
+    ("opportunities", "created_date", "closed_date", "closed before created"),
+    ("leads", "assigned_date", "accepted_date", "accepted before assigned"),
+    ("sales", "date", "registered_date", "registered before it was sold"),
+    ("trainings", "completed_date", "expires_date", "expires before completion"),
+]
+
+
 def _order_check(out, t, table, early, late, problem, fix, severity="error"):
     frame = t[table]
     bad = frame[late] < frame[early]
@@ -665,21 +675,9 @@ def _cross_rules(t: dict[str, pd.DataFrame], usable: dict[str, set], params: dic
                   "provide opportunities, or remove opportunity_stages")
 
     # dates in order
-    if ok("partners", "onboarded_date", "end_date"):
-        _order_check(out, t, "partners", "onboarded_date", "end_date", "ends before it started",
-                     "correct end_date or onboarded_date")
-    if ok("opportunities", "created_date", "closed_date"):
-        _order_check(out, t, "opportunities", "created_date", "closed_date", "closed before created",
-                     "correct closed_date or created_date")
-    if ok("leads", "assigned_date", "accepted_date"):
-        _order_check(out, t, "leads", "assigned_date", "accepted_date", "accepted before assigned",
-                     "correct accepted_date or assigned_date")
-    if ok("sales", "date", "registered_date"):
-        _order_check(out, t, "sales", "date", "registered_date", "registered before it was sold",
-                     "correct registered_date or date")
-    if ok("trainings", "completed_date", "expires_date"):
-        _order_check(out, t, "trainings", "completed_date", "expires_date", "expires before completion",
-                     "correct expires_date or completed_date")
+    for table, first, then, problem in DATE_ORDER:
+        if ok(table, first, then):
+            _order_check(out, t, table, first, then, problem, f"correct {then} or {first}")
 
     # outcome vs closed date
     if ok("opportunities", "outcome", "closed_date"):

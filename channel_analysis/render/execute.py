@@ -105,20 +105,16 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
             if settings.engine == "warm":  # this process is a fresh fork: run in its own shell
                 import channel_analysis.engine  # noqa: F401  (registers papermill engine "inprocess")
 
-                executed = pm.execute_notebook(
-                    source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
-                    language="python", cwd=str(cwd), engine_name="inprocess",
-                    execution_timeout=settings.timeout, **_PAPERMILL_FLAGS,
-                )
+                how = dict(engine_name="inprocess")
             else:
-                executed = pm.execute_notebook(
-                    source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
-                    language="python", cwd=str(cwd), config=_kernel_config(),
-                    # the kernel's own log (e.g. "KeyboardInterrupt caught" at shutdown) is noise
-                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-                    start_timeout=settings.start_timeout, execution_timeout=settings.timeout,
-                    **_PAPERMILL_FLAGS,
-                )
+                # the kernel's own log (e.g. "KeyboardInterrupt caught" at shutdown) is noise
+                how = dict(config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                           start_timeout=settings.start_timeout)
+            executed = pm.execute_notebook(
+                source, str(out_ipynb), parameters=parameters, kernel_name=settings.kernel_name,
+                language="python", cwd=str(cwd), execution_timeout=settings.timeout,
+                **how, **_PAPERMILL_FLAGS,
+            )
             html = to_html(executed, title=title, lang=lang, template_dir=settings.template_dir)
             data = html.encode("utf-8")
             write_atomic(html_path, data)

@@ -24,10 +24,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import (
-    benchmarks,
     bundle,
     forecast,
     kpis,
+    peers,
     periods,
     pipeline,
     salescycle,
@@ -163,7 +163,7 @@ def _add_shrunk_win_rate(kpi: pd.DataFrame) -> pd.DataFrame:
     """win_rate_shrunk: empirical-Bayes win rate, one prior per period × window."""
     parts = []
     for (_, _), rows in kpi.groupby(["period", "window"], sort=False):
-        s = benchmarks.shrink_rates(rows["deals_won"].fillna(0), rows["win_rate_n"].fillna(0))
+        s = peers.shrink_rates(rows["deals_won"].fillna(0), rows["win_rate_n"].fillna(0))
         parts.append(pd.Series(s["shrunk_rate"].to_numpy(), index=rows.index))
     out = kpi.copy()
     out["win_rate_shrunk"] = pd.concat(parts) if parts else np.nan
@@ -223,9 +223,9 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     grouping = ds.partners.drop(columns=["tier"], errors="ignore").merge(
         current_tier.assign(tier=current_tier["tier"].astype(str)), on="partner_id", how="left")
     bcfg = params["benchmarks"]
-    peers = benchmarks.assign_peer_groups(grouping, bcfg["peer_groups"], bcfg["min_peers"])
+    peer_table = peers.assign_peer_groups(grouping, bcfg["peer_groups"], bcfg["min_peers"])
     present = [m for m in BENCHMARK_METRICS if m in kpi.columns]
-    bench = benchmarks.peer_percentiles(kpi[kpi["period"] == ds.period], peers, present,
+    bench = peers.peer_percentiles(kpi[kpi["period"] == ds.period], peer_table, present,
                                         min_peers=bcfg["min_peers"], period=ds.period)
     steps.update(1)
 
@@ -279,7 +279,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
         monthly=monthly, category_mix=mix, concentration=conc, scores=scores, matrix=matrix,
-        tier_history=tier_history, tier_gap=gap, peers=peers, benchmarks=bench, forecast=fc,
+        tier_history=tier_history, tier_gap=gap, peers=peer_table, benchmarks=bench, forecast=fc,
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,

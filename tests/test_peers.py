@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from channel_analysis import benchmarks as bm
+from channel_analysis import peers as bm
 from channel_analysis.errors import DataValidationError, ParamsError
 
 GROUPS = [["partner_type", "region"], ["partner_type"], []]
@@ -155,7 +155,7 @@ def test_shrink_rates_per_group():
 
 def test_modules_do_not_import_scipy_or_statsmodels():
     code = (
-        "import sys, channel_analysis.segmentation, channel_analysis.tiers, channel_analysis.benchmarks; "
+        "import sys, channel_analysis.segmentation, channel_analysis.tiers, channel_analysis.peers; "
         "print('scipy' in sys.modules, 'statsmodels' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

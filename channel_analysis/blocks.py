@@ -40,6 +40,7 @@ CSS_CLASSES = {
     "ca-note": "a short note; with ca-note-lowsample (few observations) or ca-note-unavailable (no data)",
     "ca-focus": "ordered list of focus items for next quarter",
     "ca-glossary": "definition list (dt/dd) of terms at the end of the report",
+    "ca-value": "a shown KPI value; its data-* attributes say which table cell it is (see tagged())",
 }
 
 
@@ -68,8 +69,42 @@ class Html:
 
 
 def esc(value: Any) -> str:
-    """Text made safe for HTML (``&``, ``<``, ``>``, quotes escaped)."""
+    """Text made safe for HTML (``&``, ``<``, ``>``, quotes escaped); an :class:`Html` block (already
+    safe markup, e.g. a :func:`tagged` value) is kept as it is."""
+    if isinstance(value, Html):
+        return value.markup
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def tagged(text: str, measure: str, value: Any, window: str | None = None,
+           partner: str | None = None) -> Html:
+    """A formatted value that says which table cell it shows, for readers and for tests.
+
+    ``<span class="ca-value" data-measure="win_rate" data-window="quarter" data-value="0.4166…">42%</span>``:
+    ``measure`` is a measure-catalog key (a KPI-table column), ``window`` the KPI window
+    (quarter | ytd | t4q; None for values without one), ``partner`` the partner id (network pages
+    only; a partner's own page never names ids) and ``value`` the unformatted number (``repr`` of
+    the float, so it round-trips exactly; empty when missing). Tests compare every tagged value with
+    the exported tables.
+    """
+    raw = _raw(value)
+    attrs = f' data-measure="{esc(measure)}"'
+    if window is not None:
+        attrs += f' data-window="{esc(window)}"'
+    if partner is not None:
+        attrs += f' data-partner="{esc(partner)}"'
+    return Html(f'<span class="ca-value"{attrs} data-value="{esc(raw)}">{esc(text)}</span>')
+
+
+def _raw(value: Any) -> str:
+    """The exact number behind a shown value ('' when missing)."""
+    if value is None or isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if number != number else repr(number)
 
 
 def join(*blocks: Html | str | None) -> Html:

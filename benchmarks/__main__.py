@@ -69,7 +69,7 @@ s = time.perf_counter(); stats = build.compute(ds, params); t["compute"] = time.
 s = time.perf_counter(); build.write_kpis(params, stats=stats); t["write_kpis"] = time.perf_counter() - s
 s = time.perf_counter(); n = 0
 for b in build.partner_bundles(stats):
-    bundle.save(b, Path({str(out)!r}) / "bundles" / (b.partner_id + ".pkl")); n += 1
+    bundle.save(b, Path({str(out)!r}) / "bundles" / (b.partner_id + ".bundle")); n += 1
 t["bundles"] = time.perf_counter() - s
 t["partners"] = n; t["sales_lines"] = len(ds.sales)
 print(json.dumps(t))
@@ -82,9 +82,9 @@ print(json.dumps(t))
 
 def _prepared(params: dict):
     """Bundles and jobs for a run (the statistics step), without the overview."""
-    from channel_analysis import build
+    from channel_analysis import quarter
 
-    prepared = build.prepare_run(params)
+    prepared = quarter.prepare(params)
     prepared.network = None
     return prepared
 
@@ -95,7 +95,7 @@ def render_all(params: dict, prepared, partner_ids: list[str] | None = None) -> 
 
     run_params = {**params, "render": {**params["render"], "partners": partner_ids}}
     started = time.perf_counter()
-    summary = render.run(run_params, force=True, prepare=lambda _: prepared, progress=False)
+    summary = render.run(prepared, run_params["render"], force=True, progress=False)
     wall = time.perf_counter() - started
     n = len(summary.rendered)
     if summary.failed:

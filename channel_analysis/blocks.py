@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -67,6 +68,14 @@ class Html:
     def __contains__(self, text: str) -> bool:
         return text in self.markup
 
+    @property
+    def text(self) -> str:
+        """The markup's text without tags (for attributes such as an image's alt text)."""
+        return html.unescape(_TAG.sub("", self.markup))
+
+
+_TAG = re.compile(r"<[^>]*>")
+
 
 def esc(value: Any) -> str:
     """Text made safe for HTML (``&``, ``<``, ``>``, quotes escaped); an :class:`Html` block (already
@@ -94,6 +103,12 @@ def tagged(text: str, measure: str, value: Any, window: str | None = None,
     if partner is not None:
         attrs += f' data-partner="{esc(partner)}"'
     return Html(f'<span class="ca-value"{attrs} data-value="{esc(raw)}">{esc(text)}</span>')
+
+
+def fill(template: str, **values: Any) -> Html:
+    """A translated sentence with its placeholders filled: the template and text values are escaped,
+    :class:`Html` values (e.g. :func:`tagged` numbers) are kept as markup."""
+    return Html(esc(template).format(**{k: esc(v) for k, v in values.items()}))
 
 
 def _raw(value: Any) -> str:
@@ -132,12 +147,12 @@ def note(text: str, kind: str = "info") -> Html:
 
 @dataclass(frozen=True)
 class Tile:
-    """One KPI tile: label, formatted value, target line, status ("green" | "amber" | "red" | "nodata")."""
+    """One KPI tile: label, formatted value, target line, status ("green" | "amber" | "red" | "no_data")."""
 
     label: str
     value: str
     detail: str = ""
-    status: str = "nodata"
+    status: str = "no_data"
     status_text: str = ""
     note: str = ""
 
@@ -220,14 +235,14 @@ def png_bytes(fig_or_ax: Any, dpi: int = 100, colors: int | None = 256) -> bytes
     return buf.getvalue()
 
 
-def figure(fig_or_ax: Any, caption: str, alt: str | None = None, notes: Iterable[Html] = (),
+def figure(fig_or_ax: Any, caption: str | Html, alt: str | None = None, notes: Iterable[Html] = (),
            dpi: int = 100) -> Html:
     """A chart embedded as a PNG data URI, with its one-sentence caption and any notes."""
     data = base64.b64encode(png_bytes(fig_or_ax, dpi=dpi)).decode("ascii")
     extra = "".join(str(n) for n in notes)
     return Html(
         f'<figure class="ca-figure"><img class="ca-img" src="data:image/png;base64,{data}" '
-        f'alt="{esc(alt or caption)}"/><figcaption class="ca-caption">{esc(caption)}</figcaption>{extra}</figure>'
+        f'alt="{esc(alt or (caption.text if isinstance(caption, Html) else caption))}"/><figcaption class="ca-caption">{esc(caption)}</figcaption>{extra}</figure>'
     )
 
 

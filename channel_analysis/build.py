@@ -4,8 +4,8 @@
 and returns :class:`NetworkStats` (all tables, all partners: internal). ``partner_bundles`` and
 ``network_bundle`` turn those into the report bundles of :mod:`channel_analysis.bundle`: a partner's
 bundle holds its own rows and aggregates of peer groups of at least ``benchmarks.min_peers``
-partners, never another partner's id, name or figures. ``prepare_run`` does all of it for the
-render step and ``write_kpis`` writes the analyst-facing KPI tables.
+partners, never another partner's id, name or figures. ``write_kpis`` writes the analyst-facing
+tables. The run itself (what calls all of this, in order) is :mod:`channel_analysis.quarter`.
 
 Every partner-level table is sliced with one ``groupby`` per table (no per-partner filtering of
 whole tables), so the cost stays linear in the data whatever the number of partners.
@@ -13,9 +13,6 @@ whole tables), so the cost stays linear in the data whatever the number of partn
 
 from __future__ import annotations
 
-import hashlib
-import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from . import (
     bundle,
     forecast,
     kpis,
+    measures,
     peers,
     periods,
     pipeline,
@@ -35,13 +33,7 @@ from . import (
     tiers,
 )
 from .dataset import Dataset, load_dataset
-
-#: KPIs shown as peer benchmarks in a partner's scorecard (quarter window and t4q window).
-BENCHMARK_METRICS = [
-    "revenue", "revenue_growth_yoy", "gross_margin_pct", "share_of_wallet", "customers_active",
-    "cross_sell_rate", "registration_rate", "lead_accept_rate", "win_rate_shrunk",
-    "deal_size_median", "sales_cycle_median_days", "mdf_utilization", "certified_reps", "csat_mean",
-]
+from .settings import ReportSettings
 
 #: Columns of the per-partner table in the network overview (and the index).
 OVERVIEW_COLUMNS = [
@@ -76,6 +68,7 @@ class NetworkStats:
     win_probability: pd.DataFrame
     stage_conversion: pd.DataFrame
     durations: pd.DataFrame
+    cycle_durations: pd.DataFrame
     cycle_medians: pd.DataFrame
     retention: object
     time_to_first_deal: pd.DataFrame
@@ -224,7 +217,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         current_tier.assign(tier=current_tier["tier"].astype(str)), on="partner_id", how="left")
     bcfg = params["benchmarks"]
     peer_table = peers.assign_peer_groups(grouping, bcfg["peer_groups"], bcfg["min_peers"])
-    present = [m for m in BENCHMARK_METRICS if m in kpi.columns]
+    present = [m for m in measures.BENCHMARKED if m in kpi.columns]
     bench = peers.peer_percentiles(kpi[kpi["period"] == ds.period], peer_table, present,
                                         min_peers=bcfg["min_peers"], period=ds.period)
     steps.update(1)
@@ -237,14 +230,18 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         bt = f"backtest not available: {exc}"
     steps.update(1)
 
+    # The pipeline and the sales cycle are seen at the quarter's snapshot: its last day, or as_of for a
+    # quarter not yet over (as the KPI table's pipeline columns), so the page's deal list, the
+    # tiles and the exported table describe the same deals.
     opps = ds.opportunities if ds.has("opportunities") else _empty_opps()
     stages = params["pipeline"]["stages"]
-    durations = salescycle.cycle_durations(opps, ds.as_of)
+    snapshot = min(periods.quarter_bounds(ds.period, fy)[1], pd.Timestamp(ds.as_of))
+    durations = salescycle.cycle_durations(opps, snapshot)
     threshold = pipeline.stale_threshold_days(durations, params["pipeline"]["stale_quantile"]) \
         if len(durations) else np.nan
-    p_win = pipeline.win_probability(opps, stages, ds.as_of, ds.opportunity_stages)
-    open_deals = pipeline.open_pipeline(opps, ds.as_of, stages, ds.opportunity_stages)
-    stale = pipeline.stale_deals(open_deals, threshold, ds.as_of)
+    p_win = pipeline.win_probability(opps, stages, snapshot, ds.opportunity_stages)
+    open_deals = pipeline.open_pipeline(opps, snapshot, stages, ds.opportunity_stages)
+    stale = pipeline.stale_deals(open_deals, threshold, snapshot)
     open_deals = open_deals.merge(stale[["opportunity_id", "reason"]].rename(columns={"reason": "stale_reason"}),
                                   on="opportunity_id", how="left")
     open_deals["stale"] = open_deals["stale_reason"].notna()
@@ -253,7 +250,12 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     conversion = pipeline.stage_conversion(opps, stages, ds.opportunity_stages)
     steps.update(1)
 
-    medians = salescycle.km_median(durations, by="partner_id")
+    # the sales cycle every page shows: deals created in the four quarters ending with the period,
+    # open ones censored at the snapshot — the population of the KPI sales_cycle_median_days
+    cycle_start = periods.quarter_bounds(periods.shift(ds.period, -3, fy), fy)[0]
+    recent = opps[(opps["created_date"] >= cycle_start) & (opps["created_date"] <= snapshot)]
+    cycle_durations = salescycle.cycle_durations(recent, snapshot)
+    medians = salescycle.km_median(cycle_durations, by="partner_id")
     retention = salescycle.partner_retention(ds.partners, ds.as_of, fy_start=fy)
     first_deal = salescycle.time_to_first_deal(ds.partners, opps, ds.as_of)
     steps.update(1)
@@ -281,7 +283,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         monthly=monthly, category_mix=mix, concentration=conc, scores=scores, matrix=matrix,
         tier_history=tier_history, tier_gap=gap, peers=peer_table, benchmarks=bench, forecast=fc,
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
-        durations=durations, cycle_medians=medians, retention=retention,
+        durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
     )
 
@@ -323,8 +325,9 @@ def _pipeline_by_stage(open_deals: pd.DataFrame, stages: list[str], p_win: pd.Se
 
 
 def _peer_durations(stats: NetworkStats) -> pd.DataFrame:
-    """Deal durations of partners whose peer group is large enough to be shown."""
-    d = stats.durations.merge(stats.peers[["partner_id", "peer_group", "peer_n"]], on="partner_id")
+    """Sales-cycle durations (:attr:`NetworkStats.cycle_durations`) of partners whose peer group is
+    large enough to be shown."""
+    d = stats.cycle_durations.merge(stats.peers[["partner_id", "peer_group", "peer_n"]], on="partner_id")
     return d[d["peer_n"] >= stats.params["benchmarks"]["min_peers"]]
 
 
@@ -361,7 +364,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
                          fc[["partner_id", "period", "revenue", "forecast", "lower", "upper", "kind"]]],
                         ignore_index=True)
     peer_d = _peer_durations(stats)
-    curves = salescycle.km_curve(stats.durations, by="partner_id").rename(columns={"group": "partner_id"})
+    curves = salescycle.km_curve(stats.cycle_durations, by="partner_id").rename(columns={"group": "partner_id"})
     curves = curves.assign(group="partner")
     if len(peer_d):
         peer_curves = salescycle.km_curve(peer_d, by="peer_group").rename(columns={"group": "peer_group"})
@@ -382,8 +385,8 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").set_index("partner_id")
     peers = stats.peers.set_index("partner_id")
     fc_method = stats.forecast.set_index("partner_id")["method"]
-    shared_notes = {k: v for k, v in stats.notes.items() if k not in ("gini", "top20_share", "backtest")}
-    shared_notes["tier_requirements"] = tiers.requirements(params["tiers"]["levels"]).to_dict("records")
+    report_settings = ReportSettings.from_params(params)
+    stale_days = stats.notes.get("stale_threshold_days")
 
     def part(name: str, pid: str) -> pd.DataFrame:
         return slices[name].get(pid, pd.DataFrame())
@@ -419,7 +422,8 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             cycle_curve=part("curve", pid), cycle_summary=part("cycle", pid), cycle_test=test,
             tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
-            notes={**shared_notes, "forecast_method": fc_method.get(pid)},
+            settings=report_settings,
+            facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days},
         )
 
 
@@ -507,38 +511,3 @@ def write_kpis(params: dict, out_dir: Path | None = None, *, stats: NetworkStats
         write_tables(tables, out, fmt, keep_other_format=True)
         written += [out / f"{name}.{fmt}" for name in tables]
     return written
-
-
-def _fingerprint(params: dict) -> str:
-    """A hash of the parameters that shape the statistics (folded into every report fingerprint)."""
-    relevant = {k: v for k, v in params.items() if k not in ("render", "delivery", "output_dir")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def prepare_run(params: dict):
-    """Validate, compute once, write the KPI tables and one bundle per partner; return the jobs."""
-    from .i18n import pick_locale, translator
-    from .render.jobs import NetworkJob, PartnerJob, PreparedRun
-
-    ds = load_dataset(params)
-    stats = compute(ds, params, progress=True)
-    out = run_dir(params)
-    write_kpis(params, stats=stats)
-    work = out / ".work"
-    wanted = params["render"].get("partners")
-    jobs = []
-    for b in partner_bundles(stats, wanted, progress=True):
-        path = bundle.save(b, work / "partners" / f"{b.partner_id}.pkl")
-        locale = pick_locale(b.partner.get("locale"), params["locale"]["fallback"])
-        title = translator(locale).gettext("Partner scorecard — {name} — {period}")
-        jobs.append(PartnerJob(partner_id=b.partner_id, locale=locale, bundle_path=str(path),
-                               title=title.format(name=b.partner["name"], period=ds.period),
-                               name=b.partner["name"]))
-    net = bundle.save(network_bundle(stats), work / "network.pkl")
-    return PreparedRun(
-        period=ds.period, output_dir=out, partners=jobs, as_of=str(ds.as_of),
-        network=NetworkJob(bundle_path=str(net), locale=params["locale"]["network"],
-                           title=translator(params["locale"]["network"]).gettext(
-                               "Channel network overview — {period}").format(period=ds.period)),
-        fingerprint_extra=_fingerprint(params),
-    )

@@ -6,19 +6,29 @@ aggregates of its peer group and the network (groups of at least ``benchmarks.mi
 No other partner's id, name or figures are ever written into a partner bundle — this is what makes the
 report private, whatever the notebook does.
 
-Bundles are pickled dataclasses of DataFrames (fast to load, no heavy imports in the kernel).
+A bundle is stored in an open, non-executable format (:func:`to_bytes` / :func:`from_bytes`, files
+with :func:`save` / :func:`load`): a zip archive holding ``bundle.json`` (the scalars: partner facts,
+period, settings) and one Arrow IPC stream per table (``<name>.arrow``). Loading parses JSON and
+Arrow only — a tampered file can hold wrong numbers, never code — and refuses unknown members.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
-from dataclasses import dataclass, field
+import datetime as dt
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+
+from .errors import ChannelAnalysisError
+from .files import write_atomic
+from .settings import ReportSettings
 
 
 @dataclass
@@ -64,8 +74,10 @@ class PartnerBundle:
         [metric, value, percentile, peer_median, peer_p25, peer_p75, peer_n] — aggregates only.
     segment : dict
         abc_class, score, performance, potential, action.
-    notes : dict
-        Free-form facts for the narrative (method names, thresholds used, low-sample flags).
+    settings : ReportSettings
+        The thresholds the page applies (typed; see :mod:`channel_analysis.settings`).
+    facts : dict
+        Results of the run the page states: ``forecast_method`` (this partner's), ``stale_threshold_days``.
     """
 
     partner: dict
@@ -89,7 +101,8 @@ class PartnerBundle:
     tier_gap: pd.DataFrame = field(default_factory=pd.DataFrame)
     benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
     segment: dict = field(default_factory=dict)
-    notes: dict = field(default_factory=dict)
+    settings: ReportSettings | None = None
+    facts: dict = field(default_factory=dict)
 
     @property
     def partner_id(self) -> str:
@@ -120,22 +133,115 @@ class NetworkBundle:
         return self.tables[name]
 
 
+class BundleError(ChannelAnalysisError):
+    """A bundle file cannot be read (missing, not a bundle, or from another version)."""
+
+
+_FORMAT = "channel-analysis bundle 1"
+_TIMESTAMPS = ("as_of", "period_start", "period_end")
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _jsonable(value: Any) -> Any:
+    """Scalars, dicts and lists as JSON values: NaN → null, dates → ISO text, numpy → Python."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return None if pd.isna(value) else value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def _arrow(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _frame(data: bytes) -> pd.DataFrame:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all().to_pandas()
+
+
+def to_bytes(obj: PartnerBundle | NetworkBundle) -> bytes:
+    """The bundle as bytes (a zip of ``bundle.json`` and one Arrow stream per table)."""
+    if isinstance(obj, PartnerBundle):
+        kind = "partner"
+        tables = {f.name: getattr(obj, f.name) for f in fields(obj)
+                  if isinstance(getattr(obj, f.name), pd.DataFrame)}
+        scalars = {f.name: getattr(obj, f.name) for f in fields(obj) if f.name not in tables}
+        if obj.settings is not None:
+            scalars["settings"] = obj.settings.to_dict()
+    elif isinstance(obj, NetworkBundle):
+        kind = "network"
+        tables = dict(obj.tables)
+        scalars = {"period": obj.period, "as_of": obj.as_of, "reporting_currency": obj.reporting_currency,
+                   "notes": obj.notes}
+    else:
+        raise TypeError(f"not a bundle: {type(obj).__name__}")
+    meta = {"format": _FORMAT, "kind": kind, "tables": sorted(tables), "scalars": _jsonable(scalars)}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        # fixed member dates: the same bundle gives the same bytes (report fingerprints hash them)
+        zf.writestr(zipfile.ZipInfo("bundle.json", _EPOCH),
+                    json.dumps(meta, ensure_ascii=False, sort_keys=True, allow_nan=False))
+        for name in sorted(tables):
+            zf.writestr(zipfile.ZipInfo(f"{name}.arrow", _EPOCH), _arrow(tables[name]))
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes, *, source: str = "bundle") -> PartnerBundle | NetworkBundle:
+    """Read :func:`to_bytes`' output. Only JSON and Arrow are parsed; anything else is refused."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            meta = json.loads(zf.read("bundle.json"))
+            if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+                raise BundleError(f"{source} is not a {_FORMAT!r} file; re-run the statistics step")
+            names = [str(n) for n in meta.get("tables", [])]
+            members = set(zf.namelist()) - {"bundle.json"}
+            if members != {f"{n}.arrow" for n in names}:
+                raise BundleError(f"{source} holds unexpected members; re-run the statistics step")
+            tables = {n: _frame(zf.read(f"{n}.arrow")) for n in names}
+    except (zipfile.BadZipFile, KeyError, ValueError, pa.ArrowInvalid) as exc:
+        raise BundleError(f"{source} cannot be read as a bundle ({exc}); re-run the statistics step") from None
+    scalars = dict(meta.get("scalars") or {})
+    for key in _TIMESTAMPS:
+        if scalars.get(key) is not None:
+            scalars[key] = pd.Timestamp(scalars[key])
+    if meta.get("kind") == "network":
+        return NetworkBundle(period=scalars["period"], as_of=scalars.get("as_of"),
+                             reporting_currency=scalars["reporting_currency"], tables=tables,
+                             notes=scalars.get("notes") or {})
+    known = {f.name for f in fields(PartnerBundle)}
+    unknown = (set(scalars) | set(tables)) - known
+    if unknown:
+        raise BundleError(f"{source} has fields this version does not know: {sorted(unknown)}")
+    if scalars.get("settings") is not None:
+        scalars["settings"] = ReportSettings.from_dict(scalars["settings"])
+    return PartnerBundle(**scalars, **tables)
+
+
 def save(obj: PartnerBundle | NetworkBundle, path: str | Path) -> Path:
     """Write a bundle atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(Path(path), to_bytes(obj))
 
 
 def load(path: str | Path) -> PartnerBundle | NetworkBundle:
-    """Read a bundle written by :func:`save` (only bundles this project wrote: it is a pickle)."""
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+    """Read a bundle written by :func:`save`; a :class:`BundleError` saying what to do otherwise."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise BundleError(f"bundle not found: {path}; run the quarter first (make reports)") from None
+    return from_bytes(data, source=str(path))

@@ -101,11 +101,20 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     params = _params_from(args)
-    from . import render
+    from . import quarter
 
-    summary = render.run(params, force=args.force, scheduler=args.scheduler)
+    summary = quarter.run(params, force=args.force, scheduler=args.scheduler)
     print(summary.format())
     return 0 if summary.ok else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    params = _params_from(args)
+    from . import audit, build
+
+    result = audit.check_run(build.run_dir(params))
+    print(result.summary())
+    return 0 if result.ok else 1
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -118,10 +127,11 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from . import datadoc
+    from . import datadoc, measures
 
     path = datadoc.write(Path(args.out))
     print(f"wrote {path}")
+    print(f"wrote {measures.write_catalog_doc()}")
     return 0
 
 
@@ -161,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:8786) to run partners on a cluster")
     p.set_defaults(func=cmd_render)
 
+    p = sub.add_parser("audit", help="check every value shown on the rendered pages against the exported tables")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_audit)
+
     p = sub.add_parser("send", help="email each partner its scorecard (dry run into the outbox by default)")
     _add_run_options(p)
     p.add_argument("--partners", help="only these partner ids, comma-separated")
@@ -169,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resend", action="store_true", help="re-send reports that changed since they were sent")
     p.set_defaults(func=cmd_send)
 
-    p = sub.add_parser("docs", help="regenerate docs/data-model.md from the schemas")
+    p = sub.add_parser("docs", help="regenerate the generated docs: data-model.md (schemas), the measure catalog in kpis.md")
     p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "data-model.md"))
     p.set_defaults(func=cmd_docs)
     return parser

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import periods
+from . import measures, periods
 
 if TYPE_CHECKING:  # only for annotations: importing the KPI definitions stays light
     from .dataset import Dataset
@@ -28,34 +28,9 @@ if TYPE_CHECKING:  # only for annotations: importing the KPI definitions stays l
 WINDOWS = ("quarter", "ytd", "t4q")
 KEY_COLUMNS = ["partner_id", "period", "window", "period_start", "period_end"]
 
-#: Target metric (targets.metric) → KPI column holding the actual (quarter window).
-#: ``pipeline`` is merged into the KPI table by the pipeline module; until then its actual is NaN.
-TARGET_ACTUALS = {
-    "revenue": "revenue",
-    "gross_margin": "gross_margin",
-    "new_customers": "customers_new",
-    "registration_rate": "registration_rate",
-    "certified_reps": "certified_reps",
-    "pipeline": "pipeline_open",
-    "win_rate": "win_rate",
-    "csat": "csat_mean",
-}
-
-#: Rates and sample statistics that carry ``<x>_n`` and ``<x>_low_sample``.
-SAMPLED = (
-    "cross_sell_rate",
-    "upsell_rate",
-    "registration_rate",
-    "registration_lag_days_median",
-    "lead_accept_rate",
-    "lead_accept_days_median",
-    "lead_conversion_rate",
-    "win_rate",
-    "deal_size_mean",
-    "deal_size_median",
-    "csat_mean",
-    "nps",
-)
+#: Target metric → actual column, and the sampled columns, as the measure catalog declares them.
+TARGET_ACTUALS = measures.TARGET_ACTUALS
+SAMPLED = measures.SAMPLED
 
 #: Days after onboarding within which a partner's first deal makes it "activated" when
 #: ``kpis.activation_days`` is not in the parameters.
@@ -694,8 +669,8 @@ def _column_order(cols: list[str]) -> list[str]:
         out.append(c)
         if c in SAMPLED:
             out.append(c + "_n")
-            if c == "win_rate":
-                out += ["win_rate_low", "win_rate_high"]
+            if c in measures.WITH_INTERVAL:
+                out += [c + "_low", c + "_high"]
             out.append(c + "_low_sample")
     seen, ordered = set(), []
     for c in out:
@@ -810,7 +785,7 @@ def target_attainment(kpi_table: pd.DataFrame, targets: pd.DataFrame | None, par
     Returns [partner_id, period, metric, target, actual, attainment, status]. The actual comes from
     the KPI table's ``quarter`` row of the partner and period (column per :data:`TARGET_ACTUALS`);
     status is ``green`` (attainment ≥ ``kpis.target_status.green``), ``amber`` (≥ ``amber``),
-    ``red`` (below), or ``no data`` when the actual is unavailable. A target of 0 is met by any
+    ``red`` (below), or ``no_data`` when the actual is unavailable. A target of 0 is met by any
     actual: attainment NaN, status green.
     """
     if targets is None or len(targets) == 0:
@@ -834,7 +809,7 @@ def target_attainment(kpi_table: pd.DataFrame, targets: pd.DataFrame | None, par
     status = np.where(out["attainment"] >= cfg["green"], "green",
                       np.where(out["attainment"] >= cfg["amber"], "amber", "red")).astype(object)
     status[(target == 0) & ~np.isnan(actual)] = "green"
-    status[np.isnan(actual)] = "no data"
+    status[np.isnan(actual)] = "no_data"
     out["status"] = status.astype(str)
     return out[TARGET_COLUMNS].reset_index(drop=True)
 

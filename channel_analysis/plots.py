@@ -34,7 +34,7 @@ PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3",
            "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
 PARTNER_COLOR = PALETTE[0]
 PEER_COLOR = PALETTE[7]
-STATUS_COLORS = {"green": "#2E8540", "amber": "#E0A100", "red": "#C44E52", "nodata": "#B0B0B0"}
+STATUS_COLORS = {"green": "#2E8540", "amber": "#E0A100", "red": "#C44E52", "no_data": "#B0B0B0"}
 GRID_COLOR = "#DDDDDD"
 TEXT_COLOR = "#262626"
 #: Default size (inches) and resolution of a report figure: 750 px wide at dpi 100.
@@ -360,7 +360,7 @@ def percentile_bars(data: pd.DataFrame, *, metric: str = "label", percentile: st
     y = np.arange(len(d))
     p = d[percentile].astype(float).to_numpy()
     colors = np.where(p >= 75, STATUS_COLORS["green"], np.where(p >= 25, PARTNER_COLOR, STATUS_COLORS["red"]))
-    colors = np.where(np.isnan(p), STATUS_COLORS["nodata"], colors)
+    colors = np.where(np.isnan(p), STATUS_COLORS["no_data"], colors)
     ax.barh(y, np.where(np.isnan(p), 1.0, p), height=0.6, color=colors)
     ax.axvline(50, color="#555555", linewidth=1, linestyle=":")
     ax.set_xlim(0, 100)

@@ -23,6 +23,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from . import measures
+
 QUARTER = r"^\d{4}Q[1-4]$"
 EMAIL = r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$"
 
@@ -30,16 +32,7 @@ PARTNER_TYPES = ["distributor", "reseller", "dealer", "franchise", "integrator",
 SALES_CHANNELS = ["sell_in", "sell_through"]
 OUTCOMES = ["open", "won", "lost"]
 LEAD_STATUSES = ["assigned", "accepted", "rejected", "converted", "expired"]
-TARGET_METRICS = [
-    "revenue",
-    "gross_margin",
-    "new_customers",
-    "registration_rate",
-    "certified_reps",
-    "pipeline",
-    "win_rate",
-    "csat",
-]
+TARGET_METRICS = list(measures.TARGET_METRICS)  # the measure catalog's targetable measures
 COST_TYPES = ["recruiting", "onboarding", "training", "enablement", "other"]
 
 

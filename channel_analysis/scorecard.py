@@ -24,72 +24,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import blocks, i18n, plots
+from . import blocks, i18n, measures, plots, settings
 from .blocks import Html, Tile
 from .bundle import PartnerBundle
 from .i18n import N_
-from .kpis import TARGET_ACTUALS
+from .measures import TARGET_ACTUALS
 
 # --------------------------------------------------------------------------------------------
-# what the KPIs are called and how they are shown
+# fixed texts (labels and formats of the measures come from the measure catalog, measures.py)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Measure:
-    """How a KPI column is shown: label (msgid), format kind, and whether lower values are better."""
-
-    label: str
-    kind: str = "number"
-    lower_is_better: bool = False
-
-
-#: KPI columns (docs/kpis.md) and criterion names (revenue_t4q) → label and format.
-MEASURES: dict[str, Measure] = {
-    "revenue": Measure(N_("Revenue"), "currency"),
-    "revenue_t4q": Measure(N_("Revenue, last 4 quarters"), "currency"),
-    "revenue_growth_prev": Measure(N_("Growth vs previous quarter"), "percent"),
-    "revenue_growth_yoy": Measure(N_("Growth vs same quarter last year"), "percent"),
-    "gross_margin": Measure(N_("Gross margin"), "currency"),
-    "gross_margin_t4q": Measure(N_("Gross margin, last 4 quarters"), "currency"),
-    "gross_margin_pct": Measure(N_("Gross margin %"), "percent"),
-    "revenue_per_rep": Measure(N_("Revenue per sales rep"), "currency"),
-    "share_of_wallet": Measure(N_("Share of wallet"), "percent"),
-    "customers_active": Measure(N_("Active customers"), "integer"),
-    "customers_new": Measure(N_("New customers"), "integer"),
-    "customers_lost": Measure(N_("Lost customers"), "integer", lower_is_better=True),
-    "cross_sell_rate": Measure(N_("Cross-sell rate"), "percent"),
-    "upsell_rate": Measure(N_("Upsell rate"), "percent"),
-    "registration_rate": Measure(N_("Registration rate"), "percent"),
-    "registration_lag_days_median": Measure(N_("Median days to registration"), "days", lower_is_better=True),
-    "leads_received": Measure(N_("Leads received"), "integer"),
-    "lead_accept_rate": Measure(N_("Leads accepted"), "percent"),
-    "lead_accept_days_median": Measure(N_("Median days to accept a lead"), "days", lower_is_better=True),
-    "lead_conversion_rate": Measure(N_("Leads converted to deals"), "percent"),
-    "win_rate": Measure(N_("Win rate"), "percent"),
-    "deal_size_mean": Measure(N_("Average deal size"), "currency"),
-    "deal_size_median": Measure(N_("Median deal size"), "currency"),
-    "pipeline_open": Measure(N_("Open pipeline"), "currency"),
-    "pipeline_weighted": Measure(N_("Weighted pipeline"), "currency"),
-    "pipeline_coverage": Measure(N_("Pipeline coverage"), "percent"),
-    "sales_cycle_median_days": Measure(N_("Median sales cycle (days)"), "days", lower_is_better=True),
-    "mdf_allocated": Measure(N_("MDF allocated"), "currency"),
-    "mdf_claimed": Measure(N_("MDF claimed"), "currency"),
-    "mdf_utilization": Measure(N_("MDF used"), "percent"),
-    "mdf_attributed_revenue": Measure(N_("Revenue from MDF activities"), "currency"),
-    "mdf_return": Measure(N_("Return on MDF"), "ratio"),
-    "certified_reps": Measure(N_("Certified sales reps"), "integer"),
-    "trainings_completed": Measure(N_("Trainings completed"), "integer"),
-    "csat_mean": Measure(N_("Customer satisfaction (1–5)"), "decimal"),
-    "nps": Measure(N_("Net promoter score"), "integer"),
-}
-
 
 STATUS_TEXT = {
     "green": N_("On target"),
     "amber": N_("Close to target"),
     "red": N_("Below target"),
-    "nodata": N_("No data"),
+    "no_data": N_("No data"),
 }
 
 #: Forecast methods (forecast.partner_forecasts ``method``) → how the scorecard names them.
@@ -181,29 +130,10 @@ GLOSSARY: list[tuple[str, str]] = [
                           "quarter to the next.")),
 ]
 
-#: Focus rules: how much each kind of gap weighs when ranking (a gap is first expressed as a share
-#: 0..1 of what is expected: 1 − attainment, gap ÷ requirement, stale share of pipeline, …).
-FOCUS_WEIGHTS = {
-    "target": 1.0,
-    "tier": 0.9,
-    "stale": 0.8,
-    "registration": 0.7,
-    "mdf": 0.6,
-    "leads": 0.6,
-    "coverage": 0.7,
-    "satisfaction": 0.7,
-    "benchmark": 0.4,
-}
-#: MDF use below this share of the allocation is a focus item.
-MDF_USE_MIN = 0.75
-#: A measure below this percentile among peers (oriented: higher is better) is a focus item.
-BENCHMARK_LOW = 25.0
-
-
-def tile_status(attainment: Any, green: float = 1.0, amber: float = 0.9) -> str:
-    """green when attainment ≥ ``green``, amber when ≥ ``amber``, red below; nodata when missing."""
+def tile_status(attainment: Any, green: float, amber: float) -> str:
+    """green when attainment ≥ ``green``, amber when ≥ ``amber``, red below; no_data when missing."""
     if i18n.is_missing(attainment):
-        return "nodata"
+        return "no_data"
     a = float(attainment)
     return "green" if a >= green else ("amber" if a >= amber else "red")
 
@@ -237,14 +167,15 @@ class Scorecard:
 
     def __init__(self, bundle: PartnerBundle, locale: str | None = None):
         self.b = bundle
-        self.locale = i18n.pick_locale(locale, bundle.partner.get("locale"),
-                                       bundle.notes.get("locale_fallback"))
+        if bundle.settings is None:
+            raise ValueError("the bundle has no report settings: build it with channel_analysis.build")
+        self.settings = bundle.settings
+        self.locale = i18n.pick_locale(locale, bundle.partner.get("locale"), self.settings.locale_fallback)
         self.tr = i18n.translator(self.locale)
         self.currency = bundle.reporting_currency
-        status = bundle.notes.get("target_status") or {}
-        self.green = float(status.get("green", 1.0))
-        self.amber = float(status.get("amber", 0.9))
-        self.min_sample = int(bundle.notes.get("min_sample", 5))
+        self.green = self.settings.target_green
+        self.amber = self.settings.target_amber
+        self.min_sample = self.settings.min_sample
         # per-report caches (the bundle does not change while a report is built)
         self._kpi_index: dict | None = None
         self._kpi_rows: dict = {}
@@ -263,19 +194,16 @@ class Scorecard:
         return i18n.format_currency(value, self.locale, self.currency, digits=0)
 
     def measure_label(self, column: str) -> str:
-        m = MEASURES.get(column)
-        return self.tr.gettext(m.label) if m else column.replace("_", " ")
-
-    @staticmethod
-    def criterion_column(criterion: str) -> str:
-        """The measure a tier criterion is shown as: flows (revenue, margin) are judged on the last four
-        quarters (tiers.gap_to_next_tier, window t4q), so "revenue" shows as "revenue_t4q"."""
-        c = str(criterion)
-        return f"{c}_t4q" if f"{c}_t4q" in MEASURES else c
+        """The measure's label in the report's language (an undeclared measure is an error, never a
+        raw column name on the page)."""
+        return self.tr.gettext(measures.get(column).label)
 
     def measure_value(self, column: str, value: Any) -> str:
-        m = MEASURES.get(column)
-        return self.fmt(value, m.kind if m else "number")
+        return self.fmt(value, measures.get(column).kind)
+
+    def shown(self, column: str, value: Any, window: str = "quarter") -> blocks.Html:
+        """A KPI value as the page shows it: formatted, and tagged with the table cell it comes from."""
+        return blocks.tagged(self.measure_value(column, value), column, value, window)
 
     def kpi(self, column: str, window: str = "quarter", period: str | None = None) -> float:
         """The partner's KPI value (NaN when the column or the row is missing)."""
@@ -425,7 +353,7 @@ class Scorecard:
             if flagged:
                 note = self.tr.ngettext("Only {n} observation", "Only {n} observations", int(n or 0)).format(
                     n=i18n.format_number(n, self.locale, 0))
-            out.append(Tile(label=self.measure_label(column), value=self.measure_value(column, r.actual),
+            out.append(Tile(label=self.measure_label(column), value=self.shown(column, r.actual),
                             detail=detail, status=r.status, status_text=_(STATUS_TEXT[r.status]), note=note))
         return out
 
@@ -435,9 +363,9 @@ class Scorecard:
         items = self.tiles()
         if items:
             return blocks.tiles(items)
-        headline = [Tile(label=self.measure_label(c), value=self.measure_value(c, self.kpi(c)),
-                         status="nodata", status_text=_("No target"))
-                    for c in ("revenue", "revenue_growth_yoy", "win_rate", "registration_rate")]
+        headline = [Tile(label=self.measure_label(c), value=self.shown(c, self.kpi(c)),
+                         status="no_data", status_text=_("No target"))
+                    for c in measures.HEADLINE]
         return blocks.join(blocks.note(_("No targets were agreed for this quarter; the tiles show your "
                                          "headline figures."), "unavailable"), blocks.tiles(headline))
 
@@ -449,7 +377,7 @@ class Scorecard:
         f = self.b.forecast
         if not _usable(f, "period", "kind", "revenue") or f["revenue"].notna().sum() == 0:
             return self.unavailable(_("Revenue history is not available."))
-        interval = self.b.notes.get("forecast_interval")
+        interval = self.settings.forecast_interval
         ax = plots.revenue_trend(f, locale=self.locale, currency=self.currency, interval=interval)
         fc = f[f["kind"] == "forecast"]
         if len(fc):
@@ -461,12 +389,12 @@ class Scorecard:
         else:
             caption = _("Your revenue per quarter.")
         notes = []
-        method = self.b.notes.get("forecast_method")
+        method = self.b.facts.get("forecast_method")
         if method:
             method = _(FORECAST_METHODS[method]) if method in FORECAST_METHODS else method
             notes.append(blocks.note(_("Forecast method: {method}.").format(method=method)))
         n_actual = int((f["kind"] == "actual").sum())
-        if len(fc) and n_actual < int(self.b.notes.get("forecast_min_history", 6)):
+        if len(fc) and n_actual < self.settings.forecast_min_history:
             notes.append(blocks.note(_("Few quarters of history: the forecast is a simple estimate."), "lowsample"))
         return self._figure(ax, caption, notes)
 
@@ -505,7 +433,7 @@ class Scorecard:
             label = self.measure_label(c) + (" *" if flagged else "")
             if flagged:
                 low.append(n)
-            rows.append({"label": label, **{w: self.measure_value(c, self.kpi(c, w))
+            rows.append({"label": label, **{w: self.shown(c, self.kpi(c, w), w)
                                             for w in ("quarter", "ytd", "t4q")}})
         frame = pd.DataFrame(rows)
         notes = []
@@ -557,28 +485,26 @@ class Scorecard:
     # ---- pipeline ---------------------------------------------------------------------------
 
     def pipeline_summary(self) -> Html:
-        """Tiles: open pipeline, weighted pipeline, coverage, stale deals."""
+        """Tiles: open pipeline, weighted pipeline, coverage, stale deals (the KPI table's snapshot)."""
         _ = self.tr.gettext
+        n_open = self.kpi("pipeline_open_n")
+        if math.isnan(n_open):
+            return self.unavailable(_("Deal data is not available."))
+        if n_open == 0:
+            return blocks.note(_("You have no open registered deals at the end of the quarter."))
         deals = self.b.open_deals
-        pbs = self.b.pipeline_by_stage
-        if not _usable(pbs, "open_amount") and not _usable(deals, "amount"):
-            return self.unavailable(_("You have no open registered deals, or deal data is not available."))
-        open_amt = pbs["open_amount"].sum() if _usable(pbs, "open_amount") else deals["amount"].sum()
-        weighted = (pbs["weighted_amount"].sum() if _usable(pbs, "weighted_amount")
-                    else self.kpi("pipeline_weighted"))
-        n_open = int(pbs["open_n"].sum()) if _usable(pbs, "open_n") else len(deals)
         stale = deals[deals["stale"].fillna(False).astype(bool)] if _usable(deals, "stale") else deals.iloc[0:0]
-        coverage = self.kpi("pipeline_coverage")
         items = [
-            Tile(_("Open pipeline"), self.money(open_amt),
-                 self.tr.ngettext("{n} open deal", "{n} open deals", n_open).format(
-                     n=i18n.format_number(n_open, self.locale, 0))),
-            Tile(_("Weighted pipeline"), self.money(weighted), _("Open value × chance of winning")),
-            Tile(_("Pipeline coverage"), i18n.format_percent(coverage, self.locale),
+            Tile(_("Open pipeline"), self.shown("pipeline_open", self.kpi("pipeline_open")),
+                 blocks.fill(self.tr.ngettext("{n} open deal", "{n} open deals", int(n_open)),
+                             n=self.shown("pipeline_open_n", n_open))),
+            Tile(_("Weighted pipeline"), self.shown("pipeline_weighted", self.kpi("pipeline_weighted")),
+                 _("Open value × chance of winning")),
+            Tile(_("Pipeline coverage"), self.shown("pipeline_coverage", self.kpi("pipeline_coverage")),
                  _("Of next quarter's revenue target")),
-            Tile(_("Stale deals"), i18n.format_number(len(stale), self.locale, 0),
+            Tile(_("Stale deals"), self.shown("stale_deals_n", self.kpi("stale_deals_n")),
                  _("Worth {amount}").format(amount=self.money(stale["amount"].sum() if len(stale) else 0)),
-                 status="red" if len(stale) else "green"),
+                 status="red" if self.kpi("stale_deals_n") > 0 else "green"),
         ]
         return blocks.tiles(items)
 
@@ -653,21 +579,26 @@ class Scorecard:
         colors = {"partner": plots.PARTNER_COLOR, "peers": plots.PEER_COLOR}
         ax = plots.cycle_curves(curve, labels=labels, colors=colors, locale=self.locale)
         summary = self.b.cycle_summary
-        med = {}
-        n_partner = math.nan
+        peers = math.nan
         if _usable(summary, "group", "median_days"):
             s = summary.set_index("group")
-            med = {g: s.at[g, "median_days"] for g in s.index}
-            n_partner = _num(s.at["partner", "n"]) if "partner" in s.index and "n" in s else math.nan
-        caption = _("The share of your deals still open after a given number of days, compared with similar "
-                    "partners; half of your deals close within {you}, against {peers} for them.").format(
-            you=self.fmt(med.get("partner"), "days"), peers=self.fmt(med.get("peers"), "days"))
+            peers = _num(s.at["peers", "median_days"]) if "peers" in s.index else math.nan
+        # the partner's median is the KPI table's (the same deals as the curve: registered in the last
+        # four quarters, open ones censored at the end of the quarter)
+        you = self.kpi("sales_cycle_median_days")
+        closed = self.kpi("sales_cycle_events")
+        caption = blocks.fill(_(
+            "The share of your deals registered in the last four quarters still open after a given number "
+            "of days, compared with similar partners; half of your deals close within {you}, against "
+            "{peers} for them."), you=blocks.tagged(self.fmt(you, "days"), "sales_cycle_median_days", you, "quarter"),
+            peers=self.fmt(peers, "days"))
         notes = []
-        if not math.isnan(n_partner) and n_partner < self.min_sample:
-            notes.append(self._low_note(n_partner))
+        few = math.isnan(closed) or closed < self.min_sample
+        if few:
+            notes.append(self._low_note(closed))
         test = self.b.cycle_test or {}
         p = _num(test.get("p_value"))
-        if not math.isnan(p):
+        if not math.isnan(p) and not few:  # no test statistic below the minimum sample
             text = (_("The difference from similar partners is clear (statistical test, p = {p}).") if p < 0.05
                     else _("The difference from similar partners may be chance (statistical test, p = {p})."))
             notes.append(blocks.note(text.format(p=i18n.format_number(p, self.locale, 2))))
@@ -697,10 +628,9 @@ class Scorecard:
             parts.append(_("You moved up this quarter. Congratulations!"))
         elif change == "relegated":
             parts.append(_("You moved down this quarter."))
-        promote, relegate = self.b.notes.get("promote_after"), self.b.notes.get("relegate_after")
-        if promote and relegate:
-            parts.append(_("A partner moves up after meeting the next tier's requirements for {up} consecutive "
-                           "quarters, and down after missing its own for {down}.").format(up=promote, down=relegate))
+        parts.append(_("A partner moves up after meeting the next tier's requirements for {up} consecutive "
+                       "quarters, and down after missing its own for {down}.").format(
+            up=self.settings.promote_after, down=self.settings.relegate_after))
         return blocks.paragraph(" ".join(parts))
 
     def tier_gap(self) -> Html:
@@ -713,7 +643,7 @@ class Scorecard:
             return self.unavailable(_("Tier requirements are not available."))
         g = gap.dropna(subset=["criterion"]).copy()
         nxt = str(g["next_tier"].iloc[0]) if "next_tier" in g else ""
-        cols = [self.criterion_column(c) for c in g["criterion"]]
+        cols = [str(c) for c in g["criterion"]]
         g["label"] = [f"{self.measure_label(c)}: {self.measure_value(c, a)} / {self.measure_value(c, r)}"
                       for c, a, r in zip(cols, g["actual"], g["required"])]
         ax = plots.tier_gap_bars(g, locale=self.locale)
@@ -743,7 +673,7 @@ class Scorecard:
         if "period" in bm.columns:
             bm = bm[bm["period"] == self.b.period]
         bm = bm.copy()
-        flip = bm["metric"].map(lambda m: MEASURES.get(m, Measure(m)).lower_is_better).astype(bool)
+        flip = bm["metric"].map(lambda m: measures.get(m).lower_is_better).astype(bool)
         bm["percentile"] = np.where(flip, 100 - bm["percentile"].astype(float), bm["percentile"].astype(float))
         bm["label"] = [self.measure_label(m) for m in bm["metric"]]
         return bm.reset_index(drop=True)
@@ -773,7 +703,7 @@ class Scorecard:
             return self.unavailable(_("Not enough similar partners to compare with anonymously."))
         frame = pd.DataFrame({
             "label": bm["label"],
-            "value": [self.measure_value(m, v) for m, v in zip(bm["metric"], bm.get("value", np.nan))],
+            "value": [self.shown(m, v) for m, v in zip(bm["metric"], bm.get("value", np.nan))],
             "median": [self.measure_value(m, v) for m, v in zip(bm["metric"], bm.get("peer_median", np.nan))],
             "pct": [i18n.format_number(p, self.locale, 0) for p in bm["percentile"]],
         })
@@ -790,11 +720,12 @@ class Scorecard:
         ``max_items``. Low-sample rates never make an item."""
         _ = self.tr.gettext
         items: list[FocusItem] = []
+        weights, low = self.settings.focus_weights, self.settings.benchmark_low
         bench = self.benchmark_rows().set_index("metric") if not self.benchmark_rows().empty else pd.DataFrame()
 
         def add(topic, rule, gap, text):
             if not math.isnan(gap) and gap > 0:
-                items.append(FocusItem(topic, rule, round(float(FOCUS_WEIGHTS[rule] * min(gap, 1.0)), 6), text))
+                items.append(FocusItem(topic, rule, round(float(weights[rule] * min(gap, 1.0)), 6), text))
 
         def reliable(column):
             return not self.low_sample(column)[0]
@@ -813,7 +744,7 @@ class Scorecard:
                     continue
                 req = _num(r.required)
                 topic = str(r.criterion).removesuffix("_t4q")
-                col = self.criterion_column(r.criterion)
+                col = str(r.criterion)
                 add(topic, "tier", (req - _num(r.actual)) / req if req else math.nan, _(
                     "{measure}: raise it from {actual} to {required} to reach the {tier} tier.").format(
                     tier=r.next_tier, measure=self.measure_label(col),
@@ -834,7 +765,7 @@ class Scorecard:
                 "{median} for similar partners.").format(rate=i18n.format_percent(reg, self.locale),
                                                          median=i18n.format_percent(med, self.locale)))
         alloc, used = self.kpi("mdf_allocated"), self.kpi("mdf_utilization")
-        if alloc > 0 and used < MDF_USE_MIN:
+        if alloc > 0 and used < self.settings.mdf_use_min:
             add("mdf_utilization", "mdf", 1 - used, _(
                 "Use your marketing funds: {claimed} of the {allocated} available were claimed ({share}).").format(
                 claimed=self.money(self.kpi("mdf_claimed")), allocated=self.money(alloc),
@@ -858,8 +789,8 @@ class Scorecard:
         if len(bench):
             for metric, row in bench.iterrows():
                 pct = _num(row["percentile"])
-                if pct < BENCHMARK_LOW and reliable(metric):
-                    add(str(metric), "benchmark", (BENCHMARK_LOW - pct) / BENCHMARK_LOW, _(
+                if pct < low and reliable(metric):
+                    add(str(metric), "benchmark", (low - pct) / low, _(
                         "{measure}: you are in the bottom quarter of similar partners ({value}; their "
                         "median {median}).").format(measure=self.measure_label(metric),
                                                     value=self.measure_value(metric, row.get("value")),
@@ -868,7 +799,7 @@ class Scorecard:
         for it in items:
             if it.topic not in best or it.severity > best[it.topic].severity:
                 best[it.topic] = it
-        rule_order = list(FOCUS_WEIGHTS)
+        rule_order = list(settings.FOCUS_RULES)
         ranked = sorted(best.values(), key=lambda i: (-i.severity, rule_order.index(i.rule), i.topic))
         return ranked[:max_items]
 

@@ -20,7 +20,7 @@
 
 # %% tags=["parameters"]
 period: str = "2026Q3"
-bundle_path: str = "../reports/2026Q3/.work/network.pkl"
+bundle_path: str = "../reports/2026Q3/.work/network.bundle"
 locale: str = "en"
 
 # %%

@@ -22,7 +22,7 @@
 # %% tags=["parameters"]
 partner_id: str = "P0001"
 period: str = "2026Q3"
-bundle_path: str = "../reports/2026Q3/.work/partners/P0001.pkl"
+bundle_path: str = "../reports/2026Q3/.work/partners/P0001.bundle"
 locale: str = "en"
 
 # %%

@@ -5,7 +5,7 @@ frame the scorecard reads (columns as documented in bundle.py and kpis.py); ``ne
 builds a :class:`~channel_analysis.bundle.NetworkBundle` for the overview. Deterministic for a seed.
 ``missing=("leads", "mdf", ...)`` blanks what an absent optional table would blank.
 
-Run as a script to write both bundles as pickles::
+Run as a script to write both bundles (the open bundle format of channel_analysis.bundle)::
 
     .venv/bin/python tests/bundle_factory.py reports/2026Q3/.work
 """
@@ -20,6 +20,8 @@ import pandas as pd
 
 from channel_analysis import bundle as bundle_mod
 from channel_analysis import periods
+from channel_analysis.params import load_defaults
+from channel_analysis.settings import ReportSettings
 
 STAGES = ["Qualify", "Develop", "Propose", "Negotiate"]
 P_WIN = {"Qualify": 0.1, "Develop": 0.25, "Propose": 0.45, "Negotiate": 0.7}
@@ -61,7 +63,9 @@ def _kpi_rows(rng, quarters: list[str], partner_id: str, scale: float, low_sampl
                 "nps": 31.0, "nps_n": 3 if low_sample else 27,
                 "tenure_days": 900 + 91 * i, "time_to_first_deal_days": 47.0, "status": "active",
                 "pipeline_open": 410000.0, "pipeline_weighted": 150000.0, "pipeline_coverage": 0.82,
-                "sales_cycle_median_days": 64.0,
+                "sales_cycle_median_days": 64.0, "sales_cycle_n": 4 if low_sample else 40,
+                "sales_cycle_events": 3 if low_sample else 30, "pipeline_open_n": 9,
+                "pipeline_open_amount": 410000.0, "stale_deals_n": 2,
             }
             rows.append(row)
     out = pd.DataFrame(rows)
@@ -189,9 +193,8 @@ def partner_bundle(partner_id: str = "P0001", *, name: str = "Smith & Sons <Pro>
         cycle_test=cycle_test, tier_history=tier_history, tier_gap=tier_gap, benchmarks=benchmarks,
         segment={"abc_class": "B", "score": 0.56, "performance": "medium", "potential": "high",
                  "action": "Develop"},
-        notes={"forecast_method": "Holt-Winters exponential smoothing", "forecast_interval": 0.8,
-               "min_sample": 5, "min_peers": 5, "target_status": {"green": 1.0, "amber": 0.9},
-               "stale_days": 180},
+        settings=ReportSettings.from_params(load_defaults()),
+        facts={"forecast_method": "exp_smoothing", "stale_threshold_days": 180.0},
     )
     return _blank(b, missing)
 
@@ -203,7 +206,8 @@ def _blank(b: bundle_mod.PartnerBundle, missing: tuple[str, ...]) -> bundle_mod.
         "surveys": ["csat_mean", "nps"],
         "trainings": ["certified_reps", "trainings_completed"],
         "opportunities": ["win_rate", "deal_size_mean", "deal_size_median", "pipeline_open", "pipeline_weighted",
-                          "pipeline_coverage", "sales_cycle_median_days"],
+                          "pipeline_coverage", "sales_cycle_median_days", "sales_cycle_n", "sales_cycle_events",
+                          "pipeline_open_n", "pipeline_open_amount", "stale_deals_n"],
     }
     for table in missing:
         for c in cols.get(table, []):
@@ -351,6 +355,6 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
 
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "reports/2026Q3/.work")
-    bundle_mod.save(partner_bundle(), out / "partners" / "P0001.pkl")
-    bundle_mod.save(network_bundle(), out / "network.pkl")
+    bundle_mod.save(partner_bundle(), out / "partners" / "P0001.bundle")
+    bundle_mod.save(network_bundle(), out / "network.bundle")
     print("wrote", out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 
 import numpy as np
 import pandas as pd
@@ -88,12 +87,13 @@ def test_every_reported_partner_gets_a_bundle_with_only_its_own_rows(stats):
 
 
 def test_no_bundle_mentions_another_partner(stats, tmp_path):
-    """Privacy at the source: a pickled bundle holds no other partner's id or name."""
+    """Privacy at the source: a bundle file (uncompressed JSON and Arrow, so names are plain bytes)
+    holds no other partner's id or name."""
     partners = stats.dataset.partners
     for b in build.partner_bundles(stats):
-        path = bundle.save(b, tmp_path / f"{b.partner_id}.pkl")
+        path = bundle.save(b, tmp_path / f"{b.partner_id}.bundle")
         raw = path.read_bytes()
-        text = pickle.loads(raw)  # round-trips
+        text = bundle.from_bytes(raw)  # round-trips
         assert text.partner_id == b.partner_id
         for other in partners.itertuples():
             if other.partner_id == b.partner_id:

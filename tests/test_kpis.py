@@ -588,10 +588,10 @@ def test_target_attainment(ds, table):
         ("P1", "2026Q2", "revenue"): (850.0, 0.85, "red"),           # 850 / 1000 < 0.9
         ("P1", "2026Q2", "new_customers"): (2.0, 1.0, "green"),      # 2 / 2
         ("P1", "2026Q2", "win_rate"): (0.75, 0.9375, "amber"),       # 0.75 / 0.8 in [0.9, 1)
-        ("P1", "2026Q2", "pipeline"): (NaN, NaN, "no data"),         # column merged later
+        ("P1", "2026Q2", "pipeline"): (NaN, NaN, "no_data"),         # column merged later
         ("P1", "2026Q2", "csat"): (3.5, 0.875, "red"),               # 3.5 / 4
         ("P1", "2026Q2", "gross_margin"): (230.0, NaN, "green"),     # a zero target is met
-        ("P2", "2026Q3", "revenue"): (NaN, NaN, "no data"),          # period not in the table
+        ("P2", "2026Q3", "revenue"): (NaN, NaN, "no_data"),          # period not in the table
     }
     for key, (actual, attainment, status) in expected.items():
         r = got.loc[key]
@@ -686,7 +686,7 @@ def test_missing_optional_tables_give_nan_not_a_crash():
     m = kpis.monthly_revenue(ds, _params())
     assert m.gross_margin.isna().all()
     out = kpis.target_attainment(t, full.targets, _params())
-    assert (out.set_index("metric").loc["win_rate", "status"] == "no data")
+    assert (out.set_index("metric").loc["win_rate", "status"] == "no_data")
 
 
 def test_inputs_are_not_mutated():

@@ -194,10 +194,10 @@ def scorecard_bundles(locale: str, currency: str = "EUR"):
     """The scorecard in three situations: complete data, few observations and no targets, and every
     optional table missing (the "not available" notes)."""
     full = partner_bundle(locale=locale, currency=currency)
-    full.notes["forecast_method"] = "exp_smoothing"  # as build.py passes it: a forecast.py method code
+    full.facts["forecast_method"] = "exp_smoothing"  # as build.py passes it: a forecast.py method code
     full.tier_history.loc[full.tier_history.index[-1], "change"] = "promoted"
     few = partner_bundle(locale=locale, currency=currency, low_sample=True, missing=("targets",))
-    few.notes["forecast_method"] = "seasonal_naive"
+    few.facts["forecast_method"] = "seasonal_naive"
     bare = partner_bundle(locale=locale, currency=currency, missing=EVERY_OPTIONAL, tier="Platinum")
     return [full, few, bare]
 

@@ -107,7 +107,7 @@ def test_percentile_bars_colour_by_quartile_and_missing_is_grey():
     assert colours[0] == to_rgba(plots.STATUS_COLORS["green"])
     assert colours[1] == to_rgba(plots.PARTNER_COLOR)
     assert colours[2] == to_rgba(plots.STATUS_COLORS["red"])
-    assert colours[3] == to_rgba(plots.STATUS_COLORS["nodata"])
+    assert colours[3] == to_rgba(plots.STATUS_COLORS["no_data"])
     assert ax.get_xlim() == (0, 100)
 
 

@@ -61,7 +61,7 @@ def make_prepare(root: Path, *, fail=(), external=(), revenue=None):
 
 def run(root: Path, *, workers=2, force=False, scheduler=None, partners=None, **kw):
     params = {"as_of": "2026-10-05", "render": {"workers": workers, "timeout": 120, "partners": partners}}
-    return render.run(params, force=force, scheduler=scheduler, prepare=make_prepare(root, **kw),
+    return render.run(make_prepare(root, **kw)(params), params["render"], force=force, scheduler=scheduler,
                       scorecard_notebook=SCORECARD, overview_notebook=OVERVIEW, progress=False)
 
 

@@ -1,6 +1,6 @@
 """The real notebooks, rendered end to end on a small generated network (issue 4's checks).
 
-One module-scoped run of ``render.run`` with ``build.prepare_run`` and the real notebooks, then:
+One module-scoped run of ``render.run`` with ``quarter.run`` and the real notebooks, then:
 sections and figures present, self-contained HTML (no external URL, no input code), privacy (no
 report mentions another partner), failure isolation, re-run skipping, and a real headless browser
 with every network request caught by a logging proxy.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from channel_analysis import build, i18n, render, sample
+from channel_analysis import audit, build, i18n, quarter, render, sample
 from channel_analysis.params import load_params
 from channel_analysis.scorecard import SECTIONS
 
@@ -35,7 +35,7 @@ def run(tmp_path_factory):
     params = load_params(None, {"as_of": "2026-10-05", "period": "2026Q3", "history_quarters": 6,
                                 "data": {"source": str(data)}, "output_dir": str(tmp / "out"),
                                 "render": {"workers": 2}})
-    summary = render.run(params, progress=False)
+    summary = quarter.run(params, progress=False)
     run_dir = Path(params["output_dir"]) / "2026Q3"
     partners = __import__("pandas").read_parquet(data / "partners.parquet")
     return {"params": params, "summary": summary, "dir": run_dir, "partners": partners}
@@ -111,7 +111,7 @@ def test_markup_in_a_partner_name_is_shown_as_text(run):
 
 def test_rerun_skips_everything_unchanged(run):
     before = {p: p.stat().st_mtime_ns for p in (run["dir"] / "partners").glob("*.html")}
-    summary = render.run(run["params"], progress=False)
+    summary = quarter.run(run["params"], progress=False)
     assert summary.ok and summary.rendered == [] and len(summary.skipped) == len(before)
     assert {p: p.stat().st_mtime_ns for p in (run["dir"] / "partners").glob("*.html")} == before
 
@@ -119,13 +119,13 @@ def test_rerun_skips_everything_unchanged(run):
 def test_a_partner_whose_data_breaks_a_cell_fails_alone(run, tmp_path):
     """Corrupt one partner's bundle between statistics and rendering: only that report fails."""
     params = {**run["params"], "output_dir": str(tmp_path / "out")}
-    prepared = build.prepare_run(params)
+    prepared = quarter.prepare(params)
     victim = prepared.partners[0]
     Path(victim.bundle_path).write_bytes(b"not a bundle")  # the notebook's loading cell raises
     subset = [job.partner_id for job in prepared.partners[:3]]
     params["render"] = {**params["render"], "partners": subset}
     prepared.network = None
-    summary = render.run(params, prepare=lambda _: prepared, progress=False)
+    summary = render.run(prepared, params["render"], progress=False)
     assert not summary.ok
     assert list(summary.failed) == [victim.partner_id]
     assert sorted(summary.rendered) == sorted(subset[1:])
@@ -134,7 +134,7 @@ def test_a_partner_whose_data_breaks_a_cell_fails_alone(run, tmp_path):
     assert (out / "failed" / f"{victim.partner_id}.ipynb").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["reports"][victim.partner_id]["status"] == "failed"
-    assert "UnpicklingError" in manifest["reports"][victim.partner_id]["error"]
+    assert "BundleError" in manifest["reports"][victim.partner_id]["error"]  # a tampered bundle is refused, never run
     for pid in subset[1:]:
         assert manifest["reports"][pid]["status"] == "ok"
 
@@ -204,3 +204,26 @@ def test_report_renders_offline_in_a_real_browser_without_any_request(run, tmp_p
     assert fetched == [report.as_uri()], fetched
     assert not [e for e in events if e["method"] == "Network.loadingFailed"]
     assert shot.stat().st_size > 20_000  # a real, non-blank page (look at test-artifacts/scorecard.png)
+
+
+def test_every_shown_value_equals_the_exported_table(run):
+    """The page shows what the table holds: every tagged value against kpis/network.parquet."""
+    result = audit.check_run(run["dir"])
+    assert result.ok, result.summary()
+    partner_pages = [p for p in result.checked if p.startswith("partners/")]
+    assert len(partner_pages) == len(run["summary"].rendered) + len(run["summary"].skipped)
+    assert min(result.checked[p] for p in partner_pages) >= 20  # tiles, tables, pipeline, sales cycle
+
+
+def test_the_audit_catches_a_page_that_differs(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run["dir"], copy)
+    page = next((copy / "partners").glob("*.html"))
+    text = page.read_text(encoding="utf-8")
+    tampered = re.sub(r'(data-measure="revenue" data-window="quarter" data-value=")([^"]+)"',
+                      lambda m: m.group(1) + repr(float(m.group(2)) + 1) + '"', text, count=1)
+    assert tampered != text
+    page.write_text(tampered, encoding="utf-8")
+    result = audit.check_run(copy)
+    assert list(result.problems["problem"]) == ["differs from the table"]
+    assert list(result.problems["measure"]) == ["revenue"]

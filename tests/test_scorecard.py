@@ -10,7 +10,8 @@ import pytest
 from bundle_factory import network_bundle, partner_bundle
 from channel_analysis import blocks, i18n
 from channel_analysis import bundle as bundle_mod
-from channel_analysis.scorecard import FOCUS_WEIGHTS, SECTIONS, Scorecard, tile_status
+from channel_analysis.scorecard import SECTIONS, Scorecard, tile_status
+from channel_analysis.settings import FOCUS_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table", "category_mix", "customers",
@@ -21,7 +22,7 @@ BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table"
 
 @pytest.mark.parametrize("attainment, expected", [
     (1.0, "green"), (1.3, "green"), (0.95, "amber"), (0.9, "amber"), (0.899, "red"), (0.0, "red"),
-    (np.nan, "nodata"), (None, "nodata"),
+    (np.nan, "no_data"), (None, "no_data"),
 ])
 def test_tile_status_from_attainment(attainment, expected):
     assert tile_status(attainment, green=1.0, amber=0.9) == expected
@@ -37,7 +38,9 @@ def test_tiles_take_status_from_attainment_when_missing():
     assert [t.label for t in tiles] == ["Revenue", "Win rate", "Customer satisfaction (1–5)"]
     assert [t.status for t in tiles] == ["amber", "red", "green"]
     assert [t.status_text for t in tiles] == ["Close to target", "Below target", "On target"]
-    assert tiles[0].value == "€95" and tiles[0].detail == "Target €100 · 95% reached"
+    assert tiles[0].value.text == "€95" and tiles[0].detail == "Target €100 · 95% reached"
+    # the shown value says which cell of the KPI table it is
+    assert 'data-measure="revenue" data-window="quarter" data-value="95.0"' in tiles[0].value.markup
 
 
 def test_tiles_markup_has_status_classes_and_words():
@@ -79,7 +82,7 @@ def test_focus_rules_ranked_by_weighted_gap():
     assert [i.severity for i in items] == pytest.approx([0.6, 0.5, 0.39, 0.2])
     assert items[0].text == "Certified sales reps: raise it from 1 to 3 to reach the Gold tier."
     assert items[3].text == "Update or close your stale deal worth €25."
-    assert set(FOCUS_WEIGHTS) >= {i.rule for i in items}
+    assert set(FOCUS_RULES) >= {i.rule for i in items}
 
 
 def test_focus_keeps_one_item_per_topic_and_at_most_five():
@@ -228,7 +231,7 @@ def _no_code_logic(source: str):
 
 @pytest.mark.slow
 def test_partner_scorecard_notebook_runs_end_to_end(tmp_path):
-    path = bundle_mod.save(partner_bundle(name="Smith & Sons <Pro>", locale="fr_FR"), tmp_path / "P0001.pkl")
+    path = bundle_mod.save(partner_bundle(name="Smith & Sons <Pro>", locale="fr_FR"), tmp_path / "P0001.bundle")
     nb = _execute("partner_scorecard.py", tmp_path, {"partner_id": "P0001", "period": "2026Q3",
                                                      "bundle_path": str(path), "locale": "fr_FR"})
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -253,7 +256,7 @@ def test_partner_scorecard_notebook_runs_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_network_overview_notebook_runs_end_to_end(tmp_path):
-    path = bundle_mod.save(network_bundle(), tmp_path / "network.pkl")
+    path = bundle_mod.save(network_bundle(), tmp_path / "network.bundle")
     nb = _execute("network_overview.py", tmp_path, {"period": "2026Q3", "bundle_path": str(path), "locale": "en"})
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     html = _html_outputs(nb)
@@ -298,6 +301,6 @@ def test_cached_frames_are_copies():
     rows["percentile"] = -1.0
     assert (sc.benchmark_rows()["percentile"] >= 0).all()
     targets = sc.target_rows()
-    targets.loc[:, "status"] = "nodata"
+    targets.loc[:, "status"] = "no_data"
     assert len(sc.target_rows()) == 6  # the factory agrees six targets
-    assert (sc.target_rows()["status"] != "nodata").all()
+    assert (sc.target_rows()["status"] != "no_data").all()

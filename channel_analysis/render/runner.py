@@ -1,7 +1,7 @@
 """The render run: decide what is out of date, dispatch it, record it, write manifest and index.
 
-``run(params)`` asks the statistics step for the run's jobs (``prepare(params) -> PreparedRun``,
-default :func:`channel_analysis.build.prepare_run`), fingerprints every report, skips the ones
+``run(prepared, render_params)`` takes the run's jobs (a :class:`PreparedRun`, made by the statistics
+step of :mod:`channel_analysis.quarter`), fingerprints every report, skips the ones
 whose manifest entry is ok with the same fingerprint and an intact HTML (unless ``force``), renders
 the rest in parallel (:mod:`.executors`), records each result as it arrives (:mod:`.manifest`) and
 finally writes ``index.html``. A report that fails is recorded and the run goes on.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from ..params import PROJECT_ROOT
 from .atomic import write_atomic
@@ -84,12 +84,6 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def _default_prepare(params: dict) -> PreparedRun:
-    from ..build import prepare_run
-
-    return prepare_run(params)
-
-
 def _read_notebook(path: Path, what: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -112,21 +106,21 @@ def _select(prepared: PreparedRun, wanted: list[str] | None):
 
 
 def run(
-    params: Mapping[str, Any],
+    prepared: PreparedRun | Mapping[str, Any],
+    render_params: Mapping[str, Any] | None = None,
     *,
     force: bool = False,
     scheduler: str | None = None,
-    prepare: Callable[[Mapping[str, Any]], PreparedRun] | None = None,
     scorecard_notebook: str | Path | None = None,
     overview_notebook: str | Path | None = None,
     progress: bool | None = None,
 ) -> RunSummary:
     """Render every partner scorecard that is missing, failed or out of date, then the overview.
 
-    ``force`` re-renders everything; ``scheduler`` a Dask address sends the work to that cluster
-    (else a local pool of ``params["render"]["workers"]`` processes, None = CPU cores);
-    ``prepare(params)`` returns the :class:`PreparedRun` (default: ``build.prepare_run``); the
-    notebook paths default to ``notebooks/partner_scorecard.py`` / ``network_overview.py``.
+    ``prepared`` is the statistics step's :class:`PreparedRun`; ``render_params`` the run's
+    ``render`` parameters (workers, engine, timeout, partners). ``force`` re-renders everything;
+    ``scheduler`` a Dask address sends the work to that cluster (else a local pool of
+    ``render_params["workers"]`` processes, None = CPU cores); the notebook paths default to ``notebooks/partner_scorecard.py`` / ``network_overview.py``.
     ``progress``: show a progress bar (None = when the terminal is interactive).
     Returns a :class:`RunSummary`; writes ``manifest.json`` and ``index.html`` in the run folder.
     """
@@ -134,8 +128,7 @@ def run(
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    render_params = dict(params.get("render") or {})
-    prepared = (prepare or _default_prepare)(params)
+    render_params = dict(render_params or {})
     if isinstance(prepared, Mapping):
         prepared = PreparedRun(**dict(prepared))
     if not isinstance(prepared, PreparedRun):
@@ -144,7 +137,7 @@ def run(
     jobs = _select(prepared, wanted)
     period, run_dir = prepared.period, prepared.output_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    as_of = prepared.as_of if prepared.as_of is not None else params.get("as_of")
+    as_of = prepared.as_of
     as_of = as_of.isoformat() if hasattr(as_of, "isoformat") else (None if as_of is None else str(as_of))
 
     timeout = render_params.get("timeout")

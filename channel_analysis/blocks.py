@@ -19,6 +19,8 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from .plots import fit
+
 #: The classes the blocks use, for the template's CSS.
 CSS_CLASSES = {
     "ca-header": "report header block; its <dl class=\"ca-meta\"> holds the partner facts",
@@ -214,8 +216,6 @@ def png_bytes(fig_or_ax: Any, dpi: int = 100, colors: int | None = 256) -> bytes
     the figure's background is transparent).
     """
     from PIL import Image
-
-    from .plots import fit
 
     if isinstance(fig_or_ax, (list, tuple)):
         fig_or_ax = fig_or_ax[0]

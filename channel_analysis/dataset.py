@@ -10,9 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import pandas as pd
 
+from . import periods, validation
+from .errors import DataSourceError, DataValidationError
+from .io import sources
 from .schema import TABLES
+from .validation import MONEY_COLUMNS, money_period, row_currency
 
 
 @dataclass(frozen=True)
@@ -82,10 +87,6 @@ def load_dataset(params: dict, *, validate: bool = True, progress: bool = True) 
     ``as_of``) uses the currency's nearest earlier rate (else its earliest). ``currency`` columns
     then hold the reporting currency. Empty optional tables are treated as absent (``None``).
     """
-    from . import validation
-    from .errors import DataSourceError, DataValidationError
-    from .io import sources
-
     data = params.get("data", {}) or {}
     source = data.get("source")
     if not source:
@@ -138,11 +139,6 @@ def convert_money(tables: dict[str, pd.DataFrame], params: dict) -> dict[str, pd
     The inputs are not modified; tables without money in other currencies are returned as they
     are, with ``currency`` filled with the reporting currency.
     """
-    import numpy as np
-
-    from .errors import DataValidationError
-    from .validation import MONEY_COLUMNS, money_period, row_currency
-
     reporting = str(params.get("reporting_currency", "EUR"))
     fy = int(params.get("fiscal_year_start_month", 1))
     out = dict(tables)
@@ -183,10 +179,6 @@ class _FxLookup:
     earlier rate of the currency, else its earliest."""
 
     def __init__(self, fx: pd.DataFrame | None, fy: int):
-        import numpy as np
-
-        from . import periods
-
         freq = periods.quarter_freq(fy)
         if fx is None or fx.empty:
             fx = pd.DataFrame({"currency": pd.Series(dtype="str"), "period": pd.Series(dtype="str"),

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from . import measures, periods
-
-if TYPE_CHECKING:  # only for annotations: importing the KPI definitions stays light
-    from .dataset import Dataset
+from .dataset import Dataset
 
 WINDOWS = ("quarter", "ytd", "t4q")
 KEY_COLUMNS = ["partner_id", "period", "window", "period_start", "period_end"]

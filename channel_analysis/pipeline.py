@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import periods
 from .errors import ParamsError
+from .salescycle import cycle_durations, km_quantile
 
 #: Age buckets of open deals, in days since creation (inclusive upper bounds).
 AGE_BINS = [-np.inf, 30, 90, 180, np.inf]
@@ -255,8 +256,6 @@ def stale_threshold_days(durations: pd.DataFrame, q: float) -> float:
     by which a share q of deals has closed. When the curve never gets there (many long deals still
     open), the longest observed closed cycle is used instead; NaN when no deal has closed.
     """
-    from .salescycle import km_quantile
-
     value = float(km_quantile(durations, q, by=None).iloc[0])
     if np.isnan(value):
         closed = durations.loc[durations["closed"], "days"]
@@ -300,8 +299,6 @@ def partner_pipeline_kpis(opps: pd.DataFrame, params: dict, as_of: dt.date, quar
     closed by then, and stale by the rules of :func:`stale_deals` with the threshold = the
     ``pipeline.stale_quantile`` quantile of the Kaplan-Meier sales cycle as of the snapshot.
     """
-    from .salescycle import cycle_durations
-
     stages = params["pipeline"]["stages"]
     q = params["pipeline"]["stale_quantile"]
     fy = params.get("fiscal_year_start_month", 1)

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from . import periods
 from .errors import DataSourceError, ParamsError
+from .io.sources import write_tables
 from .schema import TABLES
 
 #: Sales lines per partner-quarter when ``lines`` is not given (200 partners x 8 quarters ≈ 240k).
@@ -1152,7 +1153,6 @@ def write(tables: dict[str, pd.DataFrame], out: Path, fmt: str = "parquet") -> P
     ``out`` that holds anything but a previous sample is refused (nothing of yours is deleted).
     Returns ``out``.
     """
-    from .io.sources import write_tables
 
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():

@@ -32,6 +32,7 @@ import pandera.pandas as pa
 
 from . import periods
 from .errors import DataSourceError
+from .io import sources
 from .schema import TABLES
 
 PROBLEM_COLUMNS = ["severity", "table", "column", "row", "key", "problem", "fix"]
@@ -978,7 +979,6 @@ def validate_source(params: dict, *, progress: bool = True) -> ValidationReport:
     the report and the others are still checked; a source that cannot be opened at all raises
     :class:`~channel_analysis.errors.DataSourceError`.
     """
-    from .io import sources
 
     data = params.get("data", {}) or {}
     source = data.get("source")

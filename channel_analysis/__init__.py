@@ -7,16 +7,19 @@ Modules, one job each:
   dataset      the validated, currency-converted tables a run works on
   periods      calendar and fiscal quarters
   params       run parameters: defaults <- run file <- command line, strictly checked
+  settings     the thresholds pages apply, as one typed, validated object (ReportSettings)
+  measures     the measure catalog: every KPI's label, format, direction, sampling, benchmark, target
   sample       the deterministic sample-data generator
   kpis         the per-partner x period KPI table and network-level KPIs
   segmentation Pareto/ABC, Lorenz/Gini, weighted score, performance x potential
   tiers        tier assignment with promotion/relegation, migration, gap to next tier
-  benchmarks   peer groups, percentiles, empirical-Bayes shrinkage
+  peers        peer groups, peer percentiles, empirical-Bayes shrinkage
   pipeline     open pipeline, stage conversion, P(win | stage), coverage, stale deals
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention
   forecast     next-quarter revenue with prediction intervals, backtest
   build        computes everything once for the network and writes the run's tables
-  bundle       what a report may read: one private bundle per partner, one for the network
+  bundle       what a report may read: one private bundle per partner, one for the network (JSON + Arrow)
+  quarter      the quarterly run, start to end: statistics -> tables -> bundles -> pages -> index
   blocks       HTML building blocks of the reports (sections, tiles, tables, figures, notes)
   scorecard    the partner scorecard's content, block by block
   overview     the network overview's content, block by block
@@ -24,6 +27,8 @@ Modules, one job each:
   plots        figures (tidy data in, Axes out)
   engine       papermill engine running a notebook in a fresh in-process IPython shell
   render       executes the notebooks per partner and writes the HTML reports
+  audit        checks every value a rendered page shows against the exported tables
+  files        atomic file writes
   delivery     emails the reports (outbox or SMTP), exactly once
   datadoc      generates docs/data-model.md from the schemas
   cli          the channel-analysis command

@@ -266,19 +266,17 @@ def stale_threshold_days(durations: pd.DataFrame, q: float) -> float:
 def stale_deals(open_deals: pd.DataFrame, cycle_days_threshold: float, as_of: dt.date) -> pd.DataFrame:
     """Open deals past their expected close date, or open longer than the threshold.
 
-    Returns the stale rows of ``open_deals`` plus ``reason``: "past expected close", "open longer
-    than N days", or both joined by "; ". Past expected close: expected_close_date < as_of. Too
-    old: as_of - created_date > ``cycle_days_threshold`` (that rule is skipped when the threshold
-    is NaN).
+    Returns the stale rows of ``open_deals`` plus ``reason``, a code the pages translate:
+    ``past_expected_close``, ``open_too_long`` or ``both``. Past expected close: expected_close_date
+    < as_of. Too old: as_of - created_date > ``cycle_days_threshold`` (that rule is skipped when the
+    threshold is NaN).
     """
     t = _ts(as_of)
     age = (t - open_deals["created_date"]).dt.days
     expected = open_deals["expected_close_date"]
     past = (expected.notna() & (expected < t)).to_numpy()
     old = (age > cycle_days_threshold).to_numpy() if not np.isnan(cycle_days_threshold) else np.zeros(len(age), bool)
-    old_text = f"open longer than {cycle_days_threshold:g} days"
-    reason = np.where(past & old, f"past expected close; {old_text}",
-                      np.where(past, "past expected close", old_text))
+    reason = np.where(past & old, "both", np.where(past, "past_expected_close", "open_too_long"))
     out = open_deals.loc[past | old].copy()
     out["reason"] = reason[past | old]
     return out.reset_index(drop=True)

@@ -543,7 +543,10 @@ class Scorecard:
         stale = deals[deals["stale"].fillna(False).astype(bool)].sort_values("amount", ascending=False)
         if stale.empty:
             return blocks.note(_("No stale deals: every open deal is within its expected close date."))
-        reasons = {"past_expected_close": _("Past expected close date"), "open_too_long": _("Open unusually long")}
+        days = self.fmt(self.b.facts.get("stale_threshold_days"), "days")
+        reasons = {"past_expected_close": _("Past expected close date"),
+                   "open_too_long": _("Open longer than {days}").format(days=days),
+                   "both": _("Past expected close date and open longer than {days}").format(days=days)}
         shown = stale.head(limit)
         frame = pd.DataFrame({
             "deal": shown["opportunity_id"].astype(str),

@@ -596,15 +596,13 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
         closed = won + lost
         col["win_rate"] = _ratio(won, closed)
         col["win_rate_n"] = closed
-        col["win_rate_low"], col["win_rate_high"] = wilson_interval(won, closed)
         col["deal_size_mean"] = _ratio(cube.sum("won_amount", w.lo, w.hi), won)
         col["deal_size_mean_n"] = won
         wd = net.won[(net.won["q"] >= w.lo) & (net.won["q"] <= w.hi) & (net.won["p"] >= 0)]
         med, n = _group_median(wd["p"].to_numpy(), wd["amount"].to_numpy(), None, net.np)
         col["deal_size_median"], col["deal_size_median_n"] = med, n
     else:
-        for c in ("deals_created", "deals_won", "deals_lost", "win_rate", "win_rate_n", "win_rate_low",
-                  "win_rate_high", "deal_size_mean", "deal_size_mean_n", "deal_size_median",
+        for c in ("deals_created", "deals_won", "deals_lost", "win_rate", "win_rate_n", "deal_size_mean", "deal_size_mean_n", "deal_size_median",
                   "deal_size_median_n"):
             col[c] = nan.copy()
 
@@ -711,6 +709,9 @@ def partner_kpis(ds: Dataset, params: dict, quarters: list[str] | None = None) -
         out[name] = out[name].astype(str)
     for name in SAMPLED:
         out[name + "_low_sample"] = ~(out[name + "_n"] >= min_sample)
+    for name in measures.WITH_INTERVAL:  # proportions: 95 % Wilson interval from the rate and its n
+        n = out[name + "_n"].to_numpy(dtype=float)
+        out[name + "_low"], out[name + "_high"] = wilson_interval(np.round(out[name].to_numpy(dtype=float) * n), n)
     out = out[_column_order(list(out.columns))]
     out["status"] = out["status"].astype(str)
     out["period_start"] = pd.to_datetime(out["period_start"])

@@ -180,6 +180,7 @@ class Scorecard:
         self._kpi_index: dict | None = None
         self._kpi_rows: dict = {}
         self._cache: dict = {}
+        self._noted: set[str] = set()  # notes already shown in the current section
 
     # ---- formatting -------------------------------------------------------------------------
 
@@ -238,6 +239,20 @@ class Scorecard:
             self._cache[key] = build()
         return self._cache[key].copy()
 
+    def interval(self, column: str, window: str = "quarter") -> str:
+        """The measure's 95 % interval as "31–55 %" ('' when it has none, or it says nothing: missing
+        or a single point)."""
+        m = measures.get(column)
+        if m.interval:
+            low, high = self.kpi(f"{column}_low", window), self.kpi(f"{column}_high", window)
+        elif column == "sales_cycle_median_days":
+            low, high = self.kpi("sales_cycle_ci_low", window), self.kpi("sales_cycle_ci_high", window)
+        else:
+            return ""
+        if math.isnan(low) or math.isnan(high) or low >= high:
+            return ""
+        return f"{self.measure_value(column, low)}–{self.measure_value(column, high)}"
+
     def low_sample(self, column: str, window: str = "quarter") -> tuple[bool, float]:
         """(flagged low-sample?, n) of a rate in the KPI table."""
         row = self._row(window)
@@ -249,17 +264,26 @@ class Scorecard:
     def _low_note(self, n: float) -> Html:
         _ = self.tr.gettext
         if i18n.is_missing(n):
-            return blocks.note(_("Based on only a few observations: read with care."), "lowsample")
+            return self.note(_("Based on only a few observations: read with care."), "lowsample")
         k = int(n)
-        return blocks.note(self.tr.ngettext(
+        return self.note(self.tr.ngettext(
             "Based on only {n} observation: read with care.",
             "Based on only {n} observations: read with care.", k).format(n=i18n.format_number(k, self.locale, 0)),
             "lowsample")
 
+    def note(self, text: str, kind: str = "info") -> Html:
+        """A note, once per section: words already said in this section are not repeated, and a
+        section says "not available" once (its later blocks then stay silent)."""
+        key = "\x00unavailable" if kind == "unavailable" else text
+        if key in self._noted:
+            return Html("")
+        self._noted.add(key)
+        return blocks.note(text, kind)
+
     def unavailable(self, what: str | None = None) -> Html:
         _ = self.tr.gettext
         text = _("Not available for this quarter.") if what is None else what
-        return blocks.note(text, "unavailable")
+        return self.note(text, "unavailable")
 
     def _figure(self, ax, caption: str, notes=()) -> Html:
         return blocks.figure(ax, caption, notes=notes)
@@ -303,6 +327,7 @@ class Scorecard:
         """A section's heading and its one-paragraph introduction (keys: :data:`SECTIONS`)."""
         heading, intro = SECTIONS[key]
         _ = self.tr.gettext
+        self._noted = set()  # a new section: its notes start afresh
         return blocks.section(_(heading), _(intro) if intro else None)
 
     def how_to_read(self) -> Html:
@@ -349,6 +374,9 @@ class Scorecard:
             detail = _("Target {target} · {attainment} reached").format(
                 target=self.measure_value(column, r.target),
                 attainment=i18n.format_percent(getattr(r, "attainment", math.nan), self.locale))
+            span = self.interval(column)
+            if span:
+                detail += " · " + _("95% range {range}").format(range=span)
             note = ""
             if flagged:
                 note = self.tr.ngettext("Only {n} observation", "Only {n} observations", int(n or 0)).format(
@@ -366,7 +394,7 @@ class Scorecard:
         headline = [Tile(label=self.measure_label(c), value=self.shown(c, self.kpi(c)),
                          status="no_data", status_text=_("No target"))
                     for c in measures.HEADLINE]
-        return blocks.join(blocks.note(_("No targets were agreed for this quarter; the tiles show your "
+        return blocks.join(self.note(_("No targets were agreed for this quarter; the tiles show your "
                                          "headline figures."), "unavailable"), blocks.tiles(headline))
 
     # ---- revenue ----------------------------------------------------------------------------
@@ -392,10 +420,10 @@ class Scorecard:
         method = self.b.facts.get("forecast_method")
         if method:
             method = _(FORECAST_METHODS[method]) if method in FORECAST_METHODS else method
-            notes.append(blocks.note(_("Forecast method: {method}.").format(method=method)))
+            notes.append(self.note(_("Forecast method: {method}.").format(method=method)))
         n_actual = int((f["kind"] == "actual").sum())
         if len(fc) and n_actual < self.settings.forecast_min_history:
-            notes.append(blocks.note(_("Few quarters of history: the forecast is a simple estimate."), "lowsample"))
+            notes.append(self.note(_("Few quarters of history: the forecast is a simple estimate."), "lowsample"))
         return self._figure(ax, caption, notes)
 
     def revenue_table(self) -> Html:
@@ -438,7 +466,7 @@ class Scorecard:
         frame = pd.DataFrame(rows)
         notes = []
         if low:
-            notes.append(blocks.note(_("* Based on fewer than {k} observations this quarter: read with care.").format(
+            notes.append(self.note(_("* Based on fewer than {k} observations this quarter: read with care.").format(
                 k=i18n.format_number(self.min_sample, self.locale, 0)), "lowsample"))
         return blocks.table(frame, [("label", _("Measure"), False), ("quarter", _("This quarter"), True),
                                     ("ytd", _("Year to date"), True), ("t4q", _("Last 4 quarters"), True)],
@@ -491,7 +519,7 @@ class Scorecard:
         if math.isnan(n_open):
             return self.unavailable(_("Deal data is not available."))
         if n_open == 0:
-            return blocks.note(_("You have no open registered deals at the end of the quarter."))
+            return self.note(_("You have no open registered deals at the end of the quarter."))
         deals = self.b.open_deals
         stale = deals[deals["stale"].fillna(False).astype(bool)] if _usable(deals, "stale") else deals.iloc[0:0]
         items = [
@@ -542,7 +570,7 @@ class Scorecard:
             return self.unavailable(_("Deal data is not available."))
         stale = deals[deals["stale"].fillna(False).astype(bool)].sort_values("amount", ascending=False)
         if stale.empty:
-            return blocks.note(_("No stale deals: every open deal is within its expected close date."))
+            return self.note(_("No stale deals: every open deal is within its expected close date."))
         days = self.fmt(self.b.facts.get("stale_threshold_days"), "days")
         reasons = {"past_expected_close": _("Past expected close date"),
                    "open_too_long": _("Open longer than {days}").format(days=days),
@@ -564,7 +592,7 @@ class Scorecard:
             "unusually long.", len(stale)).format(n=i18n.format_number(len(stale), self.locale, 0))
         notes = []
         if len(stale) > limit:
-            notes.append(blocks.note(_("Showing the {k} largest.").format(k=limit)))
+            notes.append(self.note(_("Showing the {k} largest.").format(k=limit)))
         return blocks.table(frame, [("deal", _("Deal"), False), ("stage", _("Stage"), False),
                                     ("amount", _("Value"), True), ("age", _("Open for"), True),
                                     ("close", _("Expected close"), True), ("reason", _("Why"), False)],
@@ -604,7 +632,7 @@ class Scorecard:
         if not math.isnan(p) and not few:  # no test statistic below the minimum sample
             text = (_("The difference from similar partners is clear (statistical test, p = {p}).") if p < 0.05
                     else _("The difference from similar partners may be chance (statistical test, p = {p})."))
-            notes.append(blocks.note(text.format(p=i18n.format_number(p, self.locale, 2))))
+            notes.append(self.note(text.format(p=i18n.format_number(p, self.locale, 2))))
         return self._figure(ax, caption, notes)
 
     # ---- tier -------------------------------------------------------------------------------
@@ -642,7 +670,7 @@ class Scorecard:
         gap = self.b.tier_gap
         if not _usable(gap, "criterion", "required", "actual") or gap["criterion"].isna().all():
             if self.b.partner.get("tier"):
-                return blocks.note(_("You are in our highest tier. Thank you!"))
+                return self.note(_("You are in our highest tier. Thank you!"))
             return self.unavailable(_("Tier requirements are not available."))
         g = gap.dropna(subset=["criterion"]).copy()
         nxt = str(g["next_tier"].iloc[0]) if "next_tier" in g else ""
@@ -689,7 +717,7 @@ class Scorecard:
             return self.unavailable(_("Not enough similar partners to compare with anonymously."))
         ax = plots.percentile_bars(bm, locale=self.locale)
         left_out = rows.loc[rows["percentile"].isna(), "label"].tolist()
-        notes = [blocks.note(_("Not compared (no value, or too few similar partners with one): {measures}.").format(
+        notes = [self.note(_("Not compared (no value, or too few similar partners with one): {measures}.").format(
             measures=i18n.join_list(left_out, self.locale)))] if left_out else []
         peer_n = self.b.partner.get("peer_n") or (bm["peer_n"].max() if "peer_n" in bm else None)
         group = self.b.partner.get("peer_group") or _("all partners")
@@ -707,12 +735,15 @@ class Scorecard:
         frame = pd.DataFrame({
             "label": bm["label"],
             "value": [self.shown(m, v) for m, v in zip(bm["metric"], bm.get("value", np.nan))],
+            "range": [self.interval(m) or "—" for m in bm["metric"]],
             "median": [self.measure_value(m, v) for m, v in zip(bm["metric"], bm.get("peer_median", np.nan))],
             "pct": [i18n.format_number(p, self.locale, 0) for p in bm["percentile"]],
         })
         return blocks.table(frame, [("label", _("Measure"), False), ("value", _("You"), True),
+                                    ("range", _("Likely range (95%)"), True),
                                     ("median", _("Peer median"), True), ("pct", _("Percentile"), True)],
-                            _("Your figures next to the median of similar partners."))
+                            _("Your figures next to the median of similar partners. The likely range shows how "
+                              "much a rate based on few cases could differ by chance."))
 
     # ---- focus ------------------------------------------------------------------------------
 
@@ -811,7 +842,7 @@ class Scorecard:
         _ = self.tr.gettext
         items = self.focus_items()
         if not items:
-            return blocks.note(_("Nothing stands out this quarter: you met your targets and none of your measures "
+            return self.note(_("Nothing stands out this quarter: you met your targets and none of your measures "
                                  "lags behind similar partners. Keep it up!"))
         return blocks.ordered_list([i.text for i in items])
 

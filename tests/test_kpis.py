@@ -772,3 +772,22 @@ def test_large_key_space_path_gives_the_same_figures(monkeypatch):
     expected = kpis.partner_kpis(ds, _params())
     monkeypatch.setattr(kpis, "_KEY_LIMIT", 1.0)
     pd.testing.assert_frame_equal(kpis.partner_kpis(ds, _params()), expected)
+
+
+def test_every_interval_rate_carries_its_wilson_interval(table):
+    """Each proportion the catalog marks ``interval`` has _low/_high equal to statsmodels' Wilson."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from channel_analysis import measures
+
+    checked = 0
+    for rate in measures.WITH_INTERVAL:
+        rows = table[table[rate + "_n"] > 0]
+        k = np.round(rows[rate] * rows[rate + "_n"])
+        low, high = proportion_confint(k, rows[rate + "_n"], alpha=0.05, method="wilson")
+        np.testing.assert_allclose(rows[rate + "_low"], low, atol=1e-9)
+        np.testing.assert_allclose(rows[rate + "_high"], high, atol=1e-9)
+        assert (rows[rate + "_low"] <= rows[rate] + 1e-12).all() and (rows[rate] <= rows[rate + "_high"] + 1e-12).all()
+        assert table.loc[~(table[rate + "_n"] > 0), rate + "_low"].isna().all()
+        checked += len(rows)
+    assert checked > 0

@@ -141,8 +141,8 @@ def test_data_strings_in_tables_are_escaped():
 @pytest.mark.parametrize("missing", [("leads", "mdf", "surveys", "trainings"), ("opportunities",),
                                      ("targets", "forecast", "benchmarks", "category_mix")])
 def test_missing_optional_data_shows_notes_not_errors(missing):
-    sc = Scorecard(partner_bundle(missing=missing))
-    out = {m: getattr(sc, m)().markup for m in BLOCKS}
+    b = partner_bundle(missing=missing)
+    out = {m: getattr(Scorecard(b), m)().markup for m in BLOCKS}  # each block on its own
     assert all(isinstance(v, str) for v in out.values())
     if "leads" in missing:
         assert "ca-note-unavailable" in out["leads"] and "ca-note-unavailable" in out["mdf"]
@@ -159,7 +159,17 @@ def test_empty_kpi_table_does_not_fail():
     sc = Scorecard(b)
     for m in BLOCKS:
         getattr(sc, m)()
-    assert "ca-note-unavailable" in sc.customers().markup
+    assert "ca-note-unavailable" in Scorecard(b).customers().markup
+
+
+def test_a_section_says_not_available_once_and_repeats_no_note():
+    sc = Scorecard(partner_bundle(missing=("opportunities",)))
+    section = [str(sc.section("pipeline"))] + [str(getattr(sc, m)()) for m in
+                                               ("pipeline_summary", "pipeline_by_stage", "pipeline_aging",
+                                                "stale_deals")]
+    assert "".join(section).count("ca-note-unavailable") == 1
+    sc.section("sales_cycle")  # a new section may say it again
+    assert "ca-note-unavailable" in str(sc.sales_cycle())
 
 
 def test_figures_are_embedded_pngs_with_captions():

@@ -412,6 +412,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
                 "status": cur["status"].iloc[0] if len(cur) and "status" in cur else None,
                 "onboarded_date": p.get("onboarded_date"),
                 "peer_group": None if peer is None else str(peer["peer_group"]),
+                "peer_keys": [] if peer is None else [str(k) for k in peer["peer_keys"]],
                 "peer_n": None if peer is None else int(peer["peer_n"]),
             },
             period=ds.period, as_of=ds.as_of, period_start=start, period_end=end,

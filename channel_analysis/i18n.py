@@ -160,6 +160,13 @@ def _load(locale: str, fallback: str) -> NullTranslations:
     return NullTranslations()
 
 
+def text_language(locale: Any) -> str:
+    """The language a page for ``locale`` is written in: the locale itself when a catalog serves its
+    language, else English (the page then says ``lang="en"``, whatever its number formats)."""
+    names = _catalog_names(locale) if locale else []
+    return str(locale) if any(catalog_path(n).is_file() for n in names) else DEFAULT_LOCALE
+
+
 def reload_catalogs() -> None:
     """Forget the compiled catalogs (after editing a ``.po`` in a running session)."""
     _compiled.cache_clear()

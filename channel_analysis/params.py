@@ -29,6 +29,7 @@ DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
 # Mappings whose keys are the user's to name (dotted paths from the top).
 FREE_FORM = frozenset(
     {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers"}
+    | {f"labels.{kind}" for kind in ("stage", "category", "tier", "action", "partner_type", "region", "country")}
 )
 
 

@@ -295,9 +295,13 @@ class Scorecard:
         return self.tr.gettext("Partner scorecard — {name} — {period}").format(
             name=self.b.partner.get("name", self.b.partner_id), period=self.period_label())
 
-    def period_label(self) -> str:
-        """The quarter in words ("Q3 2026"); the label keeps the fiscal year of the data."""
-        text = str(self.b.period)
+    def label(self, kind: str, value: Any) -> str:
+        """A data value (stage, category, tier, …) in the report's language (params ``labels``)."""
+        return self.settings.label(kind, value, self.locale)
+
+    def period_label(self, period: str | None = None) -> str:
+        """A quarter in words ("Q3 2026", "T3 2026"); the label keeps the fiscal year of the data."""
+        text = str(self.b.period if period is None else period)
         year, q = text[:4], text[-1]
         return self.tr.gettext("Q{quarter} {year}").format(quarter=q, year=year)
 
@@ -311,7 +315,7 @@ class Scorecard:
             (_("Quarter"), _("{quarter} ({start} – {end})").format(
                 quarter=self.period_label(), start=i18n.format_date(self.b.period_start, self.locale),
                 end=i18n.format_date(self.b.period_end, self.locale))),
-            (_("Tier"), str(p.get("tier") or _("None"))),
+            (_("Tier"), self.label("tier", p.get("tier")) if p.get("tier") else _("None")),
             (_("Status"), _(PARTNER_STATUS[status]) if status in PARTNER_STATUS else str(status or "—")),
             (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
         ]
@@ -412,7 +416,7 @@ class Scorecard:
             row = fc.iloc[0]
             caption = _("Your revenue per quarter and our forecast for {next}: about {mid}, most likely "
                         "between {low} and {high}.").format(
-                next=str(row["period"]), mid=self.money(row["forecast"]), low=self.money(row["lower"]),
+                next=self.period_label(row["period"]), mid=self.money(row["forecast"]), low=self.money(row["lower"]),
                 high=self.money(row["upper"]))
         else:
             caption = _("Your revenue per quarter.")
@@ -440,12 +444,13 @@ class Scorecard:
         mix = self.b.category_mix
         if not _usable(mix, "category", "revenue") or mix["revenue"].sum() <= 0:
             return self.unavailable(_("No sales by product category this quarter."))
+        mix = mix.assign(category=[self.label("category", c) for c in mix["category"]])
         ax = plots.category_mix(mix, locale=self.locale, currency=self.currency)
         top = mix.sort_values("revenue", ascending=False).iloc[0]
         share = top["share"] if "share" in mix.columns else top["revenue"] / mix["revenue"].sum()
         caption = _("Your revenue by product category this quarter compared with the same quarter last year; "
                     "{category} brought the most ({share}).").format(
-            category=str(top["category"]), share=i18n.format_percent(share, self.locale))
+            category=top["category"], share=i18n.format_percent(share, self.locale))
         return self._figure(ax, caption)
 
     # ---- tables of KPIs ---------------------------------------------------------------------
@@ -541,6 +546,7 @@ class Scorecard:
         pbs = self.b.pipeline_by_stage
         if not _usable(pbs, "stage", "open_amount", "weighted_amount"):
             return self.unavailable(_("No open deals to show by stage."))
+        pbs = pbs.assign(stage=[self.label("stage", s) for s in pbs["stage"]])
         ax = plots.pipeline_by_stage(pbs, locale=self.locale, currency=self.currency)
         caption = _("The value of your open deals at each stage (light) and that value weighted by the chance of "
                     "winning at that stage across our network (dark).")
@@ -578,7 +584,7 @@ class Scorecard:
         shown = stale.head(limit)
         frame = pd.DataFrame({
             "deal": shown["opportunity_id"].astype(str),
-            "stage": shown["stage"].astype(str),
+            "stage": [self.label("stage", s) for s in shown["stage"]],
             "amount": [self.money(v) for v in shown["amount"]],
             "age": [self.fmt(v, "days") for v in shown.get("age_days", pd.Series(np.nan, shown.index))],
             "close": [i18n.format_date(v, self.locale)
@@ -720,7 +726,9 @@ class Scorecard:
         notes = [self.note(_("Not compared (no value, or too few similar partners with one): {measures}.").format(
             measures=i18n.join_list(left_out, self.locale)))] if left_out else []
         peer_n = self.b.partner.get("peer_n") or (bm["peer_n"].max() if "peer_n" in bm else None)
-        group = self.b.partner.get("peer_group") or _("all partners")
+        keys = self.b.partner.get("peer_keys") or []
+        group = (" · ".join(self.label(k, self.b.partner.get(k)) for k in keys) if keys
+                 else _("all partners"))
         caption = _("Where you stand among {n} similar partners ({group}) on each measure: a bar past the "
                     "dotted line means better than their median.").format(
             n=i18n.format_number(peer_n, self.locale, 0), group=group)

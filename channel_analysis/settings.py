@@ -12,6 +12,9 @@ from typing import Any, Mapping
 
 from .errors import ParamsError
 
+#: Kinds of data values that ``labels`` translate (params ``labels.<kind>.<language>.<value>``).
+LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country")
+
 #: The kinds of gap the "focus for next quarter" list ranks (``report.focus_weights``), in tie order.
 FOCUS_RULES = ("target", "tier", "stale", "registration", "mdf", "leads", "coverage", "satisfaction", "benchmark")
 
@@ -40,11 +43,24 @@ class ReportSettings:
     mdf_use_min: float
     benchmark_low: float
     focus_weights: Mapping[str, float] = field(default_factory=dict)
+    labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier_levels", tuple(self.tier_levels))
         object.__setattr__(self, "focus_weights", dict(self.focus_weights))
         problems = []
+        labels = {}
+        for kind, languages in (self.labels or {}).items():
+            if kind not in LABEL_KINDS:
+                problems.append(f"labels.{kind}: unknown kind (known: {', '.join(LABEL_KINDS)})")
+                continue
+            if not isinstance(languages, Mapping) or not all(
+                    isinstance(words, Mapping) for words in languages.values()):
+                problems.append(f"labels.{kind} must map a language (fr, de_AT, …) to {{value in the data: text}}")
+                continue
+            labels[str(kind)] = {str(lang): {str(v): str(w) for v, w in words.items()}
+                                 for lang, words in languages.items()}
+        object.__setattr__(self, "labels", labels)
         if self.min_sample < 1:
             problems.append(f"kpis.min_sample must be ≥ 1, got {self.min_sample}")
         if not 0 <= self.target_amber <= self.target_green:
@@ -88,7 +104,18 @@ class ReportSettings:
             mdf_use_min=float(report["mdf_use_min"]),
             benchmark_low=float(report["benchmark_low"]),
             focus_weights={str(r): float(w) for r, w in report["focus_weights"].items()},
+            labels=params["labels"],
         )
+
+    def label(self, kind: str, value: object, locale: str) -> str:
+        """The words for a data value (a stage, category, tier, …) in ``locale`` ("de_AT" tries
+        "de_AT", then "de"); the value itself when no map has it."""
+        text = "" if value is None else str(value)
+        maps = self.labels.get(kind, {})
+        for lang in (locale, locale.split("_")[0]):
+            if lang in maps and text in maps[lang]:
+                return maps[lang][text]
+        return text
 
     def to_dict(self) -> dict:
         """JSON-ready (bundles store it as JSON)."""

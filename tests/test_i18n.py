@@ -107,3 +107,10 @@ def test_percent_ticks_get_decimals_when_they_are_close():
     assert [formatter(x) for x in (0.980, 0.985)] == ["98.0%", "98.5%"]
     formatter.set_locs([0.0, 0.2, 0.4])
     assert formatter(0.2) == "20%"
+
+
+def test_a_page_without_a_catalog_for_its_language_is_english():
+    assert i18n.text_language("fr_BE") == "fr_BE"
+    assert i18n.text_language("pl") == "pl"
+    assert i18n.text_language("it_IT") == "en"  # no Italian catalog: English words, lang="en"
+    assert i18n.text_language(None) == "en"

@@ -175,7 +175,7 @@ def test_a_section_says_not_available_once_and_repeats_no_note():
 def test_figures_are_embedded_pngs_with_captions():
     html = Scorecard(partner_bundle()).revenue_trend().markup
     assert html.count('<img class="ca-img" src="data:image/png;base64,') == 1
-    assert '<figcaption class="ca-caption">Your revenue per quarter and our forecast for 2026Q4' in html
+    assert '<figcaption class="ca-caption">Your revenue per quarter and our forecast for Q4 2026' in html
     assert len(html) < 80_000  # a small PNG
 
 

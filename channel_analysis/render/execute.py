@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..i18n import text_language
 from .atomic import write_atomic
 from .export import to_html
 from .jobs import NetworkJob, PartnerJob, RenderSettings, ReportResult
@@ -144,7 +145,7 @@ def render_partner(job: PartnerJob, settings: RenderSettings) -> ReportResult:
     Returns the manifest record (status ok with the HTML's sha256, or failed with the error).
     """
     return _render(
-        parameters=job.parameters(settings.period), title=job.title, lang=job.locale,
+        parameters=job.parameters(settings.period), title=job.title, lang=text_language(job.locale),
         html_rel=partner_html_relpath(settings.period, job.partner_id), failed_name=job.partner_id,
         settings=settings, partner_id=job.partner_id, locale=job.locale,
     )

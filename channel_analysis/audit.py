@@ -1,4 +1,9 @@
-"""Does every page show what the tables hold? A check of a rendered run against its exported tables.
+"""Can a partner trust every number and every word of a page? Checks of a rendered run.
+
+:func:`page_problems` reads one page as a reader would: words in another language than the page's
+(English UI text left on a translated page, English function words), raw column names, ``nan`` /
+``None`` / ``NaT`` / ``inf``, and the same note twice in one section. :func:`check_run` checks
+numbers against the exported tables (below).
 
 Every KPI value a page shows is a ``<span class="ca-value" data-measure=… data-window=…
 data-value=…>`` (:func:`channel_analysis.blocks.tagged`). :func:`check_run` reads every rendered page
@@ -15,15 +20,19 @@ audit`` runs it; the test suite runs it on every rendered page.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
+import string
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
+from babel.messages.pofile import read_po
 
-from . import measures
+from . import i18n, measures
 
 #: Relative tolerance of the comparison (the page carries ``repr`` of the float: exact in practice).
 TOLERANCE = 1e-9
@@ -47,6 +56,138 @@ def tagged_values(page: str) -> list[dict[str, str]]:
     parser = _Values()
     parser.feed(page)
     return parser.found
+
+
+# --------------------------------------------------------------------------------------------
+# words: what a reader sees
+# --------------------------------------------------------------------------------------------
+
+NBSP, NNBSP = "\xa0", "\u202f"
+#: English function words that no sentence of a translated page contains (data values aside).
+ENGLISH_WORDS = frozenset({"the", "and", "your", "with", "of", "for", "to", "is", "are", "this", "than", "from"})
+_RAW_NAME = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+_MISSING = re.compile(r"(?<![\w-])(?:nan|NaN|None|NaT|inf|-inf|null|undefined)(?![\w-])")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def normalize(text: str) -> str:
+    """Text with no-break spaces as spaces and runs of white space folded."""
+    return " ".join(text.replace(NBSP, " ").replace(NNBSP, " ").split())
+
+
+class _Text(HTMLParser):
+    """A page's visible text nodes (plus alt/title attributes; no style or script), and the notes of
+    each section (``<p class="ca-note …">`` grouped by the ``h2`` before them)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.nodes: list[str] = []
+        self.notes: list[tuple[int, str]] = []
+        self._skip = 0
+        self._section = 0
+        self._in_note = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+        if tag == "h2":
+            self._section += 1
+        if tag == "p" and "ca-note" in (a.get("class") or "").split():
+            self._in_note = True
+        self.nodes += [v for k, v in attrs if k in ("alt", "title") and v and not self._skip]
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "head"):
+            self._skip = max(0, self._skip - 1)
+        if tag == "p":
+            self._in_note = False
+
+    def handle_data(self, data):
+        if data.strip() and not self._skip:
+            self.nodes.append(normalize(data))
+            if self._in_note:
+                self.notes.append((self._section, normalize(data)))
+
+
+def visible_text(markup: str) -> list[str]:
+    """The text nodes a reader sees (normalized), in page order."""
+    parser = _Text()
+    parser.feed(markup)
+    return parser.nodes
+
+
+@functools.lru_cache(maxsize=None)
+def english_ui(language: str) -> tuple[frozenset, frozenset]:
+    """(whole, fragments): English message texts that must not be shown in ``language``.
+
+    ``whole``: every message id (and plural form) whose translation differs from it, compared with
+    whole text nodes. ``fragments``: the literal parts of message ids between placeholders that have
+    3 words or more, searched inside any text; a fragment that also appears in the language's own
+    translations (a name, "p =") is left out.
+    """
+    with open(i18n.catalog_path(language), "rb") as po:
+        catalog = read_po(po, locale=language)
+    own = " ".join(normalize(s) for m in catalog if m.id
+                   for s in (m.string if isinstance(m.string, (list, tuple)) else [m.string]))
+    whole, fragments = set(), set()
+    for m in catalog:
+        if not m.id:
+            continue
+        ids = [m.id] if isinstance(m.id, str) else list(m.id)
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        for text in ids:
+            if text not in strings:
+                whole.add(normalize(text))
+            for literal, *_ in string.Formatter().parse(text):
+                literal = normalize(literal).strip(" .,;:()*·—–")
+                if len(re.findall(r"[A-Za-z]+", literal)) >= 3 and literal not in own:
+                    fragments.add(literal)
+    return frozenset(whole), frozenset(fragments)
+
+
+def english_leftovers(nodes: list[str], language: str) -> list[str]:
+    """English UI texts among ``nodes`` of a page in ``language`` (which has a catalog)."""
+    whole, fragments = english_ui(language)
+    text = "\n".join(nodes)
+    return sorted({n for n in nodes if n in whole} | {f for f in fragments if f in text})
+
+
+def page_problems(markup: str, locale: str, data_values: tuple[str, ...] = ()) -> list[str]:
+    """What a reader of ``markup`` (a page meant for ``locale``) would stumble on, one line each.
+
+    ``data_values``: texts that come from the data as they are (the partner's name, deal ids, …);
+    text nodes containing one are not checked for English words.
+    """
+    parser = _Text()
+    parser.feed(markup)
+    nodes = parser.nodes
+    problems = []
+    language = i18n.text_language(locale).split("_")[0]
+    if language != "en":
+        problems += [f"English UI text: {t!r}" for t in english_leftovers(nodes, language)]
+        for node in nodes:
+            if any(v and v in node for v in data_values):
+                continue
+            words = {w.lower() for w in _WORD.findall(node)} & ENGLISH_WORDS
+            if len(words) >= 2:
+                problems.append(f"English words {sorted(words)} in {node!r}")
+    for node in nodes:
+        if _RAW_NAME.search(node) and not any(v and v in node for v in data_values):
+            problems.append(f"raw name {_RAW_NAME.search(node).group(0)!r} in {node!r}")
+        if _MISSING.search(node):
+            problems.append(f"missing value shown as {_MISSING.search(node).group(0)!r} in {node!r}")
+    seen = set()
+    for section, note in parser.notes:
+        if (section, note) in seen:
+            problems.append(f"note repeated in one section: {note!r}")
+        seen.add((section, note))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# numbers: every tagged value against the exported tables
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass

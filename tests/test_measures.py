@@ -11,7 +11,7 @@ from channel_analysis import build, i18n, kpis, measures, sample
 from channel_analysis.dataset import load_dataset
 from channel_analysis.params import load_params
 from channel_analysis.scorecard import Scorecard
-from tests.bundle_factory import partner_bundle
+from bundle_factory import partner_bundle
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ import html
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+import page_browser
 
 from channel_analysis import audit, build, i18n, quarter, render, sample
 from channel_analysis.params import load_params
@@ -139,66 +140,16 @@ def test_a_partner_whose_data_breaks_a_cell_fails_alone(run, tmp_path):
         assert manifest["reports"][pid]["status"] == "ok"
 
 
-def _cdp_page_load(url: str, profile: Path, screenshot: Path) -> list[dict]:
-    """Open ``url`` in headless Chromium, offline, through the DevTools protocol; save a
-    screenshot; return every network event of the page (requests and failures)."""
-    import base64
-    import time
-
-    import websocket  # websocket-client
-
-    proc = subprocess.Popen([
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-default-browser-check", "--host-resolver-rules=MAP * ~NOTFOUND",  # offline
-        "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,2400",
-        "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
-            time.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        import urllib.request
-
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
-        page = next(t for t in targets if t["type"] == "page")
-        ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
-        ids = iter(range(1, 10_000))
-        events: list[dict] = []
-
-        def call(method: str, **params) -> dict:
-            msg_id = next(ids)
-            ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-            while True:
-                msg = json.loads(ws.recv())
-                if msg.get("id") == msg_id:
-                    return msg.get("result", {})
-                events.append(msg)
-
-        call("Network.enable")
-        call("Page.enable")
-        call("Page.navigate", url=url)
-        while not any(e.get("method") == "Page.loadEventFired" for e in events):
-            events.append(json.loads(ws.recv()))
-        shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-        ws.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    return [e for e in events if e.get("method", "").startswith("Network.")]
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (see .ci/run)")
+@pytest.mark.skipif(not page_browser.AVAILABLE, reason=page_browser.SKIP_REASON)
 def test_report_renders_offline_in_a_real_browser_without_any_request(run, tmp_path):
     pid = next(iter(_reports(run)))
     report = run["dir"] / "partners" / f"2026Q3_{pid}_scorecard.html"
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "scorecard.png"
-    events = _cdp_page_load(report.as_uri(), tmp_path / "profile", shot)
+    with page_browser.Browser(tmp_path / "profile") as b:
+        b.open(report.as_uri())
+        shot = b.screenshot(ARTIFACTS / "scorecard.png")
+        events = b.network()
     requested = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
     fetched = [u for u in requested if not u.startswith("data:")]  # embedded images are not fetched
     assert fetched == [report.as_uri()], fetched

@@ -59,6 +59,7 @@ class NetworkStats:
     scores: pd.DataFrame
     matrix: pd.DataFrame
     tier_history: pd.DataFrame
+    tier_status: pd.DataFrame
     tier_gap: pd.DataFrame
     peers: pd.DataFrame
     benchmarks: pd.DataFrame
@@ -198,21 +199,21 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     conc = segmentation.concentration(kpi, "revenue", seg["abc"], period=ds.period, window="t4q")
     scores = segmentation.weighted_score(kpi, seg["weights"], seg["missing"], period=ds.period, window="t4q")
     matrix = segmentation.performance_potential(scores, kpi, cuts=seg["matrix_cuts"],
-                                                actions=seg["matrix_actions"], period=ds.period)
+                                                actions=seg["matrix_actions"], period=ds.period,
+                                                ramp_up_action=seg["ramp_up_action"])
     steps.update(1)
 
     levels = params["tiers"]["levels"]
-    qualifying = tiers.qualifying_tier(kpi, levels, window="t4q")
-    initial = None
-    if "tier" in ds.partners:  # the PRM's recorded tier; a name the programme doesn't define is ignored
-        recorded = ds.partners.set_index("partner_id")["tier"]
-        initial = recorded.where(recorded.isin([lvl["name"] for lvl in levels]))
-    tier_history = tiers.assign_tiers(qualifying, levels, params["tiers"]["promote_after"],
-                                      params["tiers"]["relegate_after"], initial=initial)
-    gap = tiers.gap_to_next_tier(kpi, tier_history, levels, period=ds.period, window="t4q")
+    # qualifying history (every quarter); the official tier is the PRM's recorded one
+    # (partners.tier), the computed qualification only a recommendation (tiers.tier_status)
+    tier_history = tiers.qualifying_tier(kpi, levels, window="t4q")
+    official = ds.partners.set_index("partner_id")["tier"] if "tier" in ds.partners else None
+    tier_status = tiers.tier_status(kpi, levels, official, params["tiers"]["promote_after"],
+                                    params["tiers"]["relegate_after"], period=ds.period, window="t4q")
+    gap = tiers.gap_to_next_tier(kpi, tier_status, levels, period=ds.period, window="t4q")
     steps.update(1)
 
-    current_tier = tier_history[tier_history["period"] == ds.period][["partner_id", "tier"]]
+    current_tier = tier_status[["partner_id", "tier"]]
     grouping = ds.partners.drop(columns=["tier"], errors="ignore").merge(
         current_tier.assign(tier=current_tier["tier"].astype(str)), on="partner_id", how="left")
     bcfg = params["benchmarks"]
@@ -281,7 +282,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
         monthly=monthly, category_mix=mix, concentration=conc, scores=scores, matrix=matrix,
-        tier_history=tier_history, tier_gap=gap, peers=peer_table, benchmarks=bench, forecast=fc,
+        tier_history=tier_history, tier_status=tier_status, tier_gap=gap, peers=peer_table, benchmarks=bench, forecast=fc,
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
@@ -306,10 +307,16 @@ def _by_partner(frame: pd.DataFrame | None, key: str = "partner_id") -> dict[str
 
 
 def reported_partners(stats: NetworkStats) -> pd.DataFrame:
-    """Partners who get a scorecard: those active at some point in the reported quarter."""
+    """Partners who get a scorecard (and its email): those that existed during the reported
+    quarter and have not churned — a partner whose ``end_date`` is on or before ``as_of`` gets
+    neither. Churned partners stay in the network tables (KPI status ``churned``)."""
     k = stats.kpis
     rows = k[(k["period"] == stats.dataset.period) & (k["window"] == "quarter")]
-    return stats.dataset.partners[stats.dataset.partners["partner_id"].isin(rows["partner_id"])]
+    parts = stats.dataset.partners
+    keep = parts["partner_id"].isin(rows["partner_id"])
+    if "end_date" in parts:  # (an empty end_date compares False: not churned)
+        keep &= ~(pd.to_datetime(parts["end_date"]) <= pd.Timestamp(stats.dataset.as_of))
+    return parts[keep]
 
 
 def _pipeline_by_stage(open_deals: pd.DataFrame, stages: list[str], p_win: pd.Series) -> pd.DataFrame:
@@ -387,6 +394,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     fc_method = stats.forecast.set_index("partner_id")["method"]
     report_settings = ReportSettings.from_params(params)
     stale_days = stats.notes.get("stale_threshold_days")
+    tier_of = stats.tier_status.set_index("partner_id")["tier"].astype(str)  # the official tier
 
     def part(name: str, pid: str) -> pd.DataFrame:
         return slices[name].get(pid, pd.DataFrame())
@@ -396,7 +404,6 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         k = part("kpis", pid)
         cur = k[(k["period"] == ds.period) & (k["window"] == "quarter")] if len(k) else k
         th = part("tiers", pid)
-        tier_now = th.loc[th["period"] == ds.period, "tier"] if len(th) else pd.Series(dtype=object)
         peer = peers.loc[pid] if pid in peers.index else None
         test = {}
         if pid in tests.index and pd.notna(tests.loc[pid, "statistic"]):
@@ -408,7 +415,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             partner={
                 "partner_id": pid, "name": p["name"], "partner_type": p.get("partner_type"),
                 "region": p.get("region"), "country": p.get("country"), "locale": p.get("locale"),
-                "tier": str(tier_now.iloc[0]) if len(tier_now) else p.get("tier"),
+                "tier": tier_of.get(pid, p.get("tier")),
                 "status": cur["status"].iloc[0] if len(cur) and "status" in cur else None,
                 "onboarded_date": p.get("onboarded_date"),
                 "peer_group": None if peer is None else str(peer["peer_group"]),
@@ -434,13 +441,12 @@ def network_bundle(stats: NetworkStats) -> bundle.NetworkBundle:
     k = stats.kpis
     current = k[(k["period"] == ds.period) & (k["window"] == "t4q")]
     quarter = k[(k["period"] == ds.period) & (k["window"] == "quarter")]
-    tiers_now = stats.tier_history[stats.tier_history["period"] == ds.period]
+    tier_cols = ["partner_id", "tier", "tier_source", "recommendation", "recommended_tier"]
     partners = ds.partners.drop(columns=["tier"], errors="ignore").merge(
-        tiers_now[["partner_id", "tier", "change"]], on="partner_id", how="left")
+        stats.tier_status[tier_cols], on="partner_id", how="left")
     table = partners.merge(quarter.drop(columns=["window"]), on="partner_id", how="inner").merge(
         stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").merge(
         stats.matrix[["partner_id", "score", "performance", "potential", "action"]], on="partner_id", how="left")
-    prev = periods.shift(ds.period, -1, ds.fy_start)
     segment_of = partners.set_index("partner_id")["partner_type"]
     durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
     mdf_by_tier = table.groupby("tier", observed=True).agg(
@@ -465,8 +471,9 @@ def network_bundle(stats: NetworkStats) -> bundle.NetworkBundle:
         "matrix": stats.matrix,
         "matrix_counts": segmentation.matrix_counts(stats.matrix),
         "tiers": stats.tier_history,
-        "migration": tiers.migration_matrix(stats.tier_history, prev, ds.period, levels=stats.params["tiers"]["levels"]),
-        "movements": tiers.movements(stats.tier_history, ds.period).merge(
+        "tier_status": stats.tier_status,
+        "migration": tiers.recommendation_matrix(stats.tier_status, stats.params["tiers"]["levels"]),
+        "movements": stats.tier_status[stats.tier_status["recommendation"] != "hold"].merge(
             partners[["partner_id", "name"]], on="partner_id", how="left"),
         "tier_gap": stats.tier_gap,
         "open_deals": stats.open_deals,

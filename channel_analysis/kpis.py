@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import measures, periods
 from .dataset import Dataset
+from .errors import ParamsError
 
 WINDOWS = ("quarter", "ytd", "t4q")
 KEY_COLUMNS = ["partner_id", "period", "window", "period_start", "period_end"]
@@ -27,10 +28,6 @@ KEY_COLUMNS = ["partner_id", "period", "window", "period_start", "period_end"]
 #: Target metric → actual column, and the sampled columns, as the measure catalog declares them.
 TARGET_ACTUALS = measures.TARGET_ACTUALS
 SAMPLED = measures.SAMPLED
-
-#: Days after onboarding within which a partner's first deal makes it "activated" when
-#: ``kpis.activation_days`` is not in the parameters.
-DEFAULT_ACTIVATION_DAYS = 90
 
 _EPOCH = pd.Timestamp("1970-01-01")
 # Combined integer keys (partner, customer, category, quarter) must stay below this.
@@ -126,21 +123,26 @@ def _label_ordinals(labels: pd.Series, fy: int) -> np.ndarray:
 
 
 def _settings(params: dict) -> dict:
-    k = params.get("kpis", {}) or {}
-    ts = k.get("target_status", {}) or {}
+    """The ``kpis`` thresholds, read once. ``params`` are always merged over
+    ``params/defaults.yaml`` (:mod:`channel_analysis.params`), so every key is present: no default
+    is repeated here."""
+    k = params["kpis"]
+    ramp_up = int(k["ramp_up_quarters"])
+    if ramp_up < 1:
+        raise ParamsError(f"kpis.ramp_up_quarters must be a whole number ≥ 1, got {ramp_up!r}")
     return {
-        "min_sample": k.get("min_sample", 5),
-        "lookback": int(k.get("customer_lookback_quarters", 4)),
-        "at_risk_decline": float(k.get("at_risk_decline", 0.25)),
-        "inactive_quarters": int(k.get("inactive_quarters", 2)),
-        "green": float(ts.get("green", 1.0)),
-        "amber": float(ts.get("amber", 0.9)),
-        "activation_days": int(k.get("activation_days", DEFAULT_ACTIVATION_DAYS)),
+        "min_sample": k["min_sample"],
+        "at_risk_decline": float(k["at_risk_decline"]),
+        "inactive_quarters": int(k["inactive_quarters"]),
+        "ramp_up_quarters": ramp_up,
+        "green": float(k["target_status"]["green"]),
+        "amber": float(k["target_status"]["amber"]),
+        "activation_days": int(k["activation_days"]),
     }
 
 
 def _default_quarters(ds: Dataset, params: dict) -> list[str]:
-    return periods.quarter_range(ds.period, int(params.get("history_quarters", 8)), ds.fy_start)
+    return periods.quarter_range(ds.period, int(params["history_quarters"]), ds.fy_start)
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,8 +220,9 @@ class _Network:
         else:
             self.reps = np.full(self.np, np.nan)
 
-        lookback = self.cfg["lookback"]
-        self.qlo = min(w.lo for w in windows) - max(4, lookback, self.cfg["inactive_quarters"])
+        # the earliest quarter any column reads: the previous / year-earlier window (≤ 4 quarters
+        # back) and the inactivity look-back of the status
+        self.qlo = min(w.lo for w in windows) - max(4, self.cfg["inactive_quarters"])
         self.qhi = max(w.hi for w in windows)
         self.cube = _Cube(self.np, self.qlo, self.qhi)
         self.with_customers = customers
@@ -477,15 +480,13 @@ def _sales_covered(net: _Network, lo: int) -> bool:
 
 
 def _status(net: _Network, w: _Window) -> np.ndarray:
-    """active / at_risk / churned / onboarding at the end of ``w``'s period (see docs/kpis.md)."""
+    """churned / onboarding / at_risk / active at the end of ``w``'s period (see docs/kpis.md)."""
     cfg = net.cfg
     end_day = _days([w.end])[0]
     churned = ~np.isnan(net.end) & (net.end <= end_day)
+    onboarding = ~churned & in_ramp_up(net.onboarded, w.period, cfg["ramp_up_quarters"], net.fy)
     k = cfg["inactive_quarters"]
     recent_lo = w.hi - k + 1
-    first_recent = pd.Period(w.period, freq=periods.quarter_freq(net.fy)) - (k - 1)
-    recent_start = _days([first_recent.start_time.normalize()])[0]
-    onboarding = ~churned & (net.onboarded >= recent_start)
     lines_recent = net.cube.sum("lines", recent_lo, w.hi)
     inactive = (lines_recent == 0) if _sales_covered(net, recent_lo) else np.zeros(net.np, bool)
     t4q = net.cube.sum("revenue", w.hi - 3, w.hi)
@@ -499,6 +500,16 @@ def _status(net: _Network, w: _Window) -> np.ndarray:
     status[onboarding] = "onboarding"
     status[churned] = "churned"
     return status
+
+
+def in_ramp_up(onboarded, period: str, ramp_up_quarters: int, fy_start: int = 1) -> np.ndarray:
+    """True where a partner is in ramp-up in ``period``: onboarded on or after the first day of the
+    ``ramp_up_quarters`` quarters ending with ``period`` (``kpis.ramp_up_quarters``). ``onboarded``:
+    onboarding dates (any date-like values, or day numbers since 1970-01-01 as floats). The one
+    definition of "onboarding" used by the KPI ``status`` and, through it, by segmentation."""
+    days = np.asarray(onboarded, dtype=float) if np.asarray(onboarded).dtype.kind == "f" else _days(onboarded)
+    first = pd.Period(period, freq=periods.quarter_freq(fy_start)) - (int(ramp_up_quarters) - 1)
+    return days >= _days([first.start_time.normalize()])[0]
 
 
 def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
@@ -545,17 +556,16 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
     col["customers_active"] = np.where(covered, active_n, np.nan)
     new = act & (net.pc_first_q >= w.lo) & (net.pc_first_q <= w.hi)
     col["customers_new"] = (net.per_partner(new) if _sales_covered(net, w.lo - 1) else nan.copy())
-    lb = cfg["lookback"]
-    act_lb, _ = net.customer_activity(w.lo - lb, w.lo - 1)
-    col["customers_lost"] = (net.per_partner(act_lb & ~act) if _sales_covered(net, w.lo - lb)
-                             else nan.copy())
+    # lost: bought in the previous window of the same length, not in this one
+    act_prev, spend_prev = net.customer_activity(w.lo - L, w.hi - L)
+    prev_covered = _sales_covered(net, w.lo - L)
+    col["customers_lost"] = net.per_partner(act_prev & ~act) if prev_covered else nan.copy()
     ncat = net.categories_bought(w.lo, w.hi)
     cross_n = np.where(covered, active_n, np.nan)
     col["cross_sell_rate"] = _ratio(net.per_partner(act & (ncat >= 2)), cross_n)
     col["cross_sell_rate_n"] = cross_n
-    act_prev, spend_prev = net.customer_activity(w.lo - L, w.hi - L)
     repeat = act & act_prev
-    up_n = net.per_partner(repeat) if _sales_covered(net, w.lo - L) else nan.copy()
+    up_n = net.per_partner(repeat) if prev_covered else nan.copy()
     col["upsell_rate"] = _ratio(net.per_partner(repeat & (spend > spend_prev)), up_n)
     col["upsell_rate_n"] = up_n
 

@@ -444,6 +444,7 @@ def performance_potential(
     window: str | None = "t4q",
     potential: str = "potential",
     revenue: str = "revenue",
+    ramp_up_action: str | None = None,
 ) -> pd.DataFrame:
     """Performance × potential matrix cell and action of each scored partner.
 
@@ -457,7 +458,13 @@ def performance_potential(
     unknown potential → ``actions["<performance>_unknown"]`` if given, else
     :data:`UNKNOWN_POTENTIAL_ACTION` ("Assess potential"); unknown performance →
     :data:`UNKNOWN_PERFORMANCE_ACTION`. Without ``actions`` the action is the cell name.
-    Returns ``[partner_id, score, headroom, performance, potential, action]``.
+
+    Life-cycle overrides, from the KPI ``status`` of the same rows (when the table has one):
+    a partner in ramp-up (status ``onboarding``, ``kpis.ramp_up_quarters``) gets
+    ``ramp_up_action`` (``segmentation.ramp_up_action``; ``None``: no override) instead of its
+    cell's action; a ``churned`` partner gets no action (``None``). ``matrix_action`` keeps the
+    cell's action for both.
+    Returns ``[partner_id, score, headroom, performance, potential, status, matrix_action, action]``.
     """
     lo, hi = _cuts(cuts)
     if actions is not None:
@@ -485,8 +492,19 @@ def performance_potential(
     action = action.where(pd.Series(perf) != "unknown", UNKNOWN_PERFORMANCE_ACTION)
     out["performance"] = perf
     out["potential"] = pot
-    out["action"] = action.to_numpy()
-    return out[["partner_id", "score", "headroom", "performance", "potential", "action"]]
+    if "status" in kpis.columns:
+        rows = _rows(kpis, period=period, window=window, one_period=True)
+        status = out["partner_id"].map(rows.drop_duplicates("partner_id").set_index("partner_id")["status"])
+    else:
+        status = pd.Series(np.nan, index=out.index, dtype=object)
+    out["status"] = status.astype(object).to_numpy()
+    out["matrix_action"] = action.to_numpy()
+    final = action.astype(object).to_numpy().copy()
+    if ramp_up_action is not None:
+        final[(status == "onboarding").to_numpy()] = str(ramp_up_action)
+    final[(status == "churned").to_numpy()] = None
+    out["action"] = final
+    return out[["partner_id", "score", "headroom", "performance", "potential", "status", "matrix_action", "action"]]
 
 
 def matrix_counts(matrix: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,9 @@
-"""Partner tiers: qualification, promotion/relegation without flapping, migration, gap to next tier.
+"""Partner tiers: qualification, official tier and recommended change, migration, gap to next tier.
+
+The recorded tier (``partners.tier``) is the official one; :func:`tier_status` compares it with
+the computed qualification and recommends promote / relegate / hold (anti-flapping), which a
+programme manager approves. :func:`assign_tiers` computes a tier only for partners without a
+recorded one.
 
 Levels come from ``params["tiers"]["levels"]``: a list, lowest first, of
 ``{name: ..., criteria: {kpi_column: minimum}}``. A criterion is met when the KPI value is
@@ -258,6 +263,140 @@ def assign_tiers(
     return out
 
 
+def _trailing_run(flags: np.ndarray) -> np.ndarray:
+    """Per row, the number of consecutive True values at the end (partners × quarters)."""
+    n_t = flags.shape[1]
+    if n_t == 0:
+        return np.zeros(flags.shape[0], dtype="int64")
+    rev = flags[:, ::-1]
+    return np.where(rev.all(axis=1), n_t, np.argmin(rev, axis=1)).astype("int64")
+
+
+def _official_ranks(official, partners: np.ndarray, names: list[str]) -> np.ndarray:
+    """Recorded tier per partner → rank; -1 where not recorded or not a defined level."""
+    if official is None:
+        return np.full(len(partners), -1, dtype="int64")
+    rec = pd.Series(official)
+    rec = rec[~rec.index.duplicated(keep="first")]
+    rec.index = rec.index.astype(str)
+    index = {n: i for i, n in enumerate(names)}
+    ranks = rec.astype(object).map(lambda v: index.get(v, -1) if isinstance(v, str) else -1)
+    return ranks.reindex(partners).fillna(-1).astype("int64").to_numpy()
+
+
+def tier_status(
+    kpis: pd.DataFrame,
+    levels: Sequence[Mapping],
+    official: pd.Series | None,
+    promote_after: int,
+    relegate_after: int,
+    *,
+    period: str | None = None,
+    window: str | None = "t4q",
+) -> pd.DataFrame:
+    """Each partner's official tier and the tier change a programme manager is asked to approve.
+
+    ``official``: the recorded tier per partner (``partners.tier`` indexed by ``partner_id``), or
+    ``None`` when the partners table has no tier column. The recorded tier *is* the partner's tier;
+    the qualification computed from the KPIs is only a **recommendation**. Where no tier is
+    recorded (empty, or a name ``tiers.levels`` does not define) the tier is computed by
+    :func:`assign_tiers` from the qualifying history (anti-flapping, no initial tier).
+
+    For ``period`` (default: the latest period of the ``window`` rows) one row per partner with a
+    row in that period, sorted by ``partner_id``:
+
+    * ``official_tier`` — the recorded tier (missing when none is recorded);
+    * ``tier_source`` — ``"recorded"`` or ``"computed"``;
+    * ``tier`` — ``official_tier`` when recorded, else the computed tier;
+    * ``qualified_tier`` — the highest tier whose cumulative criteria are met in ``period``;
+    * ``recommendation`` — ``"promote"`` when the partner qualified for a tier above ``tier`` in
+      each of the last ``promote_after`` quarters (ending with ``period``; a quarter without a row
+      breaks the run); ``"relegate"`` when it missed ``tier``'s criteria in each of the last
+      ``relegate_after`` quarters; else ``"hold"``;
+    * ``recommended_tier`` — promote: the lowest tier qualified for over those ``promote_after``
+      quarters; relegate: the highest tier qualified for over those ``relegate_after`` quarters
+      (the smallest move the evidence supports); hold: ``tier``;
+    * ``quarters_qualified`` — consecutive quarters ending with ``period`` in which the partner met
+      the recommended tier's criteria (promote, hold), or missed its own tier's (relegate). 0 for a
+      hold means the partner misses its tier this quarter (not yet for long enough to relegate).
+
+    Tier columns are ordered categoricals (lowest tier first).
+    """
+    lv = parse_levels(levels)
+    names = [x.name for x in lv]
+    up_after = _check_run("promote_after", promote_after)
+    down_after = _check_run("relegate_after", relegate_after)
+    q = qualifying_tier(kpis, levels, window=window)
+    q = q.assign(partner_id=q["partner_id"].astype(str))
+    if period is None:
+        period = str(q["period"].max())
+    ordinal = _quarter_ordinal(q["period"])
+    end = int(_quarter_ordinal(pd.Series([period]))[0])
+    partners = np.sort(q.loc[q["period"] == period, "partner_id"].unique())
+    if len(partners) == 0:
+        raise ParamsError(f"no KPI rows of window {window!r} for period {period!r}")
+    keep = (ordinal <= end) & q["partner_id"].isin(partners).to_numpy()
+    q, ordinal = q[keep], ordinal[keep]
+    first = int(ordinal.min())
+    n_t = end - first + 1
+    Q = np.full((len(partners), n_t), np.nan)  # partners × quarters, qualifying rank, NaN = no row
+    Q[np.searchsorted(partners, q["partner_id"].to_numpy()), ordinal - first] = q["qualifying_tier"].cat.codes.to_numpy()
+    qualified = Q[:, -1].astype("int64")
+
+    official_rank = _official_ranks(official, partners, names)
+    recorded = official_rank >= 0
+    tier = official_rank.copy()
+    if (~recorded).any():
+        computed = assign_tiers(q[~np.isin(q["partner_id"], partners[recorded])], levels, up_after, down_after)
+        computed = computed[computed["period"] == period].set_index("partner_id")["tier"].cat.codes
+        tier[~recorded] = computed.reindex(partners[~recorded]).to_numpy()
+
+    with np.errstate(invalid="ignore"):
+        above = Q > tier[:, None]  # NaN compares False: a missing quarter breaks a run
+        below = Q < tier[:, None]
+    up_run, down_run = _trailing_run(above), _trailing_run(below)
+    promote = up_run >= up_after
+    relegate = down_run >= down_after
+    last_up = Q[:, max(n_t - up_after, 0):]
+    last_down = Q[:, max(n_t - down_after, 0):]
+    lowest = np.where(np.isnan(last_up), np.inf, last_up).min(axis=1)
+    highest = np.where(np.isnan(last_down), -np.inf, last_down).max(axis=1)
+    recommended = np.where(promote, lowest, np.where(relegate, highest, tier)).astype("int64")
+    with np.errstate(invalid="ignore"):
+        meets = _trailing_run(Q >= recommended[:, None])
+    qualified_run = np.where(relegate, down_run, meets)
+    return pd.DataFrame(
+        {
+            "partner_id": partners,
+            "period": period,
+            "official_tier": _categorical(official_rank, names),
+            "tier_source": np.where(recorded, "recorded", "computed"),
+            "tier": _categorical(tier, names),
+            "qualified_tier": _categorical(qualified, names),
+            "recommendation": np.select([promote, relegate], ["promote", "relegate"], "hold"),
+            "recommended_tier": _categorical(recommended, names),
+            "quarters_qualified": qualified_run.astype("int64"),
+        }
+    )
+
+
+def recommendation_matrix(status: pd.DataFrame, levels: Sequence[Mapping] | None = None) -> pd.DataFrame:
+    """Tier migration the recommendations would make: partners by ``tier`` (rows: the official
+    tier, or the computed one where none is recorded) × ``recommended_tier`` (columns), from
+    :func:`tier_status`. Every tier in level order, zeros included; the diagonal holds the
+    partners recommended to hold, the cells above it promotions, below it relegations; the total
+    is the number of partners."""
+    order = _order(status, "tier", levels)
+    position = {name: i for i, name in enumerate(order)}
+    r = status["tier"].astype(object).map(position)
+    c = status["recommended_tier"].astype(object).map(position)
+    known = r.notna() & c.notna()
+    counts = np.zeros((len(order), len(order)), dtype="int64")
+    np.add.at(counts, (r[known].astype("int64").to_numpy(), c[known].astype("int64").to_numpy()), 1)
+    return pd.DataFrame(counts, index=pd.Index(order, name="tier"),
+                        columns=pd.Index(order, name="recommended_tier"))
+
+
 def _order(assigned: pd.DataFrame, column: str, levels: Sequence[Mapping] | None) -> list[str]:
     if levels is not None:
         return [x.name for x in parse_levels(levels)]
@@ -316,6 +455,9 @@ def gap_to_next_tier(
 ) -> pd.DataFrame:
     """What each partner misses for the tier above its current one, criterion by criterion.
 
+    ``assigned``: the current tier per partner, ``[partner_id, period, tier]`` — in a run the
+    :func:`tier_status` frame, so the gap is measured from the **official** tier (the computed
+    one only where no tier is recorded); an :func:`assign_tiers` frame works too.
     For ``period`` (default: the latest period of ``assigned``) returns, long,
     ``[partner_id, period, current_tier, next_tier, criterion, required, actual, gap, met]``:
     one row per cumulative criterion of the next tier; ``required`` = its minimum, ``actual`` =
@@ -323,7 +465,8 @@ def gap_to_next_tier(
     actual, 0) in the KPI's unit (NaN when the value is missing), ``met`` = actual ≥ required.
     A partner in the top tier gets one row with ``next_tier``, ``criterion``, ``required``,
     ``actual`` and ``gap`` NaN and ``met`` NaN. A partner whose every criterion is met already
-    qualifies for the next tier and awaits promotion (see :func:`assign_tiers`).
+    qualifies for the next tier; it is recommended for promotion once it has qualified for
+    ``promote_after`` consecutive quarters (see :func:`tier_status`).
     """
     lv = parse_levels(levels)
     names = [x.name for x in lv]

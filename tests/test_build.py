@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -12,14 +13,46 @@ from channel_analysis.dataset import load_dataset
 from channel_analysis.params import load_params
 
 
+#: Partners of the generated network given a known life cycle by the fixture (as_of 2026-10-05,
+#: period 2026Q3 = 2026-07-01..2026-09-30).
+LIFE_CYCLE = {
+    "churned_in_quarter": pd.Timestamp("2026-08-15"),    # end_date in the quarter: status churned
+    "churned_after_quarter": pd.Timestamp("2026-10-02"),  # after the quarter, before as_of
+    "ends_after_as_of": pd.Timestamp("2026-12-31"),       # still a partner on as_of
+}
+RAMP_UP_ONBOARDED = pd.Timestamp("2026-02-01")  # within the 4 ramp-up quarters 2025Q4..2026Q3
+
+
 @pytest.fixture(scope="module")
-def stats(tmp_path_factory):
+def stats(built):
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def roles(built):
+    """role (a key of LIFE_CYCLE, "ramp_up", "no_tier") -> partner id"""
+    return built[1]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
     data = tmp_path_factory.mktemp("data") / "sample"
     sample.write(sample.generate(partners=40, quarters=6, seed=11), data)
     params = load_params(None, {"as_of": "2026-10-05", "period": "2026Q3", "history_quarters": 6,
                                 "data": {"source": str(data)},
                                 "output_dir": str(tmp_path_factory.mktemp("reports"))})
-    return build.compute(load_dataset(params, progress=False), params)
+    ds = load_dataset(params, progress=False)
+    # give known partners a known life cycle: three end dates, one recent onboarding, one
+    # partner without a recorded tier (its tier is computed)
+    parts = ds.partners.copy()
+    steady = parts[parts["end_date"].isna() & (parts["onboarded_date"] < "2025-01-01")
+                   & parts["tier"].notna()]["partner_id"].tolist()
+    roles = dict(zip([*LIFE_CYCLE, "ramp_up", "no_tier"], steady[:5]))
+    for role, end in LIFE_CYCLE.items():
+        parts.loc[parts["partner_id"] == roles[role], "end_date"] = end
+    parts.loc[parts["partner_id"] == roles["ramp_up"], "onboarded_date"] = RAMP_UP_ONBOARDED
+    parts.loc[parts["partner_id"] == roles["no_tier"], "tier"] = None
+    return build.compute(dataclasses.replace(ds, partners=parts), params), roles
 
 
 def test_kpis_carry_pipeline_and_cycle_columns(stats):
@@ -127,3 +160,60 @@ def test_write_kpis_writes_every_table_in_both_formats(stats, tmp_path):
         assert {f"{table}.parquet", f"{table}.csv"} <= names
     back = pd.read_parquet(tmp_path / "kpis" / "kpis.parquet")
     assert len(back) == len(stats.kpis) and back["partner_id"].map(type).eq(str).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# life cycle: churned partners, ramp-up partners, official tiers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_churned_partners_get_no_scorecard_and_no_action(stats, roles):
+    k = stats.kpis
+    quarter = k[(k["period"] == "2026Q3") & (k["window"] == "quarter")].set_index("partner_id")
+    reported = set(build.reported_partners(stats)["partner_id"])
+    churned = {roles["churned_in_quarter"], roles["churned_after_quarter"]}
+    # every partner that existed in 2026Q3, minus the two whose end_date is on or before as_of
+    # (the generated network's own churned partners, if any, are excluded the same way)
+    ends = stats.dataset.partners.set_index("partner_id")["end_date"]
+    own = set(ends[ends <= pd.Timestamp("2026-10-05")].index) - churned
+    assert reported == set(quarter.index) - churned - own
+    assert roles["ends_after_as_of"] in reported
+    assert {b.partner_id for b in build.partner_bundles(stats)} == reported
+    # the partner that ended in the quarter stays in the network tables, status churned, no action
+    assert quarter.loc[roles["churned_in_quarter"], "status"] == "churned"
+    action = stats.matrix.set_index("partner_id")["action"]
+    assert pd.isna(action[roles["churned_in_quarter"]])
+    # the one that ended after the quarter was still a partner on 2026-09-30
+    assert quarter.loc[roles["churned_after_quarter"], "status"] != "churned"
+    table = build.network_bundle(stats).tables["partners"].set_index("partner_id")
+    assert table.loc[roles["churned_in_quarter"], "status"] == "churned"
+
+
+def test_ramp_up_partners_get_the_ramp_up_action(stats, roles):
+    k = stats.kpis
+    quarter = k[(k["period"] == "2026Q3") & (k["window"] == "quarter")].set_index("partner_id")
+    assert quarter.loc[roles["ramp_up"], "status"] == "onboarding"
+    m = stats.matrix.set_index("partner_id")
+    ramp = stats.params["segmentation"]["ramp_up_action"]
+    assert ramp == "Ramp-up plan"
+    assert m.loc[roles["ramp_up"], "action"] == ramp
+    onboarding = m[m["status"] == "onboarding"]
+    assert len(onboarding) >= 1 and (onboarding["action"] == ramp).all()
+    # everyone else keeps the matrix cell's action
+    others = m[~m["status"].isin(["onboarding", "churned"])]
+    assert (others["action"] == others["matrix_action"]).all()
+
+
+def test_scorecard_tier_is_the_official_tier(stats, roles):
+    ts = stats.tier_status.set_index("partner_id")
+    recorded = stats.dataset.partners.set_index("partner_id")["tier"]
+    assert ts.loc[roles["no_tier"], "tier_source"] == "computed"
+    rec = ts[ts["tier_source"] == "recorded"]
+    assert len(rec) > 0 and (rec["tier"].astype(str) == recorded[rec.index]).all()
+    for b in build.partner_bundles(stats):
+        assert b.partner["tier"] == str(ts.loc[b.partner_id, "tier"])
+        if len(b.tier_gap):  # the gap is measured from the same tier
+            assert (b.tier_gap["current_tier"].astype(str) == b.partner["tier"]).all()
+    net = build.network_bundle(stats)
+    assert net.tables["migration"].to_numpy().sum() == len(stats.tier_status)
+    assert set(net.tables["movements"]["recommendation"]) <= {"promote", "relegate"}

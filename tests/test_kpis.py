@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 from channel_analysis import kpis
 from channel_analysis.dataset import Dataset
+from channel_analysis.errors import ParamsError
 from channel_analysis.params import load_defaults
 
 NaN = float("nan")
@@ -316,7 +317,7 @@ def test_customers_quarter(table):
     check(row(table, "P1"), {
         "customers_active": 3.0,     # A, B, C bought in 2026Q2
         "customers_new": 2.0,        # B, C (A first bought in 2024Q3)
-        "customers_lost": 1.0,       # D bought in 2025Q2..2026Q1 (2025Q3), not in 2026Q2
+        "customers_lost": 0.0,       # previous quarter 2026Q1: A only, who bought again
         "cross_sell_rate": 1 / 3,    # A bought X and Y; B only X; C only Y
         "cross_sell_rate_n": 3.0,
         "cross_sell_rate_low_sample": True,
@@ -330,7 +331,7 @@ def test_customers_quarter(table):
         "upsell_rate_n": 1.0,
     })
     check(row(table, "P3"), {
-        "customers_active": 0.0, "customers_lost": 1.0,   # F bought in 2025Q3
+        "customers_active": 0.0, "customers_lost": 0.0,   # F last bought in 2025Q3, not in 2026Q1
         "cross_sell_rate": NaN, "cross_sell_rate_n": 0.0, "upsell_rate": NaN, "upsell_rate_n": 0.0,
     })
 
@@ -339,18 +340,49 @@ def test_customers_ytd_and_t4q(table):
     check(row(table, "P1", "ytd"), {
         "customers_active": 3.0,     # A, B, C in 2026Q1..Q2
         "customers_new": 2.0,        # B, C
-        "customers_lost": 1.0,       # lookback 2025Q1..2025Q4: A, D; D not back
+        "customers_lost": 1.0,       # previous window 2025Q3..2025Q4: D; D not back
         "upsell_rate": NaN,          # previous window 2025Q3..Q4: only D, not a repeat customer
         "upsell_rate_n": 0.0,
     })
     check(row(table, "P1", "t4q"), {
         "customers_active": 4.0,     # A, B, C, D in 2025Q3..2026Q2
         "customers_new": 3.0,        # B, C, D (A first in 2024Q3)
-        "customers_lost": 0.0,       # lookback 2024Q3..2025Q2: A, still active
+        "customers_lost": 0.0,       # previous window 2024Q3..2025Q2: A, still active
         "cross_sell_rate": 0.25,     # only A bought two categories
         "upsell_rate": 1.0,          # A: 300 (lines 1, 2) → 500 (lines 3, 4, 5)
         "upsell_rate_n": 1.0,
     })
+
+
+def test_customers_lost_is_the_previous_same_length_window_for_every_window():
+    """Lost = bought in the previous window of the same length, not in this one; NaN when the data
+    do not reach back to that previous window. Sales start in 2024Q3 (customer T)."""
+    partners = _partners([("P1", "2023-01-01", None, 1)])
+    sales = _sales([
+        ("2024-08-01", "P1", "T", "X", 1, 10, 5, "sell_in", 0, None),   # 2024Q3
+        ("2025-05-01", "P1", "U", "X", 1, 10, 5, "sell_in", 0, None),   # 2025Q2
+        ("2025-08-01", "P1", "V", "X", 1, 10, 5, "sell_in", 0, None),   # 2025Q3
+        ("2025-11-01", "P1", "W", "X", 1, 10, 5, "sell_in", 0, None),   # 2025Q4
+        ("2025-11-02", "P1", "Z", "X", 1, 10, 5, "sell_in", 0, None),   # 2025Q4
+        ("2026-02-01", "P1", "X", "X", 1, 10, 5, "sell_in", 0, None),   # 2026Q1
+        ("2026-02-02", "P1", "Y", "X", 1, 10, 5, "sell_in", 0, None),   # 2026Q1
+        ("2026-04-01", "P1", "U", "X", 1, 10, 5, "sell_in", 0, None),   # 2026Q2
+        ("2026-05-01", "P1", "Y", "X", 1, 10, 5, "sell_in", 0, None),   # 2026Q2
+        ("2026-05-02", "P1", "Z", "X", 1, 10, 5, "sell_in", 0, None),   # 2026Q2
+    ])
+    ds = Dataset(partners=partners, sales=sales, as_of=dt.date(2026, 7, 1), period="2026Q2")
+    t = kpis.partner_kpis(ds, _params(), quarters=["2026Q1", "2026Q2"])
+    lost = {(r.period, r.window): r.customers_lost for r in t.itertuples()}
+    # 2026Q2 quarter: previous quarter 2026Q1 {X, Y}; now {U, Y, Z} -> X lost
+    assert lost[("2026Q2", "quarter")] == 1
+    # 2026Q2 ytd (2026Q1..Q2, 2 quarters): previous 2025Q3..Q4 {V, W, Z}; now {U, X, Y, Z} -> V, W
+    assert lost[("2026Q2", "ytd")] == 2
+    # 2026Q2 t4q (2025Q3..2026Q2): previous 2024Q3..2025Q2 {T, U}; now {U, V, W, X, Y, Z} -> T
+    assert lost[("2026Q2", "t4q")] == 1
+    # 2026Q1 quarter = ytd (first fiscal quarter): previous 2025Q4 {W, Z}; now {X, Y} -> W, Z
+    assert lost[("2026Q1", "quarter")] == 2 and lost[("2026Q1", "ytd")] == 2
+    # 2026Q1 t4q (2025Q2..2026Q1): the previous window 2024Q2..2025Q1 starts before the data
+    assert np.isnan(lost[("2026Q1", "t4q")])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -518,7 +550,7 @@ def test_time_to_first_deal_uses_a_won_deal_when_earlier():
 
 def test_status_main_fixture(table):
     assert row(table, "P1").status == "active"       # sold in 2026Q2; t4q 1030 vs 300 before
-    assert row(table, "P2").status == "onboarding"   # onboarded in the last 2 quarters
+    assert row(table, "P2").status == "onboarding"   # onboarded in the last 4 quarters (ramp-up)
     assert row(table, "P3").status == "churned"      # ended 2026-05-15 ≤ 2026-06-30
     assert row(table, "P4").status == "onboarding"
     # 2026Q1: P3's last sale was in 2025Q3, none in 2025Q4..2026Q1 → at risk (not yet ended)
@@ -534,8 +566,9 @@ def test_status_rules():
         ("B2", "2023-01-01", None, 1),          # t4q 750 vs 1000: exactly −25 %, not more → active
         ("C", "2023-01-01", None, 1),           # last sale 2025Q4: none in 2026Q1..Q2 → at risk
         ("D", "2023-01-01", "2026-06-30", 1),   # ends on the period's last day → churned
-        ("E", "2026-01-01", None, 1),           # onboarded in the last 2 quarters → onboarding
-        ("F", "2025-12-31", None, 1),           # onboarded before them, never sold → at risk
+        ("E", "2026-01-01", None, 1),           # onboarded in the ramp-up quarters → onboarding
+        ("E2", "2025-07-01", None, 1),          # first day of the 4 ramp-up quarters (2025Q3..2026Q2)
+        ("F", "2025-06-30", None, 1),           # onboarded the day before them, never sold → at risk
         ("G", "2023-01-01", "2025-12-31", 1),   # ended before 2026Q2
     ])
     sales = _sales([
@@ -553,12 +586,27 @@ def test_status_rules():
     t = kpis.partner_kpis(ds, _params(), quarters=["2026Q2"])
     q = t[t.window == "quarter"].set_index("partner_id").status.to_dict()
     assert q == {"A": "active", "B": "at_risk", "B2": "active", "C": "at_risk", "D": "churned",
-                 "E": "onboarding", "F": "at_risk"}
+                 "E": "onboarding", "E2": "onboarding", "F": "at_risk"}
     # G existed during the t4q window (2025Q3..2026Q2) only
     assert row(t, "G", "t4q").status == "churned"
     # a stricter decline threshold (20 %) puts B2 at risk too
     t2 = kpis.partner_kpis(ds, _params(at_risk_decline=0.2), quarters=["2026Q2"])
     assert row(t2, "B2").status == "at_risk"
+    # ramp-up read from params: with 2 quarters (2026Q1..Q2) E2, never sold in 2026Q1..Q2, is at risk
+    t3 = kpis.partner_kpis(ds, _params(ramp_up_quarters=2), quarters=["2026Q2"])
+    assert row(t3, "E").status == "onboarding" and row(t3, "E2").status == "at_risk"
+    with pytest.raises(ParamsError, match="ramp_up_quarters"):
+        kpis.partner_kpis(ds, _params(ramp_up_quarters=0), quarters=["2026Q2"])
+
+
+def test_in_ramp_up_boundaries():
+    # 2026Q2 with 4 ramp-up quarters: from 2025-07-01; fiscal year from October: "2026Q2" ends
+    # 2026-03-31, its 4 quarters start 2025-04-01
+    dates = pd.Series(pd.to_datetime(["2025-06-30", "2025-07-01", "2026-06-30", "2025-04-01"]))
+    assert kpis.in_ramp_up(dates, "2026Q2", 4).tolist() == [False, True, True, False]
+    fiscal = pd.Series(pd.to_datetime(["2025-03-31", "2025-04-01"]))
+    assert kpis.in_ramp_up(fiscal, "2026Q2", 4, fy_start=10).tolist() == [False, True]
+    assert kpis.in_ramp_up(dates, "2026Q2", 1).tolist() == [False, False, True, False]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -727,12 +775,10 @@ def _random_dataset(seed: int) -> Dataset:
     return Dataset(partners=partners, sales=sales, as_of=dt.date(2026, 7, 1), period="2026Q2")
 
 
-def _naive(ds: Dataset, partner: str, lo: pd.Timestamp, hi: pd.Timestamp, prev_lo: pd.Timestamp,
-           lb_lo: pd.Timestamp) -> dict:
+def _naive(ds: Dataset, partner: str, lo: pd.Timestamp, hi: pd.Timestamp, prev_lo: pd.Timestamp) -> dict:
     s = ds.sales[ds.sales.partner_id == partner]
     win = s[(s.date >= lo) & (s.date <= hi)]
     prev = s[(s.date >= prev_lo) & (s.date < lo)]
-    lb = s[(s.date >= lb_lo) & (s.date < lo)]
     active = set(win.customer_id)
     first = s.groupby("customer_id").date.min()
     spend, spend_prev = win.groupby("customer_id").revenue.sum(), prev.groupby("customer_id").revenue.sum()
@@ -743,7 +789,7 @@ def _naive(ds: Dataset, partner: str, lo: pd.Timestamp, hi: pd.Timestamp, prev_l
     return {
         "customers_active": len(active),
         "customers_new": sum((first[c] >= lo) for c in active),
-        "customers_lost": len(set(lb.customer_id) - active),
+        "customers_lost": len(set(prev.customer_id) - active),
         "cross_sell_rate": (ncat >= 2).sum() / len(active) if active else NaN,
         "upsell_rate": (sum(spend[c] > spend_prev[c] for c in repeat) / len(repeat)) if repeat else NaN,
         "registration_lag_days_median": lag.median() if len(lag) else NaN,
@@ -754,16 +800,16 @@ def _naive(ds: Dataset, partner: str, lo: pd.Timestamp, hi: pd.Timestamp, prev_l
 def test_vectorized_customer_figures_match_naive_computation(seed):
     ds = _random_dataset(seed)
     t = kpis.partner_kpis(ds, _params(), quarters=["2026Q1", "2026Q2"])
-    cases = {  # window → (start, previous window start, lookback start)
-        ("2026Q2", "quarter"): ("2026-04-01", "2026-01-01", "2025-04-01"),
-        ("2026Q2", "ytd"): ("2026-01-01", "2025-07-01", "2025-01-01"),
-        ("2026Q2", "t4q"): ("2025-07-01", "2024-07-01", "2024-07-01"),
-        ("2026Q1", "t4q"): ("2025-04-01", "2024-04-01", "2024-04-01"),
+    cases = {  # window → (start, previous window start)
+        ("2026Q2", "quarter"): ("2026-04-01", "2026-01-01"),
+        ("2026Q2", "ytd"): ("2026-01-01", "2025-07-01"),
+        ("2026Q2", "t4q"): ("2025-07-01", "2024-07-01"),
+        ("2026Q1", "t4q"): ("2025-04-01", "2024-04-01"),
     }
-    for (period, window), (lo, prev_lo, lb_lo) in cases.items():
+    for (period, window), (lo, prev_lo) in cases.items():
         for pid in ds.partners.partner_id:
             r = row(t, pid, window, period)
-            check(r, _naive(ds, pid, T(lo), r.period_end, T(prev_lo), T(lb_lo)))
+            check(r, _naive(ds, pid, T(lo), r.period_end, T(prev_lo)))
 
 
 def test_large_key_space_path_gives_the_same_figures(monkeypatch):

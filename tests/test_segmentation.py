@@ -244,6 +244,24 @@ def test_performance_potential_without_potential_column_and_errors():
         seg.performance_potential(scores, k, cuts=[0.7, 0.3])
 
 
+def test_ramp_up_and_churned_partners_get_life_cycle_actions():
+    # same cells as the hand-computed matrix test; P3 is in ramp-up, P4 churned, P1 active
+    k = kpis(revenue=[50, 30, 15, 5], potential=[100, 40, np.nan, 50])
+    k["status"] = ["active", "at_risk", "onboarding", "churned"]
+    scores = pd.DataFrame({"partner_id": ["P1", "P2", "P3", "P4"], "score": [68.75, 39.58, 37.5, 47.92]})
+    out = seg.performance_potential(scores, k, cuts=[0.333, 0.667], actions=ACTIONS, ramp_up_action="Ramp-up plan")
+    assert out["status"].tolist() == ["active", "at_risk", "onboarding", "churned"]
+    # the matrix cells are unchanged: life cycle only replaces the action
+    assert out["performance"].tolist() == ["high", "medium", "low", "medium"]
+    assert out["matrix_action"].tolist() == ["HIGH_HIGH", "MEDIUM_LOW", seg.UNKNOWN_POTENTIAL_ACTION, "MEDIUM_MEDIUM"]
+    assert out["action"].tolist()[:3] == ["HIGH_HIGH", "MEDIUM_LOW", "Ramp-up plan"]
+    assert pd.isna(out["action"].iloc[3])  # churned: no action
+    # without a ramp-up action only the churned partner loses its action
+    plain = seg.performance_potential(scores, k, cuts=[0.333, 0.667], actions=ACTIONS)
+    assert plain["action"].tolist()[:3] == ["HIGH_HIGH", "MEDIUM_LOW", seg.UNKNOWN_POTENTIAL_ACTION]
+    assert pd.isna(plain["action"].iloc[3])
+
+
 def test_inputs_not_mutated():
     k = kpis(revenue=[50, 30, 15, 5], potential=[100, 40, np.nan, 50], csat_mean=[4, 3, np.nan, 5])
     before = k.copy()

@@ -156,6 +156,92 @@ def test_gap_to_next_tier_hand_computed():
     assert p3["met"].tolist() == [False, False]
 
 
+# KPI values that qualify for exactly one tier (revenue, certified_reps, csat_mean)
+QUALIFY = {"Registered": (50, 0, np.nan), "Silver": (150, 1, np.nan), "Gold": (600, 3, np.nan),
+           "Platinum": (2500, 3, 4.5)}
+
+
+def history(sequence: dict[str, list], start: str = "2025Q4") -> pd.DataFrame:
+    """partner -> qualifying tier per quarter (None = no row) as t4q KPI rows."""
+    quarters = pd.period_range(start, periods=max(map(len, sequence.values())), freq="Q").astype(str)
+    frames = [kpis([(p, *QUALIFY[t])], period=q) for p, seq in sequence.items()
+              for q, t in zip(quarters, seq) if t is not None]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_tier_status_official_tier_and_recommendation_hand_computed():
+    k = history({           # quarters 2025Q4, 2026Q1, 2026Q2 (the period)
+        "A": ["Gold", "Gold", "Silver"],           # official Gold, misses it once -> hold
+        "B": ["Gold", "Silver", "Silver"],         # official Gold, misses it twice -> relegate to Silver
+        "B2": ["Gold", "Registered", "Silver"],    # ... relegate to the highest of the run: Silver
+        "C": ["Platinum", "Platinum", "Gold"],     # official Silver: above it twice -> promote to Gold
+        "D": ["Silver", "Gold", "Gold"],           # nothing recorded: computed (new Silver, promoted Gold)
+        "E": ["Registered", "Registered", "Registered"],  # recorded "Diamond" is no level: computed
+        "F": ["Gold", None, "Gold"],               # official Silver: the missing quarter breaks the run
+        "G": ["Gold", "Gold", None],               # no row in the period: not listed
+    })
+    before = k.copy()
+    official = pd.Series({"A": "Gold", "B": "Gold", "B2": "Gold", "C": "Silver", "D": None, "E": "Diamond",
+                          "F": "Silver", "G": "Gold", "Z": "Gold"})
+    out = tiers.tier_status(k, LEVELS, official, promote_after=2, relegate_after=2, period="2026Q2")
+    pd.testing.assert_frame_equal(k, before)
+    assert list(out.columns) == ["partner_id", "period", "official_tier", "tier_source", "tier", "qualified_tier",
+                                 "recommendation", "recommended_tier", "quarters_qualified"]
+    got = {r.partner_id: (None if pd.isna(r.official_tier) else str(r.official_tier), r.tier_source, str(r.tier),
+                          str(r.qualified_tier), r.recommendation, str(r.recommended_tier), r.quarters_qualified)
+           for r in out.itertuples()}
+    assert got == {
+        "A": ("Gold", "recorded", "Gold", "Silver", "hold", "Gold", 0),
+        "B": ("Gold", "recorded", "Gold", "Silver", "relegate", "Silver", 2),
+        "B2": ("Gold", "recorded", "Gold", "Silver", "relegate", "Silver", 2),
+        "C": ("Silver", "recorded", "Silver", "Gold", "promote", "Gold", 3),
+        "D": (None, "computed", "Gold", "Gold", "hold", "Gold", 2),
+        "E": (None, "computed", "Registered", "Registered", "hold", "Registered", 3),
+        "F": ("Silver", "recorded", "Silver", "Gold", "hold", "Silver", 1),
+    }
+    assert (out["period"] == "2026Q2").all()
+    assert list(out["tier"].cat.categories) == NAMES and out["recommended_tier"].cat.ordered
+    # one quarter earlier B has missed Gold only once: hold
+    early = tiers.tier_status(k, LEVELS, official, 2, 2, period="2026Q1").set_index("partner_id")
+    assert early.loc["B", "recommendation"] == "hold" and early.loc["B", "quarters_qualified"] == 0
+    # promote_after = 1: C would be recommended Gold on its last quarter alone, F too
+    fast = tiers.tier_status(k, LEVELS, official, 1, 2, period="2026Q2").set_index("partner_id")
+    assert fast.loc["F", ["recommendation", "recommended_tier"]].astype(str).tolist() == ["promote", "Gold"]
+
+
+def test_tier_status_without_a_tier_column_is_computed():
+    k = history({"A": ["Silver", "Gold", "Gold"], "B": ["Gold", "Silver", "Silver"]})
+    out = tiers.tier_status(k, LEVELS, None, 2, 2).set_index("partner_id")
+    assert (out["tier_source"] == "computed").all() and out["official_tier"].isna().all()
+    # A: new Silver, promoted to Gold in 2026Q2; B: new Gold, relegated to Silver in 2026Q2
+    assert out["tier"].astype(str).tolist() == ["Gold", "Silver"]
+    assert out["recommendation"].tolist() == ["hold", "hold"]
+    # quarters meeting the tier's criteria: A Gold in 2026Q1..Q2 (2); B Silver or better in all 3
+    assert out["quarters_qualified"].tolist() == [2, 3]
+
+
+def test_recommendation_matrix_and_gap_from_the_official_tier():
+    k = history({"A": ["Gold", "Gold", "Silver"], "B": ["Gold", "Silver", "Silver"],
+                 "C": ["Platinum", "Platinum", "Gold"], "D": ["Silver", "Silver", "Silver"]})
+    official = pd.Series({"A": "Gold", "B": "Gold", "C": "Silver", "D": "Silver"})
+    status = tiers.tier_status(k, LEVELS, official, 2, 2)
+    m = tiers.recommendation_matrix(status, LEVELS)
+    assert list(m.index) == NAMES and list(m.columns) == NAMES
+    assert m.index.name == "tier" and m.columns.name == "recommended_tier"
+    # A Gold -> Gold (hold), B Gold -> Silver, C Silver -> Gold, D Silver -> Silver
+    assert m.loc["Gold", "Gold"] == 1 and m.loc["Gold", "Silver"] == 1
+    assert m.loc["Silver", "Gold"] == 1 and m.loc["Silver", "Silver"] == 1
+    assert m.to_numpy().sum() == 4
+    # A qualifies only for Silver but is officially Gold: its next tier is Platinum
+    gap = tiers.gap_to_next_tier(k, status, LEVELS)
+    a = gap[gap["partner_id"] == "A"]
+    assert a["current_tier"].unique().tolist() == ["Gold"] and a["next_tier"].unique().tolist() == ["Platinum"]
+    assert a["criterion"].tolist() == ["revenue", "certified_reps", "csat_mean"]
+    assert a["gap"].tolist()[:2] == [1850, 2] and np.isnan(a["gap"].tolist()[2])  # 2000-150, 3-1
+    c = gap[gap["partner_id"] == "C"]  # officially Silver (qualifies Gold): next tier Gold, all met
+    assert c["next_tier"].unique().tolist() == ["Gold"] and c["met"].all()
+
+
 # ---------------------------------------------------------------------------------------------
 # properties
 # ---------------------------------------------------------------------------------------------

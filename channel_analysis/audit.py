@@ -65,6 +65,9 @@ def tagged_values(page: str) -> list[dict[str, str]]:
 NBSP, NNBSP = "\xa0", "\u202f"
 #: English function words that no sentence of a translated page contains (data values aside).
 ENGLISH_WORDS = frozenset({"the", "and", "your", "with", "of", "for", "to", "is", "are", "this", "than", "from"})
+#: Of those, the ones that are everyday words of another language too (Dutch "is", "of" = or; Danish
+#: and Norwegian "for", "to" = two; Swedish "is" = ice …): not evidence of English there.
+SHARED_WORDS = {"nl": {"is", "of"}, "da": {"for", "to"}, "sv": {"is"}, "de": {"is"}, "fi": set()}
 _RAW_NAME = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 _MISSING = re.compile(r"(?<![\w-])(?:nan|NaN|None|NaT|inf|-inf|null|undefined)(?![\w-])")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -169,7 +172,7 @@ def page_problems(markup: str, locale: str, data_values: tuple[str, ...] = ()) -
         for node in nodes:
             if any(v and v in node for v in data_values):
                 continue
-            words = {w.lower() for w in _WORD.findall(node)} & ENGLISH_WORDS
+            words = {w.lower() for w in _WORD.findall(node)} & (ENGLISH_WORDS - SHARED_WORDS.get(language, set()))
             if len(words) >= 2:
                 problems.append(f"English words {sorted(words)} in {node!r}")
     for node in nodes:

@@ -424,62 +424,73 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
 
 
 def network_bundle(stats: NetworkStats) -> bundle.NetworkBundle:
-    """Everything the internal network overview shows, for every partner."""
+    """Exactly what the internal network overview shows, one table per block (all partners).
+
+    The exported tables of :func:`channel_analysis.exports.network_tables` the overview shows
+    (``network``, ``tier_migration``, ``at_risk``) plus overview-only tables, each already in the
+    shape its block formats: ``key_figures`` (every partner, :data:`exports.KEY_FIGURES`), ``pareto``,
+    ``segment_cells``, ``movements``, ``pipeline_by_segment``, ``mdf_by_tier``, ``cycle_curves`` and
+    ``cohorts``. The overview recomputes nothing.
+    """
+    from . import exports
+
     ds = stats.dataset
-    k = stats.kpis
-    current = k[(k["period"] == ds.period) & (k["window"] == "t4q")]
-    quarter = k[(k["period"] == ds.period) & (k["window"] == "quarter")]
-    tiers_now = stats.tier_history[stats.tier_history["period"] == ds.period]
-    partners = ds.partners.drop(columns=["tier"], errors="ignore").merge(
-        tiers_now[["partner_id", "tier", "change"]], on="partner_id", how="left")
-    table = partners.merge(quarter.drop(columns=["window"]), on="partner_id", how="inner").merge(
-        stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").merge(
-        stats.matrix[["partner_id", "score", "performance", "potential", "action"]], on="partner_id", how="left")
-    prev = periods.shift(ds.period, -1, ds.fy_start)
-    segment_of = partners.set_index("partner_id")["partner_type"]
-    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
+    exported = exports.network_tables(stats)
+    names = ds.partners[["partner_id", "name"]]
+    figures = exports.key_figures(stats)
+
+    quarter = stats.kpis[(stats.kpis["period"] == ds.period) & (stats.kpis["window"] == "quarter")]
+    table = quarter.merge(ds.partners[["partner_id", "partner_type"]], on="partner_id", how="left").merge(
+        figures[["partner_id", "tier"]], on="partner_id", how="left")
+    order = {name: i for i, name in enumerate(stats.notes.get("tier_levels") or [])}
     mdf_by_tier = table.groupby("tier", observed=True).agg(
         partners=("partner_id", "size"), mdf_allocated=("mdf_allocated", "sum"),
         mdf_claimed=("mdf_claimed", "sum"), mdf_attributed_revenue=("mdf_attributed_revenue", "sum")).reset_index()
     mdf_by_tier["mdf_utilization"] = mdf_by_tier["mdf_claimed"] / mdf_by_tier["mdf_allocated"].where(mdf_by_tier["mdf_allocated"] > 0)
     mdf_by_tier["mdf_return"] = mdf_by_tier["mdf_attributed_revenue"] / mdf_by_tier["mdf_claimed"].where(mdf_by_tier["mdf_claimed"] > 0)
+    mdf_by_tier = mdf_by_tier.iloc[np.argsort(mdf_by_tier["tier"].map(order).fillna(len(order)).to_numpy(),
+                                              kind="stable")].reset_index(drop=True)
     pipeline_by_segment = table.groupby("partner_type", observed=True).agg(
         partners=("partner_id", "size"), open_deals=("pipeline_open_n", "sum"),
         pipeline_open=("pipeline_open_amount", "sum"), pipeline_weighted=("pipeline_weighted", "sum"),
         stale_deals=("stale_deals_n", "sum"), revenue=("revenue", "sum")).reset_index()
-    at_risk = table[table["status"] == "at_risk"].sort_values("revenue", ascending=False)
+    pipeline_by_segment["weighted_to_revenue"] = (
+        pipeline_by_segment["pipeline_weighted"] / pipeline_by_segment["revenue"].where(pipeline_by_segment["revenue"] != 0))
+    pipeline_by_segment = pipeline_by_segment.sort_values("pipeline_open", ascending=False, ignore_index=True)
+
+    segment_of = ds.partners.set_index("partner_id")["partner_type"]
+    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
     tables = {
-        "partners": table,
-        "kpis": k,
-        "targets": stats.targets,
-        "network": stats.network,
-        "monthly": stats.monthly,
+        "network": exported["network"],
         "pareto": stats.concentration.table,
-        "lorenz": stats.concentration.lorenz,
-        "scores": stats.scores,
-        "matrix": stats.matrix,
-        "matrix_counts": segmentation.matrix_counts(stats.matrix),
-        "tiers": stats.tier_history,
-        "migration": tiers.migration_matrix(stats.tier_history, prev, ds.period, levels=stats.params["tiers"]["levels"]),
-        "movements": tiers.movements(stats.tier_history, ds.period).merge(
-            partners[["partner_id", "name"]], on="partner_id", how="left"),
-        "tier_gap": stats.tier_gap,
-        "open_deals": stats.open_deals,
-        "win_probability": stats.win_probability,
-        "stage_conversion": stats.stage_conversion,
+        "segment_cells": _segment_cells(exported["segments"], names),
+        "tier_migration": exported["tier_migration"],
+        "movements": tiers.movements(stats.tier_history, ds.period).merge(names, on="partner_id", how="left"),
         "pipeline_by_segment": pipeline_by_segment,
         "cycle_curves": salescycle.km_curve(durations, by="segment") if len(durations) else pd.DataFrame(),
-        "cycle_medians_by_segment": salescycle.km_median(durations, by="segment") if len(durations) else pd.DataFrame(),
         "cohorts": stats.retention.cohorts,
-        "retention_durations": stats.retention.durations,
-        "time_to_first_deal": stats.time_to_first_deal,
-        "forecast": stats.forecast,
         "mdf_by_tier": mdf_by_tier,
-        "at_risk": at_risk,
-        "t4q": current,
+        "at_risk": exported["at_risk"],
+        "key_figures": figures,
     }
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=dict(stats.notes))
+
+
+def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """One row per performance × potential cell that has partners: [performance, potential, action,
+    partners (count), names (the partners' names, alphabetical, comma-separated)]; high performance
+    first, then potential low → high, unknown levels last."""
+    levels = {"high": 0, "medium": 1, "low": 2}
+    d = segments.merge(names, on="partner_id", how="left")
+    d["name"] = d["name"].fillna(d["partner_id"]).astype(str)
+    d["performance"] = d["performance"].fillna("unknown").astype(str)
+    d["potential"] = d["potential"].fillna("unknown").astype(str)
+    cells = (d.sort_values("name").groupby(["performance", "potential"], as_index=False, sort=False)
+             .agg(action=("action", "first"), partners=("partner_id", "size"), names=("name", ", ".join)))
+    rank = cells["performance"].map(levels).fillna(3) * 10 + cells["potential"].map(
+        {"low": 0, "medium": 1, "high": 2}).fillna(3)
+    return cells.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,22 +502,15 @@ def run_dir(params: dict) -> Path:
 
 
 def write_kpis(params: dict, out_dir: Path | None = None, *, stats: NetworkStats | None = None) -> list[Path]:
-    """Write the KPI table, target attainment, network KPIs, the next-quarter forecast and its
-    backtest (per quarter) as CSV and Parquet; returns the paths written."""
-    from .io.sources import write_tables
+    """Write every exported table (:mod:`channel_analysis.exports`: KPIs, targets, network,
+    forecast, backtest, segments, tiers, … and the partners/recipients snapshot) as CSV and Parquet
+    to ``out_dir`` (default ``reports/<period>/kpis/``); returns the paths written."""
+    from . import exports
 
     if stats is None:
         stats = compute(load_dataset(params), params, progress=True)
-    out = Path(out_dir) if out_dir else run_dir(params) / "kpis"
-    tables = {"kpis": stats.kpis, "targets": stats.targets, "network": stats.network,
-              "forecast": stats.forecast}
-    if hasattr(stats.backtest, "per_quarter"):
-        tables["backtest"] = stats.backtest.per_quarter
-    written = []
-    for fmt in ("parquet", "csv"):
-        write_tables(tables, out, fmt, keep_other_format=True)
-        written += [out / f"{name}.{fmt}" for name in tables]
-    return written
+    out = Path(out_dir) if out_dir else run_dir(params) / exports.SUBDIR
+    return exports.write_exports(exports.network_tables(stats), out)
 
 
 def _fingerprint(params: dict) -> str:

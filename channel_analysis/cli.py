@@ -118,10 +118,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from . import datadoc
+    from . import datadoc, exports
 
-    path = datadoc.write(Path(args.out))
-    print(f"wrote {path}")
+    for path in (datadoc.write(Path(args.out)), exports.write_doc(Path(args.exports_out))):
+        print(f"wrote {path}")
     return 0
 
 
@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resend", action="store_true", help="re-send reports that changed since they were sent")
     p.set_defaults(func=cmd_send)
 
-    p = sub.add_parser("docs", help="regenerate docs/data-model.md from the schemas")
+    p = sub.add_parser("docs", help="regenerate docs/data-model.md (schemas) and docs/exports.md (exported tables)")
     p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "data-model.md"))
+    p.add_argument("--exports-out", default=str(PROJECT_ROOT / "docs" / "exports.md"))
     p.set_defaults(func=cmd_docs)
     return parser
 

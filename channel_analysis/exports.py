@@ -45,13 +45,16 @@ class Col(NamedTuple):
 # declarations: every column of every exported table
 # --------------------------------------------------------------------------------------------
 
-def _rate(name: str, meaning: str, *, interval: bool = True, what: str = "observations") -> dict[str, Col]:
-    """A rate or sample statistic with its ``_n``, Wilson interval and ``_low_sample`` flag."""
+def _rate(name: str, meaning: str, *, interval: bool | str = "optional",
+          what: str = "observations") -> dict[str, Col]:
+    """A rate or sample statistic with its ``_n``, Wilson interval (``interval``: True, False or
+    "optional" while not every proportion carries one) and ``_low_sample`` flag."""
     cols = {name: Col("number", meaning),
             f"{name}_n": Col("number", f"number of {what} behind `{name}` (its denominator)")}
     if interval:
-        cols[f"{name}_low"] = Col("number", f"lower end of the 95 % Wilson interval of `{name}`")
-        cols[f"{name}_high"] = Col("number", f"upper end of the 95 % Wilson interval of `{name}`")
+        optional = interval == "optional"
+        cols[f"{name}_low"] = Col("number", f"lower end of the 95 % Wilson interval of `{name}`", optional)
+        cols[f"{name}_high"] = Col("number", f"upper end of the 95 % Wilson interval of `{name}`", optional)
     cols[f"{name}_low_sample"] = Col("true/false", f"`{name}_n` below `kpis.min_sample`, or unavailable")
     return cols
 
@@ -95,7 +98,7 @@ KPI_COLUMNS: dict[str, Col] = {
     "deals_created": Col("number", "deals created in the window"),
     "deals_won": Col("number", "deals won (closed) in the window"),
     "deals_lost": Col("number", "deals lost (closed) in the window"),
-    **_rate("win_rate", "`deals_won ÷ (deals_won + deals_lost)`", what="closed deals"),
+    **_rate("win_rate", "`deals_won ÷ (deals_won + deals_lost)`", interval=True, what="closed deals"),
     **_rate("deal_size_mean", "mean amount of the deals won in the window", interval=False, what="won deals"),
     **_rate("deal_size_median", "median amount of the deals won in the window", interval=False,
             what="won deals"),
@@ -302,7 +305,9 @@ PURPOSE = {
                 "is too short).",
     "segments": "Segmentation of every scored partner: ABC class, score, performance × potential cell "
                 "and its action.",
-    "tier_status": "Tier of every partner this quarter.",
+    "tier_status": "Tier of every partner this quarter: the tier programme's own status frame when it "
+                   "provides one (recorded, qualified and recommended tier), else this quarter's rows of "
+                   "the tier history.",
     "tier_gap": "What each partner misses for the next tier, one row per criterion (long form).",
     "tier_migration": "Partners by tier last quarter and this quarter, one row per pair of tiers.",
     "stage_conversion": "Network conversion from each pipeline stage to the next.",
@@ -482,7 +487,7 @@ def _cell(text: str) -> str:
 
 def render_doc() -> str:
     """The Markdown text of ``docs/exports.md``: one section per table, one row per column."""
-    parts = [_INTRO.format(n=len(EXPORTS), subdir=SUBDIR)]
+    parts = [_INTRO.format(n=len(EXPORTS), subdir=SUBDIR).rstrip()]
     for name, columns in EXPORTS.items():
         lines = [f"## `{name}`", "", PURPOSE[name], "", "| column | type | meaning |", "|---|---|---|"]
         for col, decl in columns.items():

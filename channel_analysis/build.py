@@ -479,7 +479,7 @@ def network_bundle(stats: NetworkStats) -> bundle.NetworkBundle:
 
 def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
     """One row per performance × potential cell that has partners: [performance, potential, action,
-    partners (count), names (the partners' names, alphabetical, comma-separated)]; high performance
+    partners (count), names (the partners' names, alphabetical, separated by "; ")]; high performance
     first, then potential low → high, unknown levels last."""
     levels = {"high": 0, "medium": 1, "low": 2}
     d = segments.merge(names, on="partner_id", how="left")
@@ -487,7 +487,7 @@ def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
     d["performance"] = d["performance"].fillna("unknown").astype(str)
     d["potential"] = d["potential"].fillna("unknown").astype(str)
     cells = (d.sort_values("name").groupby(["performance", "potential"], as_index=False, sort=False)
-             .agg(action=("action", "first"), partners=("partner_id", "size"), names=("name", ", ".join)))
+             .agg(action=("action", "first"), partners=("partner_id", "size"), names=("name", "; ".join)))
     rank = cells["performance"].map(levels).fillna(3) * 10 + cells["potential"].map(
         {"low": 0, "medium": 1, "high": 2}).fillna(3)
     return cells.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)

@@ -347,7 +347,7 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
     names = partners[["partner_id", "name"]]
     seg = segments.merge(names, on="partner_id").sort_values("name")
     segment_cells = seg.groupby(["performance", "potential"], as_index=False).agg(
-        action=("action", "first"), partners=("partner_id", "size"), names=("name", ", ".join))
+        action=("action", "first"), partners=("partner_id", "size"), names=("name", "; ".join))
     migration = pd.crosstab(pd.Categorical(tiers_prev, TIERS), pd.Categorical(tiers_now, TIERS), dropna=False)
     tier_migration = pd.DataFrame([(a, b, int(migration.loc[a, b])) for a in TIERS for b in TIERS],
                                   columns=["from_tier", "to_tier", "partners"])

@@ -111,19 +111,26 @@ def test_peer_aggregates_only_from_large_enough_groups(stats):
             assert b.partner["peer_n"] >= k
 
 
-def test_network_bundle_has_the_overview_tables(stats):
+def test_network_bundle_holds_exactly_the_overview_tables(stats):
     net = build.network_bundle(stats)
-    for name in ("partners", "pareto", "lorenz", "matrix", "migration", "movements", "cohorts",
-                 "cycle_curves", "mdf_by_tier", "at_risk", "network", "pipeline_by_segment"):
-        assert name in net.tables
+    assert set(net.tables) == {"network", "pareto", "segment_cells", "tier_migration", "movements",
+                               "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
+                               "key_figures"}
     assert net.notes["gini"] == pytest.approx(stats.concentration.gini)
+    # the bundle carries no contact data (recipients are exported, never shown on the overview)
+    assert not any("email" in frame.columns for frame in net.tables.values())
+    cells = net["segment_cells"]
+    assert cells["partners"].sum() == len(stats.matrix)
+    g = net["pipeline_by_segment"]
+    assert (g["weighted_to_revenue"] == g["pipeline_weighted"] / g["revenue"]).all()
 
 
 def test_write_kpis_writes_every_table_in_both_formats(stats, tmp_path):
     written = build.write_kpis(stats.params, tmp_path / "kpis", stats=stats)
     assert all(path.exists() for path in written)
     names = {p.name for p in (tmp_path / "kpis").iterdir()}
-    for table in ("kpis", "targets", "network", "forecast", "backtest"):
+    for table in ("kpis", "targets", "network", "forecast", "backtest", "segments", "tier_status",
+                  "tier_migration", "at_risk", "partners", "recipients"):
         assert {f"{table}.parquet", f"{table}.csv"} <= names
     back = pd.read_parquet(tmp_path / "kpis" / "kpis.parquet")
     assert len(back) == len(stats.kpis) and back["partner_id"].map(type).eq(str).all()

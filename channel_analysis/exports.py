@@ -9,9 +9,9 @@ source.
 
 :data:`EXPORTS` declares every column of every table (type and meaning); ``docs/exports.md`` is
 generated from it (:func:`render_doc`, ``channel-analysis docs``) and a test fails when a table has
-an undeclared column or the document drifts. This module computes nothing new: it selects, joins
-and reshapes what :func:`channel_analysis.build.compute` produced. It imports no rendering or
-delivery code.
+an undeclared column or the document drifts. This module computes no statistic: it selects, joins
+and reshapes what :func:`channel_analysis.build.compute` produced (the one derived column is the
+network's quarter-on-quarter ``revenue_growth_prev``). It imports no rendering or delivery code.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import periods, tiers
+from .io.sources import write_tables
 from .params import PROJECT_ROOT
 
-if TYPE_CHECKING:  # build imports this module lazily; no import cycle at run time
+if TYPE_CHECKING:
     from .build import NetworkStats
 
 #: The folder of a run (``reports/<period>/``) the tables are written to.
@@ -361,8 +363,6 @@ def tier_status(stats: "NetworkStats") -> pd.DataFrame:
 
 def tier_migration(stats: "NetworkStats") -> pd.DataFrame:
     """tiers.migration_matrix (previous quarter → reported quarter) in long form."""
-    from . import periods, tiers
-
     ds = stats.dataset
     prev = periods.shift(ds.period, -1, ds.fy_start)
     m = tiers.migration_matrix(stats.tier_history, prev, ds.period, levels=stats.params["tiers"]["levels"])
@@ -396,7 +396,7 @@ def key_figures(stats: "NetworkStats") -> pd.DataFrame:
 
 def partners(stats: "NetworkStats") -> pd.DataFrame:
     """Every partner of the source with its status this quarter and whether it is reported."""
-    from .build import reported_partners
+    from .build import reported_partners  # build imports this module: the one import kept local
 
     ds = stats.dataset
     out = ds.partners.reindex(columns=["partner_id", "name", "locale", "partner_type", "region", "country"])
@@ -409,7 +409,7 @@ def partners(stats: "NetworkStats") -> pd.DataFrame:
 def recipients(stats: "NetworkStats") -> pd.DataFrame:
     """The contacts of reported partners [partner_id, email, name, receives_scorecard]; empty (with
     those columns) when the source has no partner_contacts."""
-    from .build import reported_partners
+    from .build import reported_partners  # see partners()
 
     cols = list(EXPORTS["recipients"])
     ds = stats.dataset
@@ -451,8 +451,6 @@ def network_tables(stats: "NetworkStats") -> dict[str, pd.DataFrame]:
 
 def write_exports(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
     """Write every table as Parquet and CSV into ``out_dir``; returns the paths written."""
-    from .io.sources import write_tables
-
     out = Path(out_dir)
     written: list[Path] = []
     for fmt in ("parquet", "csv"):

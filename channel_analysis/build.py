@@ -1,11 +1,11 @@
 """Compute every statistic once for the whole network, then cut it into what each report reads.
 
 ``compute`` runs the statistics modules over a validated :class:`~channel_analysis.dataset.Dataset`
-and returns :class:`NetworkStats` (all tables, all partners: internal). ``partner_bundles`` and
-``network_bundle`` turn those into the report bundles of :mod:`channel_analysis.bundle`: a partner's
+and returns :class:`NetworkStats` (all tables, all partners: internal). ``partner_bundles`` turns those into the report bundles of :mod:`channel_analysis.bundle`: a partner's
 bundle holds its own rows and aggregates of peer groups of at least ``benchmarks.min_peers``
-partners, never another partner's id, name or figures. ``write_kpis`` writes the analyst-facing
-tables. The run itself (what calls all of this, in order) is :mod:`channel_analysis.quarter`.
+partners, never another partner's id, name or figures. The exported tables and the overview's bundle
+are :mod:`channel_analysis.exports`; the run itself (what calls all of this, in order) is
+:mod:`channel_analysis.quarter`.
 
 Every partner-level table is sliced with one ``groupby`` per table (no per-partner filtering of
 whole tables), so the cost stays linear in the data whatever the number of partners.
@@ -32,15 +32,9 @@ from . import (
     segmentation,
     tiers,
 )
-from .dataset import Dataset, load_dataset
+from .dataset import Dataset
 from .settings import ReportSettings
 
-#: Columns of the per-partner table in the network overview (and the index).
-OVERVIEW_COLUMNS = [
-    "partner_id", "name", "partner_type", "region", "tier", "status", "abc_class", "score", "action",
-    "revenue", "revenue_growth_yoy", "gross_margin_pct", "win_rate", "registration_rate",
-    "pipeline_weighted", "pipeline_coverage", "csat_mean",
-]
 
 
 @dataclass
@@ -435,87 +429,9 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         )
 
 
-def network_bundle(stats: NetworkStats) -> bundle.NetworkBundle:
-    """Everything the internal network overview shows, for every partner."""
-    ds = stats.dataset
-    k = stats.kpis
-    current = k[(k["period"] == ds.period) & (k["window"] == "t4q")]
-    quarter = k[(k["period"] == ds.period) & (k["window"] == "quarter")]
-    tier_cols = ["partner_id", "tier", "tier_source", "recommendation", "recommended_tier"]
-    partners = ds.partners.drop(columns=["tier"], errors="ignore").merge(
-        stats.tier_status[tier_cols], on="partner_id", how="left")
-    table = partners.merge(quarter.drop(columns=["window"]), on="partner_id", how="inner").merge(
-        stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").merge(
-        stats.matrix[["partner_id", "score", "performance", "potential", "action"]], on="partner_id", how="left")
-    segment_of = partners.set_index("partner_id")["partner_type"]
-    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
-    mdf_by_tier = table.groupby("tier", observed=True).agg(
-        partners=("partner_id", "size"), mdf_allocated=("mdf_allocated", "sum"),
-        mdf_claimed=("mdf_claimed", "sum"), mdf_attributed_revenue=("mdf_attributed_revenue", "sum")).reset_index()
-    mdf_by_tier["mdf_utilization"] = mdf_by_tier["mdf_claimed"] / mdf_by_tier["mdf_allocated"].where(mdf_by_tier["mdf_allocated"] > 0)
-    mdf_by_tier["mdf_return"] = mdf_by_tier["mdf_attributed_revenue"] / mdf_by_tier["mdf_claimed"].where(mdf_by_tier["mdf_claimed"] > 0)
-    pipeline_by_segment = table.groupby("partner_type", observed=True).agg(
-        partners=("partner_id", "size"), open_deals=("pipeline_open_n", "sum"),
-        pipeline_open=("pipeline_open_amount", "sum"), pipeline_weighted=("pipeline_weighted", "sum"),
-        stale_deals=("stale_deals_n", "sum"), revenue=("revenue", "sum")).reset_index()
-    at_risk = table[table["status"] == "at_risk"].sort_values("revenue", ascending=False)
-    tables = {
-        "partners": table,
-        "kpis": k,
-        "targets": stats.targets,
-        "network": stats.network,
-        "monthly": stats.monthly,
-        "pareto": stats.concentration.table,
-        "lorenz": stats.concentration.lorenz,
-        "scores": stats.scores,
-        "matrix": stats.matrix,
-        "matrix_counts": segmentation.matrix_counts(stats.matrix),
-        "tiers": stats.tier_history,
-        "tier_status": stats.tier_status,
-        "migration": tiers.recommendation_matrix(stats.tier_status, stats.params["tiers"]["levels"]),
-        "movements": stats.tier_status[stats.tier_status["recommendation"] != "hold"].merge(
-            partners[["partner_id", "name"]], on="partner_id", how="left"),
-        "tier_gap": stats.tier_gap,
-        "open_deals": stats.open_deals,
-        "win_probability": stats.win_probability,
-        "stage_conversion": stats.stage_conversion,
-        "pipeline_by_segment": pipeline_by_segment,
-        "cycle_curves": salescycle.km_curve(durations, by="segment") if len(durations) else pd.DataFrame(),
-        "cycle_medians_by_segment": salescycle.km_median(durations, by="segment") if len(durations) else pd.DataFrame(),
-        "cohorts": stats.retention.cohorts,
-        "retention_durations": stats.retention.durations,
-        "time_to_first_deal": stats.time_to_first_deal,
-        "forecast": stats.forecast,
-        "mdf_by_tier": mdf_by_tier,
-        "at_risk": at_risk,
-        "t4q": current,
-    }
-    return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
-                                tables=tables, notes=dict(stats.notes))
-
-
 # --------------------------------------------------------------------------------------------
 # run entry points
 # --------------------------------------------------------------------------------------------
 
 def run_dir(params: dict) -> Path:
     return Path(params["output_dir"]) / params["period"]
-
-
-def write_kpis(params: dict, out_dir: Path | None = None, *, stats: NetworkStats | None = None) -> list[Path]:
-    """Write the KPI table, target attainment, network KPIs, the next-quarter forecast and its
-    backtest (per quarter) as CSV and Parquet; returns the paths written."""
-    from .io.sources import write_tables
-
-    if stats is None:
-        stats = compute(load_dataset(params), params, progress=True)
-    out = Path(out_dir) if out_dir else run_dir(params) / "kpis"
-    tables = {"kpis": stats.kpis, "targets": stats.targets, "network": stats.network,
-              "forecast": stats.forecast}
-    if hasattr(stats.backtest, "per_quarter"):
-        tables["backtest"] = stats.backtest.per_quarter
-    written = []
-    for fmt in ("parquet", "csv"):
-        write_tables(tables, out, fmt, keep_other_format=True)
-        written += [out / f"{name}.{fmt}" for name in tables]
-    return written

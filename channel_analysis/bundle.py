@@ -120,7 +120,7 @@ class NetworkBundle:
 
     ``tables`` maps a name to a DataFrame (kpis, targets, network, pareto, segments, tiers,
     migration, open_deals, cycle_curves, cohorts, ...); ``notes`` holds scalars (gini, thresholds,
-    methods). See :func:`channel_analysis.build.network_bundle` for the names.
+    methods). See :func:`channel_analysis.exports.network_bundle` for the names.
     """
 
     period: str

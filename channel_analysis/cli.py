@@ -87,12 +87,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     params = _params_from(args)
-    from . import build
+    from . import build, exports
     from .dataset import load_dataset
 
     stats = build.compute(load_dataset(params), params, progress=True)
-    written = build.write_kpis(params, out_dir=Path(args.out) if args.out else None, stats=stats)
-    for path in written:
+    out = Path(args.out) if args.out else build.run_dir(params) / exports.SUBDIR
+    for path in exports.write_exports(exports.network_tables(stats), out):
         print(f"wrote {path}")
     print(stats.summary())
     print(stats.notes["backtest"])
@@ -127,11 +127,11 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from . import datadoc, measures
+    from . import datadoc, exports, measures
 
-    path = datadoc.write(Path(args.out))
-    print(f"wrote {path}")
-    print(f"wrote {measures.write_catalog_doc()}")
+    for path in (datadoc.write(Path(args.out)), exports.write_doc(Path(args.exports_out)),
+                 measures.write_catalog_doc()):
+        print(f"wrote {path}")
     return 0
 
 
@@ -183,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resend", action="store_true", help="re-send reports that changed since they were sent")
     p.set_defaults(func=cmd_send)
 
-    p = sub.add_parser("docs", help="regenerate the generated docs: data-model.md (schemas), the measure catalog in kpis.md")
+    p = sub.add_parser("docs", help="regenerate the generated docs: data-model.md (schemas), exports.md "
+                                    "(exported tables), the measure catalog in kpis.md")
     p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "data-model.md"))
+    p.add_argument("--exports-out", default=str(PROJECT_ROOT / "docs" / "exports.md"))
     p.set_defaults(func=cmd_docs)
     return parser
 

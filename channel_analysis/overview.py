@@ -5,38 +5,38 @@
     overview = channel_analysis.overview.Overview(bundle, locale=locale)
     overview.pareto()
 
-It reads the :class:`~channel_analysis.bundle.NetworkBundle` tables below (any of them may be absent:
-the block then says "not available"). Column names are those of the statistics modules:
+Each block reads one table of the :class:`~channel_analysis.bundle.NetworkBundle`
+(:func:`channel_analysis.exports.network_bundle`) and only formats it: nothing is recomputed here, so
+every number shown is a cell of that table; tables marked "exported" are the same frames as the
+run's exported tables (``docs/exports.md``). A missing table makes its block say "not available".
 
-==============  ==================================================================================
-table           columns read
-==============  ==================================================================================
-partners        partner_id, name, partner_type, region (optional: country, locale)
-kpis            the KPI table (kpis.partner_kpis): partner_id, period, window, revenue,
-                revenue_growth_yoy, gross_margin_pct, win_rate, registration_rate, status,
-                mdf_claimed, mdf_attributed_revenue, certified_reps, csat_mean, ...
-network         network KPIs per quarter (kpis.network_kpis): period, revenue,
-                partners_active_end, retention_rate, activation_rate, channel_return
-pareto          segmentation.pareto: partner_id, value, share, cum_share, rank, abc_class
-matrix          segmentation.performance_potential: partner_id, score, performance, potential, action
-tiers           tiers.assign_tiers: partner_id, period, qualifying_tier, tier, change, previous_tier
-pipeline_by_segment  partner_type, partners, open_deals, pipeline_open, pipeline_weighted,
-                stale_deals, revenue (segment = partner type)
-mdf_by_tier     tier, partners, mdf_allocated, mdf_claimed, mdf_attributed_revenue, mdf_utilization,
-                mdf_return (the quarter)
-cycle_curves    salescycle.km_curve by segment (partner type): group, days, survival, ci_low, ci_high
-cohorts         salescycle.partner_retention(...).cohorts: cohort, months, partners, retained,
-                retained_share
-==============  ==================================================================================
+===================  ===========================================================================
+table                block(s)
+===================  ===========================================================================
+network (exported)   totals (the reported quarter's row), trends
+pareto               pareto, lorenz (segmentation.pareto: partner_id, value, cum_share, abc_class)
+segment_cells        segment_matrix: performance, potential, action, partners, names
+tier_migration       tier_migration (exported): from_tier, to_tier, partners
+movements            tier_moves (tiers.movements + name)
+pipeline_by_segment  pipeline_health: partner_type, partners, open_deals, pipeline_open,
+                     pipeline_weighted, stale_deals, weighted_to_revenue (sorted as shown)
+cycle_curves         cycle_curves (salescycle.km_curve by partner type)
+cohorts              cohorts (salescycle.partner_retention(...).cohorts)
+mdf_by_tier          mdf_by_tier: tier, mdf_return (tiers in programme order)
+at_risk (exported)   at_risk: exports.KEY_FIGURES of the partners at risk, largest first
+key_figures          partner_table: exports.KEY_FIGURES of every partner, largest first
+===================  ===========================================================================
 
-``notes``: ``gini``, ``tier_levels`` (tier names, lowest first), ``min_sample``.
+KPI values in tables and tiles are :func:`channel_analysis.blocks.tagged` with the KPI-table (or
+network-table) column they show, its window and, per partner, the partner id.
+
+``notes``: ``gini`` (Lorenz caption), ``tier_levels`` (tier names, lowest first).
 Texts are gettext message ids (the overview is shown in the channel team's language,
 ``locale.network``); numbers are formatted by Babel.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -76,7 +76,8 @@ SECTIONS: dict[str, tuple[str, str | None]] = {
 COHORTS_SHOWN = 12
 COHORT_MONTHS = 36
 
-TIER_CHANGE = {"promoted": N_("Moved up"), "relegated": N_("Moved down")}
+#: Recommended tier moves (tiers.tier_status ``recommendation``) → words.
+TIER_CHANGE = {"promote": N_("Move up"), "relegate": N_("Move down")}
 
 
 def _usable(frame: Any, *columns: str) -> bool:
@@ -104,22 +105,9 @@ class Overview:
     def unavailable(self) -> Html:
         return blocks.note(self.tr.gettext("Not available for this run."), "unavailable")
 
-    def _kpis(self, window: str = "quarter") -> pd.DataFrame:
-        k = self.table("kpis")
-        if not _usable(k, "partner_id", "period", "window"):
-            return pd.DataFrame()
-        return k[(k["period"] == self.b.period) & (k["window"] == window)]
-
-    def _names(self) -> pd.DataFrame:
-        p = self.table("partners")
-        return p[["partner_id", "name"]] if _usable(p, "partner_id", "name") else pd.DataFrame(
-            columns=["partner_id", "name"])
-
-    def _current_tiers(self) -> pd.DataFrame:
-        t = self.table("tiers")
-        if not _usable(t, "partner_id", "period", "tier"):
-            return pd.DataFrame(columns=["partner_id", "tier"])
-        return t[t["period"] == self.b.period]
+    def _tag(self, text: str, measure: str, value: Any, window: str = "quarter",
+             partner: str | None = None) -> Html:
+        return blocks.tagged(text, measure, value, window=window, partner=partner)
 
     # ---- blocks -----------------------------------------------------------------------------
 
@@ -141,27 +129,32 @@ class Overview:
         return blocks.section(_(heading), _(intro) if intro else None)
 
     def totals(self) -> Html:
-        """Tiles: revenue (growth vs previous quarter), active partners, retention, activation, Gini."""
+        """Tiles: revenue (growth vs previous quarter), active partners, retention, activation,
+        channel return, Gini: the reported quarter's row of the network table."""
         _ = self.tr.gettext
         net = self.table("network")
         if not _usable(net, "period", "revenue"):
             return self.unavailable()
-        net = net.sort_values("period")
         cur = net[net["period"] == self.b.period]
         if cur.empty:
             return self.unavailable()
         row = cur.iloc[-1]
-        prev = net[net["period"] < self.b.period]
-        growth = row["revenue"] / prev.iloc[-1]["revenue"] - 1 if len(prev) and prev.iloc[-1]["revenue"] else math.nan
+        tag, loc = self._tag, self.locale
+
+        def value(col, fmt):
+            v = row.get(col)
+            return tag(fmt(v), col, v)
+
+        growth = value("revenue_growth_prev", lambda v: i18n.format_percent(v, loc, 1))
         items = [
-            Tile(_("Revenue"), self.money(row["revenue"]),
-                 _("{growth} vs previous quarter").format(growth=i18n.format_percent(growth, self.locale, 1))),
-            Tile(_("Active partners"), i18n.format_number(row.get("partners_active_end"), self.locale, 0)),
-            Tile(_("Partner retention"), i18n.format_percent(row.get("retention_rate"), self.locale, 1)),
-            Tile(_("Activation rate"), i18n.format_percent(row.get("activation_rate"), self.locale)),
-            Tile(_("Channel return"), i18n.format_number(row.get("channel_return"), self.locale, 1),
+            Tile(_("Revenue"), value("revenue", self.money),
+                 Html(blocks.esc(_("{growth} vs previous quarter")).format(growth=growth.markup))),
+            Tile(_("Active partners"), value("partners_active_end", lambda v: i18n.format_number(v, loc, 0))),
+            Tile(_("Partner retention"), value("retention_rate", lambda v: i18n.format_percent(v, loc, 1))),
+            Tile(_("Activation rate"), value("activation_rate", lambda v: i18n.format_percent(v, loc))),
+            Tile(_("Channel return"), value("channel_return", lambda v: i18n.format_number(v, loc, 1)),
                  _("Revenue per unit of programme cost and MDF")),
-            Tile(_("Gini coefficient"), i18n.format_number(self.b.notes.get("gini"), self.locale, 2),
+            Tile(_("Gini coefficient"), value("revenue_gini_t4q", lambda v: i18n.format_number(v, loc, 2)),
                  _("Revenue concentration")),
         ]
         return blocks.tiles(items)
@@ -207,51 +200,66 @@ class Overview:
         return blocks.figure(ax, caption)
 
     def segment_matrix(self) -> Html:
+        """The 3×3 matrix (partners per cell and its action) and, below it, the partners of each cell."""
         _ = self.tr.gettext
-        s = self.table("matrix")
-        if not _usable(s, "performance", "potential"):
+        cells = self.table("segment_cells")
+        if not _usable(cells, "performance", "potential", "partners"):
             return self.unavailable()
-        cells = (s.groupby(["performance", "potential"], as_index=False)
-                 .agg(partners=("partner_id", "size"),
-                      action=("action", "first") if "action" in s else ("partner_id", "size")))
         levels = ("low", "medium", "high")
-        ax = plots.segment_matrix(cells, levels=levels, level_labels=[_("low"), _("medium"), _("high")],
+        label = {"low": _("low"), "medium": _("medium"), "high": _("high")}
+        ax = plots.segment_matrix(cells, levels=levels, level_labels=[label[lv] for lv in levels],
                                   locale=self.locale)
-        unknown = int((~s["performance"].isin(levels) | ~s["potential"].isin(levels)).sum())
+        known = cells["performance"].isin(levels) & cells["potential"].isin(levels)
+        unknown = int(cells.loc[~known, "partners"].sum())
         caption = _("Partners by performance (rows) and untapped potential (columns), with each cell's action.")
         notes = [blocks.note(_("{n} partners without a score or a potential are not shown.").format(n=unknown))] \
             if unknown else []
-        return blocks.figure(ax, caption, notes=notes)
+        figure = blocks.figure(ax, caption, notes=notes)
+        frame = pd.DataFrame({
+            "performance": [label.get(v, "—") for v in cells["performance"]],
+            "potential": [label.get(v, "—") for v in cells["potential"]],
+            "action": [("—" if i18n.is_missing(v) else str(v)) for v in cells.get("action", [None] * len(cells))],
+            "names": cells["names"].astype(str) if "names" in cells else "",
+        })
+        listing = blocks.table(frame, [("performance", _("Performance"), False), ("potential", _("Potential"), False),
+                                       ("action", _("Action"), False), ("names", _("Partners"), False)],
+                               _("The partners in each cell of the matrix, with the cell's action."))
+        return figure + listing
 
     def tier_migration(self) -> Html:
-        """Tier last quarter × tier this quarter (counts)."""
+        """Official tier × tier recommended at the next review (counts), from the exported long table."""
         _ = self.tr.gettext
-        t = self._current_tiers()
-        if not _usable(t, "previous_tier", "tier"):
+        m = self.table("tier_migration")
+        if not _usable(m, "from_tier", "to_tier", "partners"):
             return self.unavailable()
-        order = list(self.b.notes.get("tier_levels") or sorted(set(t["tier"].dropna())))
-        m = pd.crosstab(t["previous_tier"], t["tier"]).reindex(index=order, columns=order, fill_value=0)
-        frame = m.reset_index(names="from").astype(str)
-        cols = [("from", _("Last quarter \u2192 this quarter"), False)] + [(c, c, True) for c in order]
-        return blocks.table(frame, cols, _("Number of partners by tier last quarter (rows) and this quarter "
-                                           "(columns); off the diagonal are moves."))
+        wide = m.pivot(index="from_tier", columns="to_tier", values="partners")
+        order = list(dict.fromkeys(m["from_tier"]))  # the table lists tiers in programme order
+        wide = wide.reindex(index=order, columns=list(dict.fromkeys(m["to_tier"])))
+        frame = wide.reset_index(names="from").astype(str)
+        cols = [("from", _("Official tier \u2192 recommended tier"), False)] + [(c, c, True) for c in wide.columns]
+        return blocks.table(frame, cols, _("Number of partners by official tier (rows) and by the tier their results "
+                                           "recommend at the next review (columns); off the diagonal are the moves "
+                                           "to approve."))
 
     def tier_moves(self) -> Html:
+        """The tier moves the results recommend, for a programme manager to approve."""
         _ = self.tr.gettext
-        t = self._current_tiers()
-        if not _usable(t, "change", "tier"):
+        moves = self.table("movements")
+        if not {"partner_id", "recommendation", "tier", "recommended_tier"} <= set(moves.columns):
             return self.unavailable()
-        moves = t[t["change"].isin(list(TIER_CHANGE))].merge(self._names(), on="partner_id", how="left")
         if moves.empty:
-            return blocks.note(_("No partner changed tier this quarter."))
-        moves = moves.sort_values(["change", "partner_id"])
-        frame = pd.DataFrame({"change": [_(TIER_CHANGE[c]) for c in moves["change"]],
-                              "id": moves["partner_id"].astype(str), "name": moves["name"].fillna("").astype(str),
-                              "from": moves.get("previous_tier", pd.Series("", moves.index)).astype(str),
-                              "to": moves["tier"].astype(str)})
-        return blocks.table(frame, [("change", _("Change"), False), ("id", _("Partner"), False),
-                                    ("name", _("Name"), False), ("from", _("From"), False), ("to", _("To"), False)],
-                            _("Partners promoted or relegated this quarter."))
+            return blocks.note(_("No tier move is recommended this quarter."))
+        frame = pd.DataFrame({"change": [_(TIER_CHANGE.get(c, c)) for c in moves["recommendation"]],
+                              "id": moves["partner_id"].astype(str),
+                              "name": moves.get("name", pd.Series("", moves.index)).fillna("").astype(str),
+                              "from": moves["tier"].astype(str), "to": moves["recommended_tier"].astype(str),
+                              "quarters": [i18n.format_number(q, self.locale, 0)
+                                           for q in moves.get("quarters_qualified", pd.Series(np.nan, moves.index))]})
+        return blocks.table(frame, [("change", _("Recommendation"), False), ("id", _("Partner"), False),
+                                    ("name", _("Name"), False), ("from", _("Official tier"), False),
+                                    ("to", _("Recommended tier"), False), ("quarters", _("Quarters in a row"), True)],
+                            _("Tier moves the results recommend at the next review (anti-flapping rules met); a "
+                              "programme manager approves each one."))
 
     def pipeline_health(self) -> Html:
         """Open, weighted and stale pipeline per segment (partner type)."""
@@ -259,7 +267,6 @@ class Overview:
         g = self.table("pipeline_by_segment")
         if not _usable(g, "partner_type", "pipeline_open"):
             return self.unavailable()
-        g = g.sort_values("pipeline_open", ascending=False)
 
         def fmt(col, f):
             return [f(v) for v in g[col]] if col in g else ["—"] * len(g)
@@ -270,8 +277,7 @@ class Overview:
             "deals": fmt("open_deals", lambda v: i18n.format_number(v, self.locale, 0)),
             "open": fmt("pipeline_open", self.money), "weighted": fmt("pipeline_weighted", self.money),
             "stale": fmt("stale_deals", lambda v: i18n.format_number(v, self.locale, 0)),
-            "coverage": [i18n.format_percent(w / r if r else math.nan, self.locale)
-                         for w, r in zip(g.get("pipeline_weighted", np.nan), g.get("revenue", np.nan))],
+            "coverage": fmt("weighted_to_revenue", lambda v: i18n.format_percent(v, self.locale)),
         })
         return blocks.table(frame, [("segment", _("Partner type"), False), ("partners", _("Partners"), True),
                                     ("deals", _("Open deals"), True), ("open", _("Open value"), True),
@@ -298,64 +304,42 @@ class Overview:
         c = c[c["cohort"].astype(str).isin(recent) & (c["months"] <= COHORT_MONTHS)]
         ax = plots.cohort_retention(c, cohort="cohort", age="months", value="retained_share", locale=self.locale)
         ax.set_xlabel(_("Months since onboarding"))
-        net = self.table("network")
-        notes = []
-        if _usable(net, "period", "activation_rate"):
-            cur = net[net["period"] == self.b.period]
-            if len(cur):
-                notes.append(blocks.note(_("Activation this quarter: {rate} of recently onboarded partners made a "
-                                           "first deal in time.").format(
-                    rate=i18n.format_percent(cur.iloc[0]["activation_rate"], self.locale))))
         return blocks.figure(ax, _("Share of each onboarding cohort (rows, the last {k}) still active after n months "
-                                   "(columns, up to {m}).").format(k=COHORTS_SHOWN, m=COHORT_MONTHS),
-                             notes=notes)
+                                   "(columns, up to {m}).").format(k=COHORTS_SHOWN, m=COHORT_MONTHS))
 
     def mdf_by_tier(self) -> Html:
         _ = self.tr.gettext
         g = self.table("mdf_by_tier")
         if not _usable(g, "tier", "mdf_return") or g["mdf_return"].isna().all():
             return self.unavailable()
-        order = list(self.b.notes.get("tier_levels") or [])
-        rank = {t: i for i, t in enumerate(order)}
-        g = g.assign(_o=g["tier"].map(rank)).sort_values("_o", na_position="last")
         ax = plots.mdf_return(g, group="tier", value="mdf_return", locale=self.locale)
         return blocks.figure(ax, _("Revenue attributed to MDF activities per unit of funds claimed this quarter, "
                                    "by tier; below the dotted line the funds brought less than they cost."))
 
-    def _partner_frame(self) -> pd.DataFrame:
-        q = self._kpis("quarter")
-        t4 = self._kpis("t4q")
-        if q.empty:
-            return pd.DataFrame()
-        cols = [c for c in ("partner_id", "revenue", "revenue_growth_yoy", "gross_margin_pct", "win_rate",
-                            "registration_rate", "status") if c in q]
-        d = q[cols].merge(self._names(), on="partner_id", how="left")
-        if not t4.empty:
-            d = d.merge(t4[["partner_id", "revenue"]].rename(columns={"revenue": "revenue_t4q"}), on="partner_id",
-                        how="left")
-        d = d.merge(self._current_tiers()[["partner_id", "tier"]], on="partner_id", how="left")
-        s = self.table("matrix")
-        if _usable(s, "partner_id", "action"):
-            d = d.merge(s[["partner_id", "action"]], on="partner_id", how="left")
-        return d.sort_values("revenue_t4q" if "revenue_t4q" in d else "revenue", ascending=False)
-
     def _partner_table(self, d: pd.DataFrame, caption: str) -> Html:
+        """A table of exports.KEY_FIGURES rows, in the table's order; KPI values tagged."""
         _ = self.tr.gettext
         status = {"active": _("Active"), "at_risk": _("At risk"), "onboarding": _("Onboarding"),
                   "churned": _("Churned")}
+        ids = d["partner_id"].astype(str).tolist()
 
         def col(name, fmt):
             return [fmt(v) for v in d[name]] if name in d else ["—"] * len(d)
 
+        def kpi(name, fmt, measure=None, window="quarter"):
+            if name not in d:
+                return ["—"] * len(d)
+            return [self._tag(fmt(v), measure or name, v, window=window, partner=pid)
+                    for v, pid in zip(d[name], ids)]
+
+        pct = lambda v: i18n.format_percent(v, self.locale)  # noqa: E731
         frame = pd.DataFrame({
-            "id": d["partner_id"].astype(str), "name": col("name", lambda v: "" if i18n.is_missing(v) else str(v)),
+            "id": ids, "name": col("name", lambda v: "" if i18n.is_missing(v) else str(v)),
             "tier": col("tier", lambda v: "—" if i18n.is_missing(v) else str(v)),
             "status": col("status", lambda v: status.get(v, str(v))),
-            "rev": col("revenue", self.money), "t4q": col("revenue_t4q", self.money),
-            "yoy": col("revenue_growth_yoy", lambda v: i18n.format_percent(v, self.locale)),
-            "margin": col("gross_margin_pct", lambda v: i18n.format_percent(v, self.locale)),
-            "win": col("win_rate", lambda v: i18n.format_percent(v, self.locale)),
-            "reg": col("registration_rate", lambda v: i18n.format_percent(v, self.locale)),
+            "rev": kpi("revenue", self.money), "t4q": kpi("revenue_t4q", self.money, "revenue", "t4q"),
+            "yoy": kpi("revenue_growth_yoy", pct), "margin": kpi("gross_margin_pct", pct),
+            "win": kpi("win_rate", pct), "reg": kpi("registration_rate", pct),
             "action": col("action", lambda v: "—" if i18n.is_missing(v) else str(v)),
         })
         return blocks.table(frame, [
@@ -366,10 +350,9 @@ class Overview:
 
     def at_risk(self) -> Html:
         _ = self.tr.gettext
-        d = self._partner_frame()
-        if d.empty or "status" not in d:
+        risk = self.table("at_risk")
+        if not isinstance(risk, pd.DataFrame) or "partner_id" not in risk:
             return self.unavailable()
-        risk = d[d["status"] == "at_risk"]
         if risk.empty:
             return blocks.note(_("No partner is at risk this quarter."))
         return self._partner_table(risk, self.tr.ngettext(
@@ -378,8 +361,8 @@ class Overview:
 
     def partner_table(self) -> Html:
         _ = self.tr.gettext
-        d = self._partner_frame()
-        if d.empty:
+        d = self.table("key_figures")
+        if not _usable(d, "partner_id"):
             return self.unavailable()
         return self._partner_table(d, _("Every partner with its key figures for the quarter, largest first "
                                         "(revenue of the last four quarters)."))

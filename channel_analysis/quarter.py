@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import build, bundle, render
+from . import build, bundle, exports, render
 from .dataset import load_dataset
 from .i18n import pick_locale, translator
 from .render.jobs import NetworkJob, PartnerJob, PreparedRun
@@ -40,7 +40,8 @@ def prepare(params: Mapping[str, Any], stats: build.NetworkStats | None = None) 
         stats = build.compute(load_dataset(params), params, progress=True)
     ds = stats.dataset
     out = build.run_dir(params)
-    build.write_kpis(params, stats=stats)
+    tables = exports.network_tables(stats)
+    exports.write_exports(tables, out / exports.SUBDIR)
     work = out / ".work"
     wanted = params["render"].get("partners")
     jobs = []
@@ -51,7 +52,7 @@ def prepare(params: Mapping[str, Any], stats: build.NetworkStats | None = None) 
         jobs.append(PartnerJob(partner_id=b.partner_id, locale=locale, bundle_path=str(path),
                                title=title.format(name=b.partner["name"], period=ds.period),
                                name=b.partner["name"]))
-    net = bundle.save(build.network_bundle(stats), work / "network.bundle")
+    net = bundle.save(exports.network_bundle(stats, tables), work / "network.bundle")
     return PreparedRun(
         period=ds.period, output_dir=out, partners=jobs, as_of=str(ds.as_of),
         network=NetworkJob(bundle_path=str(net), locale=params["locale"]["network"],

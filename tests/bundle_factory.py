@@ -343,11 +343,48 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
     cohorts = pd.DataFrame(cohorts)
     cohorts["retained_share"] = cohorts["retained"] / cohorts["partners"]
 
+    network = network.sort_values("period", ignore_index=True)
+    network["revenue_growth_prev"] = network["revenue"] / network["revenue"].shift(1) - 1
+    network["revenue_gini_t4q"] = np.where(network["period"] == period, gini, np.nan)
+
+    # the overview's tables, shaped as build.network_bundle shapes them
+    names = partners[["partner_id", "name"]]
+    seg = segments.merge(names, on="partner_id").sort_values("name")
+    segment_cells = seg.groupby(["performance", "potential"], as_index=False).agg(
+        action=("action", "first"), partners=("partner_id", "size"), names=("name", "; ".join))
+    migration = pd.crosstab(pd.Categorical(tiers_prev, TIERS), pd.Categorical(tiers_now, TIERS), dropna=False)
+    tier_migration = pd.DataFrame([(a, b, int(migration.loc[a, b])) for a in TIERS for b in TIERS],
+                                  columns=["from_tier", "to_tier", "partners"])
+    cur_tiers = tiers[tiers["period"] == period]
+    # recommended moves (tiers.tier_status rows whose recommendation is not "hold")
+    moved = cur_tiers[cur_tiers["change"].isin(["promoted", "relegated"])].sort_values(["change", "partner_id"])
+    movements = pd.DataFrame({
+        "partner_id": moved["partner_id"], "period": period, "official_tier": moved["previous_tier"],
+        "tier_source": "recorded", "tier": moved["previous_tier"], "qualified_tier": moved["tier"],
+        "recommendation": moved["change"].map({"promoted": "promote", "relegated": "relegate"}),
+        "recommended_tier": moved["tier"], "quarters_qualified": 2}).merge(names, on="partner_id", how="left")
+    pipeline_by_segment["weighted_to_revenue"] = pipeline_by_segment["pipeline_weighted"] / pipeline_by_segment["revenue"]
+    pipeline_by_segment = pipeline_by_segment.sort_values("pipeline_open", ascending=False, ignore_index=True)
+    mdf_by_tier = mdf_by_tier.assign(_o=mdf_by_tier["tier"].map({t: i for i, t in enumerate(TIERS)})).sort_values(
+        "_o").drop(columns="_o").reset_index(drop=True)
+    t4q_rev = kpis[(kpis["window"] == "t4q") & (kpis["period"] == period)][["partner_id", "revenue"]]
+    key_figures = (qk[["partner_id", "revenue", "revenue_growth_yoy", "gross_margin_pct", "win_rate",
+                       "registration_rate", "pipeline_weighted", "pipeline_coverage", "csat_mean", "status"]]
+                   .merge(partners[["partner_id", "name", "partner_type", "region"]], on="partner_id")
+                   .merge(t4q_rev.rename(columns={"revenue": "revenue_t4q"}), on="partner_id")
+                   .merge(cur_tiers[["partner_id", "tier"]], on="partner_id")
+                   .merge(pareto[["partner_id", "abc_class"]], on="partner_id", how="left")
+                   .merge(segments[["partner_id", "action"]], on="partner_id", how="left")
+                   .sort_values("revenue_t4q", ascending=False, ignore_index=True))
+    at_risk = key_figures[key_figures["status"] == "at_risk"].sort_values("revenue", ascending=False,
+                                                                          ignore_index=True)
+
     return bundle_mod.NetworkBundle(
         period=period, as_of=periods.quarter_bounds(period)[1] + pd.Timedelta(days=5), reporting_currency=currency,
-        tables={"partners": partners, "kpis": kpis, "network": network, "pareto": pareto, "matrix": segments,
-                "tiers": tiers, "open_deals": open_deals, "pipeline_by_segment": pipeline_by_segment,
-                "mdf_by_tier": mdf_by_tier, "cycle_curves": cycle_curves, "cohorts": cohorts},
+        tables={"network": network, "pareto": pareto, "segment_cells": segment_cells,
+                "tier_migration": tier_migration, "movements": movements,
+                "pipeline_by_segment": pipeline_by_segment, "cycle_curves": cycle_curves, "cohorts": cohorts,
+                "mdf_by_tier": mdf_by_tier, "at_risk": at_risk, "key_figures": key_figures},
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
                "forecast_backtest_mape": 0.14},
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from channel_analysis import build, bundle, sample
+from channel_analysis import build, bundle, exports, sample
 from channel_analysis.dataset import load_dataset
 from channel_analysis.params import load_params
 
@@ -144,19 +144,26 @@ def test_peer_aggregates_only_from_large_enough_groups(stats):
             assert b.partner["peer_n"] >= k
 
 
-def test_network_bundle_has_the_overview_tables(stats):
-    net = build.network_bundle(stats)
-    for name in ("partners", "pareto", "lorenz", "matrix", "migration", "movements", "cohorts",
-                 "cycle_curves", "mdf_by_tier", "at_risk", "network", "pipeline_by_segment"):
-        assert name in net.tables
+def test_network_bundle_holds_exactly_the_overview_tables(stats):
+    net = exports.network_bundle(stats)
+    assert set(net.tables) == {"network", "pareto", "segment_cells", "tier_migration", "movements",
+                               "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
+                               "key_figures"}
     assert net.notes["gini"] == pytest.approx(stats.concentration.gini)
+    # the bundle carries no contact data (recipients are exported, never shown on the overview)
+    assert not any("email" in frame.columns for frame in net.tables.values())
+    cells = net["segment_cells"]
+    assert cells["partners"].sum() == len(stats.matrix)
+    g = net["pipeline_by_segment"]
+    assert (g["weighted_to_revenue"] == g["pipeline_weighted"] / g["revenue"]).all()
 
 
-def test_write_kpis_writes_every_table_in_both_formats(stats, tmp_path):
-    written = build.write_kpis(stats.params, tmp_path / "kpis", stats=stats)
+def test_every_export_is_written_in_both_formats(stats, tmp_path):
+    written = exports.write_exports(exports.network_tables(stats), tmp_path / "kpis")
     assert all(path.exists() for path in written)
     names = {p.name for p in (tmp_path / "kpis").iterdir()}
-    for table in ("kpis", "targets", "network", "forecast", "backtest"):
+    for table in ("kpis", "targets", "network", "forecast", "backtest", "segments", "tier_status",
+                  "tier_migration", "at_risk", "partners", "recipients"):
         assert {f"{table}.parquet", f"{table}.csv"} <= names
     back = pd.read_parquet(tmp_path / "kpis" / "kpis.parquet")
     assert len(back) == len(stats.kpis) and back["partner_id"].map(type).eq(str).all()
@@ -185,8 +192,9 @@ def test_churned_partners_get_no_scorecard_and_no_action(stats, roles):
     assert pd.isna(action[roles["churned_in_quarter"]])
     # the one that ended after the quarter was still a partner on 2026-09-30
     assert quarter.loc[roles["churned_after_quarter"], "status"] != "churned"
-    table = build.network_bundle(stats).tables["partners"].set_index("partner_id")
+    table = exports.network_tables(stats)["partners"].set_index("partner_id")
     assert table.loc[roles["churned_in_quarter"], "status"] == "churned"
+    assert not table.loc[roles["churned_in_quarter"], "reported"]
 
 
 def test_ramp_up_partners_get_the_ramp_up_action(stats, roles):
@@ -214,6 +222,6 @@ def test_scorecard_tier_is_the_official_tier(stats, roles):
         assert b.partner["tier"] == str(ts.loc[b.partner_id, "tier"])
         if len(b.tier_gap):  # the gap is measured from the same tier
             assert (b.tier_gap["current_tier"].astype(str) == b.partner["tier"]).all()
-    net = build.network_bundle(stats)
-    assert net.tables["migration"].to_numpy().sum() == len(stats.tier_status)
+    net = exports.network_bundle(stats)
+    assert net.tables["tier_migration"]["partners"].sum() == len(stats.tier_status)
     assert set(net.tables["movements"]["recommendation"]) <= {"promote", "relegate"}

@@ -1,6 +1,6 @@
 """The units of work of a render run and their results (small, picklable dataclasses).
 
-The statistics step (``channel_analysis.build.prepare_run``) returns a :class:`PreparedRun`: one
+The statistics step (``channel_analysis.quarter.prepare``) returns a :class:`PreparedRun`: one
 :class:`PartnerJob` per partner to report, plus the network bundle. Render turns each job into a
 :class:`ReportResult`, the record kept in ``manifest.json``.
 """

@@ -1,0 +1,555 @@
+"""Everything the channel team acts on, as open tables: one truth per number.
+
+:func:`network_tables` cuts a run's :class:`~channel_analysis.build.NetworkStats` into the tables
+written to ``reports/<period>/kpis/`` (Parquet and CSV, :func:`write_exports`); the network overview
+reads the same frames (:func:`channel_analysis.exports.network_bundle`), so a figure on the page and
+the cell of an exported table are one computation. ``partners`` and ``recipients`` are the run's
+snapshot of who is reported and who receives the scorecard, for delivery to read instead of the raw
+source.
+
+:data:`EXPORTS` declares every column of every table (type and meaning); ``docs/exports.md`` is
+generated from it (:func:`render_doc`, ``channel-analysis docs``) and a test fails when a table has
+an undeclared column or the document drifts. This module computes no statistic: it selects, joins
+and reshapes what :func:`channel_analysis.build.compute` produced (the one derived column is the
+network's quarter-on-quarter ``revenue_growth_prev``). It imports no rendering or delivery code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import bundle, salescycle, tiers
+from .build import NetworkStats, reported_partners
+from .io.sources import write_tables
+from .params import PROJECT_ROOT
+
+#: The folder of a run (``reports/<period>/``) the tables are written to.
+SUBDIR = "kpis"
+DEFAULT_DOC_PATH = PROJECT_ROOT / "docs" / "exports.md"
+
+
+class Col(NamedTuple):
+    """One declared column: its type (text | number | integer | true/false | date), its meaning,
+    and whether the table may come without it."""
+
+    type: str
+    meaning: str
+    optional: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# declarations: every column of every exported table
+# --------------------------------------------------------------------------------------------
+
+def _rate(name: str, meaning: str, *, interval: bool | str = "optional",
+          what: str = "observations") -> dict[str, Col]:
+    """A rate or sample statistic with its ``_n``, Wilson interval (``interval``: True, False or
+    "optional" while not every proportion carries one) and ``_low_sample`` flag."""
+    cols = {name: Col("number", meaning),
+            f"{name}_n": Col("number", f"number of {what} behind `{name}` (its denominator)")}
+    if interval:
+        optional = interval == "optional"
+        cols[f"{name}_low"] = Col("number", f"lower end of the 95 % Wilson interval of `{name}`", optional)
+        cols[f"{name}_high"] = Col("number", f"upper end of the 95 % Wilson interval of `{name}`", optional)
+    cols[f"{name}_low_sample"] = Col("true/false", f"`{name}_n` below `kpis.min_sample`, or unavailable")
+    return cols
+
+
+_KEY = {
+    "partner_id": Col("text", "the partner"),
+    "period": Col("text", "quarter label the window ends in, e.g. `2026Q3`"),
+    "window": Col("text", "`quarter`, `ytd` (fiscal year to date) or `t4q` (trailing four quarters)"),
+    "period_start": Col("date", "first day of the window"),
+    "period_end": Col("date", "last day of the window"),
+}
+
+KPI_COLUMNS: dict[str, Col] = {
+    **_KEY,
+    "revenue": Col("number", "Σ sales revenue dated in the window (reporting currency)"),
+    "revenue_prev": Col("number", "`revenue` of the previous window of the same length"),
+    "revenue_growth_prev": Col("number", "`revenue ÷ revenue_prev − 1`"),
+    "revenue_yoy": Col("number", "`revenue` of the same window one year earlier"),
+    "revenue_growth_yoy": Col("number", "`revenue ÷ revenue_yoy − 1`"),
+    "gross_margin": Col("number", "Σ (revenue − cost) over lines with a known cost"),
+    "gross_margin_pct": Col("number", "`gross_margin` ÷ revenue of the lines with a known cost"),
+    "units": Col("number", "Σ quantity sold in the window"),
+    "revenue_per_rep": Col("number", "`revenue ÷ partners.sales_reps`"),
+    "potential": Col("number", "Σ potential of the window's quarters that have one"),
+    "share_of_wallet": Col("number", "revenue of the quarters with a potential ÷ `potential`"),
+    "customers_active": Col("number", "distinct end customers with a line in the window"),
+    "customers_new": Col("number", "active customers whose first line ever with the partner is in the window"),
+    "customers_lost": Col("number", "customers of the look-back quarters without a line in the window"),
+    **_rate("cross_sell_rate", "active customers buying ≥ 2 categories ÷ active customers",
+            what="active customers"),
+    **_rate("upsell_rate", "repeat customers spending more than in the previous window ÷ repeat customers",
+            what="repeat customers"),
+    **_rate("registration_rate", "registered units ÷ sell-through units", what="sell-through units"),
+    **_rate("registration_lag_days_median", "median days from sale to registration", interval=False,
+            what="registered lines"),
+    "leads_received": Col("number", "leads assigned in the window"),
+    **_rate("lead_accept_rate", "accepted ÷ decided leads assigned in the window", what="decided leads"),
+    **_rate("lead_accept_days_median", "median days from assignment to acceptance", interval=False,
+            what="accepted leads"),
+    **_rate("lead_conversion_rate", "converted ÷ decided leads assigned in the window", what="decided leads"),
+    "deals_created": Col("number", "deals created in the window"),
+    "deals_won": Col("number", "deals won (closed) in the window"),
+    "deals_lost": Col("number", "deals lost (closed) in the window"),
+    **_rate("win_rate", "`deals_won ÷ (deals_won + deals_lost)`", interval=True, what="closed deals"),
+    **_rate("deal_size_mean", "mean amount of the deals won in the window", interval=False, what="won deals"),
+    **_rate("deal_size_median", "median amount of the deals won in the window", interval=False,
+            what="won deals"),
+    "mdf_allocated": Col("number", "Σ MDF allocated to the window's activities"),
+    "mdf_claimed": Col("number", "Σ MDF claimed for the window's activities"),
+    "mdf_utilization": Col("number", "`mdf_claimed ÷ mdf_allocated`"),
+    "mdf_attributed_revenue": Col("number", "Σ revenue attributed to the window's MDF activities"),
+    "mdf_return": Col("number", "attributed revenue ÷ claimed funds of the activities with an attribution"),
+    "certified_reps": Col("number", "people holding a valid certification at `period_end`"),
+    "trainings_completed": Col("number", "trainings completed in the window"),
+    **_rate("csat_mean", "mean customer satisfaction score (1..5)", interval=False, what="responses"),
+    **_rate("nps", "net promoter score (−100..100)", interval=False, what="responses"),
+    "tenure_days": Col("number", "days from onboarding to `period_end`"),
+    "time_to_first_deal_days": Col("number", "days from onboarding to the first deal (empty while none)"),
+    "status": Col("text", "`active`, `at_risk`, `onboarding` or `churned` at `period_end`"),
+    "pipeline_open_n": Col("integer", "deals open at the period's pipeline snapshot"),
+    "pipeline_open_amount": Col("number", "Σ amount of the open deals"),
+    "pipeline_weighted": Col("number", "Σ amount × network P(win | stage) of the open deals"),
+    "stale_deals_n": Col("integer", "open deals past their expected close or open too long"),
+    "sales_cycle_median_days": Col("number", "Kaplan–Meier median sales cycle of deals created in the "
+                                             "trailing four quarters"),
+    "sales_cycle_ci_low": Col("number", "lower end of the 95 % interval of that median"),
+    "sales_cycle_ci_high": Col("number", "upper end of the 95 % interval of that median"),
+    "sales_cycle_n": Col("number", "deals in the sales-cycle estimate"),
+    "sales_cycle_events": Col("number", "of which closed"),
+    "pipeline_open": Col("number", "same as `pipeline_open_amount` (name used by target attainment)"),
+    "sales_cycle_low_sample": Col("true/false", "`sales_cycle_events` below `kpis.min_sample`"),
+    "next_quarter_revenue_target": Col("number", "revenue target of the next quarter"),
+    "pipeline_coverage": Col("number", "`pipeline_weighted ÷ next_quarter_revenue_target`"),
+    "pipeline_velocity": Col("number", "expected money per quarter from the open pipeline"),
+    "win_rate_shrunk": Col("number", "empirical-Bayes win rate (used for rankings and benchmarks)"),
+}
+
+_TIER_STATUS = {
+    "partner_id": Col("text", "the partner"),
+    "period": Col("text", "the reported quarter"),
+    "official_tier": Col("text", "tier recorded in the PRM (`partners.tier`); empty when none or not a defined level"),
+    "tier_source": Col("text", "`recorded` (the official tier) or `computed` (no recorded tier: qualification replayed)"),
+    "tier": Col("text", "the partner's tier: the official one when recorded, else the computed one"),
+    "qualified_tier": Col("text", "highest tier whose criteria the partner meets this quarter (trailing four quarters)"),
+    "recommendation": Col("text", "`promote`, `relegate` or `hold`: the move a programme manager is asked to approve"),
+    "recommended_tier": Col("text", "the tier after the recommended move"),
+    "quarters_qualified": Col("integer", "consecutive quarters, ending with this one, that support the recommendation"),
+}
+
+#: Key figures of a partner this quarter (``at_risk`` and the overview's table of every partner).
+KEY_FIGURES: dict[str, Col] = {
+    "partner_id": Col("text", "the partner"),
+    "name": Col("text", "partner name"),
+    "partner_type": Col("text", "partner type (reseller, distributor, …)"),
+    "region": Col("text", "sales region"),
+    "tier": Col("text", "tier held this quarter"),
+    "status": Col("text", "status at the end of the quarter (see `kpis.status`)"),
+    "abc_class": Col("text", "ABC class by trailing-four-quarter revenue"),
+    "action": Col("text", "action of the partner's performance × potential cell"),
+    "revenue": Col("number", "revenue of the quarter (`kpis.revenue`, window quarter)"),
+    "revenue_t4q": Col("number", "revenue of the trailing four quarters (`kpis.revenue`, window t4q)"),
+    "revenue_growth_yoy": Col("number", "quarter revenue vs the same quarter a year earlier"),
+    "gross_margin_pct": Col("number", "gross margin % of the quarter"),
+    "win_rate": Col("number", "win rate of the quarter"),
+    "registration_rate": Col("number", "registration rate of the quarter"),
+    "pipeline_weighted": Col("number", "weighted open pipeline at the quarter's snapshot"),
+    "pipeline_coverage": Col("number", "weighted pipeline ÷ next quarter's revenue target"),
+    "csat_mean": Col("number", "mean customer satisfaction of the quarter"),
+}
+
+#: table → column → declaration. ``docs/exports.md`` is generated from this.
+EXPORTS: dict[str, dict[str, Col]] = {
+    "kpis": KPI_COLUMNS,
+    "targets": {
+        "partner_id": Col("text", "the partner"),
+        "period": Col("text", "quarter of the target"),
+        "metric": Col("text", "the target's metric (revenue, win_rate, …)"),
+        "target": Col("number", "the agreed target"),
+        "actual": Col("number", "the partner's value of the quarter"),
+        "attainment": Col("number", "`actual ÷ target`"),
+        "status": Col("text", "`green`, `amber`, `red` or `no data`"),
+    },
+    "network": {
+        "period": Col("text", "the quarter"),
+        "period_start": Col("date", "first day of the quarter"),
+        "period_end": Col("date", "last day of the quarter"),
+        "partners_active_start": Col("integer", "partners active at the quarter's start"),
+        "partners_active_end": Col("integer", "partners active at the quarter's end"),
+        "partners_onboarded": Col("integer", "partners onboarded in the quarter"),
+        "partners_churned": Col("integer", "partners whose contract ended in the quarter"),
+        "retention_rate": Col("number", "active at start and still active at end ÷ active at start"),
+        "retention_rate_n": Col("integer", "partners active at the start"),
+        "retention_rate_low_sample": Col("true/false", "`retention_rate_n` below `kpis.min_sample`"),
+        "churn_rate": Col("number", "partners ended in the quarter ÷ active at start"),
+        "churn_rate_n": Col("integer", "partners active at the start"),
+        "churn_rate_low_sample": Col("true/false", "`churn_rate_n` below `kpis.min_sample`"),
+        "activation_cohort": Col("integer", "recently onboarded partners whose activation period is over"),
+        "partners_activated": Col("integer", "of which made a first deal within the activation period"),
+        "activation_rate": Col("number", "`partners_activated ÷ activation_cohort`"),
+        "activation_rate_n": Col("integer", "`activation_cohort`"),
+        "activation_rate_low_sample": Col("true/false", "`activation_rate_n` below `kpis.min_sample`"),
+        "program_costs_cohort": Col("number", "programme costs of the activation cohort"),
+        "cost_to_acquire_and_onboard_per_activated_partner": Col(
+            "number", "`program_costs_cohort ÷ partners_activated`"),
+        "program_costs": Col("number", "programme costs dated in the quarter"),
+        "mdf_claimed": Col("number", "MDF claimed in the quarter"),
+        "revenue": Col("number", "network revenue of the quarter"),
+        "revenue_growth_prev": Col("number", "`revenue` ÷ the previous quarter's `revenue` − 1"),
+        "gross_margin": Col("number", "network gross margin of the quarter"),
+        "channel_return": Col("number", "`revenue ÷ (program_costs + mdf_claimed)`"),
+        "revenue_gini_t4q": Col("number", "Gini coefficient of the partners' trailing-four-quarter revenue "
+                                          "(reported quarter only; empty for earlier quarters)"),
+    },
+    "forecast": {
+        "partner_id": Col("text", "the partner"),
+        "period": Col("text", "the quarter forecast (the one after the reported quarter)"),
+        "forecast": Col("number", "forecast revenue"),
+        "lower": Col("number", "lower end of the prediction interval (`forecast.interval`)"),
+        "upper": Col("number", "upper end of the prediction interval"),
+        "method": Col("text", "forecasting method used for the partner"),
+        "n_history": Col("integer", "quarters of history the forecast used"),
+    },
+    "backtest": {
+        "period": Col("text", "quarter forecast one quarter ahead (rolling origin)"),
+        "partners": Col("integer", "partners forecast"),
+        "actual": Col("number", "Σ actual revenue"),
+        "forecast": Col("number", "Σ forecast revenue"),
+        "network_ape": Col("number", "|Σ actual − Σ forecast| ÷ Σ actual"),
+        "mape": Col("number", "mean absolute percentage error over partners with actual > 0"),
+        "wape": Col("number", "Σ|actual − forecast| ÷ Σ actual"),
+        "coverage": Col("number", "share of actuals inside the prediction interval"),
+    },
+    "segments": {
+        "partner_id": Col("text", "the partner"),
+        "abc_class": Col("text", "ABC class by trailing-four-quarter revenue (`segmentation.abc`)"),
+        "score": Col("number", "weighted performance score 0..100 (percentiles of the weighted KPIs)"),
+        "performance": Col("text", "performance level: low, medium, high or unknown"),
+        "potential": Col("text", "untapped-potential level: low, medium, high or unknown"),
+        "action": Col("text", "action agreed for the performance × potential cell"),
+    },
+    "tier_status": _TIER_STATUS,
+    "tier_gap": {
+        "partner_id": Col("text", "the partner"),
+        "period": Col("text", "the reported quarter"),
+        "current_tier": Col("text", "tier held this quarter"),
+        "next_tier": Col("text", "the tier above (empty for the top tier)"),
+        "criterion": Col("text", "KPI the next tier requires"),
+        "required": Col("number", "minimum the next tier requires"),
+        "actual": Col("number", "the partner's value (trailing four quarters)"),
+        "gap": Col("number", "`max(required − actual, 0)`"),
+        "met": Col("true/false", "`actual ≥ required`"),
+    },
+    "tier_migration": {
+        "from_tier": Col("text", "tier in the previous quarter"),
+        "to_tier": Col("text", "tier in the reported quarter"),
+        "partners": Col("integer", "partners with that pair of tiers (every pair listed, zeros included)"),
+    },
+    "stage_conversion": {
+        "from_stage": Col("text", "pipeline stage"),
+        "to_stage": Col("text", "the next stage (or Won)"),
+        "reached_from": Col("integer", "deals that reached `from_stage`"),
+        "reached_to": Col("integer", "of which reached `to_stage`"),
+        "conversion_rate": Col("number", "`reached_to ÷ reached_from`"),
+    },
+    "monthly_revenue": {
+        "partner_id": Col("text", "the partner"),
+        "month": Col("date", "first day of the month"),
+        "revenue": Col("number", "revenue of the month"),
+        "gross_margin": Col("number", "gross margin of the month"),
+    },
+    "at_risk": KEY_FIGURES,
+    "time_to_first_deal": {
+        "partner_id": Col("text", "the partner"),
+        "onboarded_date": Col("date", "onboarding date"),
+        "days": Col("number", "days to the first deal, or to the censoring date while none"),
+        "first_deal": Col("true/false", "whether a first deal happened (false: `days` is censored)"),
+    },
+    "partners": {
+        "partner_id": Col("text", "the partner"),
+        "name": Col("text", "partner name"),
+        "locale": Col("text", "language of the partner's scorecard and email (empty: fallback)"),
+        "partner_type": Col("text", "partner type"),
+        "region": Col("text", "sales region"),
+        "country": Col("text", "country code"),
+        "status": Col("text", "status at the end of the reported quarter (empty: no KPI row)"),
+        "reported": Col("true/false", "whether the partner gets a scorecard this run"),
+    },
+    "recipients": {
+        "partner_id": Col("text", "the (reported) partner"),
+        "email": Col("text", "contact's email address"),
+        "name": Col("text", "contact's name"),
+        "receives_scorecard": Col("true/false", "whether the contact is sent the scorecard"),
+    },
+}
+
+#: What each table is, one sentence (for docs/exports.md).
+PURPOSE = {
+    "kpis": "One row per partner × period × window: every KPI (definitions in `docs/kpis.md`).",
+    "targets": "Target attainment: one row per partner × quarter × metric with a target.",
+    "network": "Network-level KPIs, one row per quarter of the history.",
+    "forecast": "Next-quarter revenue forecast, one row per partner.",
+    "backtest": "How the forecast would have done in each of the last quarters (absent when the history "
+                "is too short).",
+    "segments": "Segmentation of every scored partner: ABC class, score, performance × potential cell "
+                "and its action.",
+    "tier_status": "Tier of every partner this quarter: the tier programme's own status frame when it "
+                   "provides one (recorded, qualified and recommended tier), else this quarter's rows of "
+                   "the tier history.",
+    "tier_gap": "What each partner misses for the next tier, one row per criterion (long form).",
+    "tier_migration": "Partners by tier last quarter and this quarter, one row per pair of tiers.",
+    "stage_conversion": "Network conversion from each pipeline stage to the next.",
+    "monthly_revenue": "Revenue and gross margin per partner and month.",
+    "at_risk": "Partners whose status is `at_risk` this quarter with their key figures, largest first.",
+    "time_to_first_deal": "Days from onboarding to the first deal per partner (censored while none).",
+    "partners": "The run's snapshot of every partner of the source: who is reported this run.",
+    "recipients": "The run's snapshot of the contacts of reported partners (delivery reads it).",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# building the tables
+# --------------------------------------------------------------------------------------------
+
+def _rows(kpis: pd.DataFrame, period: str, window: str) -> pd.DataFrame:
+    return kpis[(kpis["period"] == period) & (kpis["window"] == window)]
+
+
+def _network(stats: NetworkStats) -> pd.DataFrame:
+    """The network KPIs plus the quarter-on-quarter revenue growth and the reported quarter's Gini."""
+    net = stats.network.sort_values("period").reset_index(drop=True)
+    prev = net["revenue"].shift(1)
+    growth = net["revenue"] / prev.where(prev != 0) - 1
+    out = net.copy()
+    out.insert(out.columns.get_loc("revenue") + 1, "revenue_growth_prev", growth)
+    gini = getattr(stats.concentration, "gini", np.nan)
+    out["revenue_gini_t4q"] = np.where(out["period"] == stats.dataset.period, gini, np.nan)
+    return out
+
+
+def segments(stats: NetworkStats) -> pd.DataFrame:
+    """[partner_id, abc_class, score, performance, potential, action] of every scored partner."""
+    seg = stats.scores[["partner_id", "score"]].merge(
+        stats.matrix[["partner_id", "performance", "potential", "action"]], on="partner_id", how="outer").merge(
+        stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="outer")
+    return seg[list(EXPORTS["segments"])].sort_values("partner_id", ignore_index=True)
+
+
+def tier_status(stats: NetworkStats) -> pd.DataFrame:
+    """Every partner's official tier, the tier it qualifies for and the recommended move
+    (``tiers.tier_status``)."""
+    return stats.tier_status.reset_index(drop=True)
+
+
+def tier_migration(stats: NetworkStats) -> pd.DataFrame:
+    """Official tier (from) × the tier recommended at the next review (to), in long form: the moves a
+    programme manager is asked to approve (``tiers.recommendation_matrix``), zeros included."""
+    m = tiers.recommendation_matrix(stats.tier_status, stats.params["tiers"]["levels"])
+    long = m.stack().rename("partners").reset_index()
+    long.columns = ["from_tier", "to_tier", "partners"]
+    long["from_tier"] = long["from_tier"].astype(str)
+    long["to_tier"] = long["to_tier"].astype(str)
+    long["partners"] = long["partners"].astype("int64")
+    return long
+
+
+def key_figures(stats: NetworkStats) -> pd.DataFrame:
+    """Every reported partner's key figures for the quarter (:data:`KEY_FIGURES`), largest first
+    (by trailing-four-quarter revenue)."""
+    ds, k = stats.dataset, stats.kpis
+    quarter = _rows(k, ds.period, "quarter")
+    t4q = _rows(k, ds.period, "t4q")[["partner_id", "revenue"]].rename(columns={"revenue": "revenue_t4q"})
+    figures = ["revenue", "revenue_growth_yoy", "gross_margin_pct", "win_rate", "registration_rate",
+               "pipeline_weighted", "pipeline_coverage", "csat_mean", "status"]
+    info = ds.partners.reindex(columns=["partner_id", "name", "partner_type", "region"])
+    status = tier_status(stats)
+    tier = status[["partner_id", "tier"]].assign(tier=status["tier"].astype(object)) \
+        if "tier" in status else pd.DataFrame(columns=["partner_id", "tier"])
+    seg = segments(stats)[["partner_id", "abc_class", "action"]]
+    d = (quarter.reindex(columns=["partner_id", *figures]).merge(info, on="partner_id", how="left")
+         .merge(t4q, on="partner_id", how="left").merge(tier, on="partner_id", how="left")
+         .merge(seg, on="partner_id", how="left"))
+    d = d.sort_values(["revenue_t4q", "partner_id"], ascending=[False, True], na_position="last")
+    return d[list(KEY_FIGURES)].reset_index(drop=True)
+
+
+def partners(stats: NetworkStats) -> pd.DataFrame:
+    """Every partner of the source with its status this quarter and whether it is reported."""
+    ds = stats.dataset
+    out = ds.partners.reindex(columns=["partner_id", "name", "locale", "partner_type", "region", "country"])
+    status = _rows(stats.kpis, ds.period, "quarter").set_index("partner_id")["status"]
+    out["status"] = out["partner_id"].map(status)
+    out["reported"] = out["partner_id"].isin(reported_partners(stats)["partner_id"]).astype(bool)
+    return out.reset_index(drop=True)
+
+
+def recipients(stats: NetworkStats) -> pd.DataFrame:
+    """The contacts of reported partners [partner_id, email, name, receives_scorecard]; empty (with
+    those columns) when the source has no partner_contacts."""
+    cols = list(EXPORTS["recipients"])
+    ds = stats.dataset
+    if not ds.has("partner_contacts"):
+        return pd.DataFrame({"partner_id": pd.Series(dtype=str), "email": pd.Series(dtype=str),
+                             "name": pd.Series(dtype=str), "receives_scorecard": pd.Series(dtype=bool)})
+    c = ds.partner_contacts
+    c = c[c["partner_id"].isin(reported_partners(stats)["partner_id"])].reindex(columns=cols)
+    c["receives_scorecard"] = c["receives_scorecard"].fillna(False).astype(bool)
+    return c.sort_values(["partner_id", "email"], ignore_index=True)
+
+
+def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
+    """Every exported table of a run (names and columns as :data:`EXPORTS`)."""
+    figures = key_figures(stats)
+    tables = {
+        "kpis": stats.kpis,
+        "targets": stats.targets,
+        "network": _network(stats),
+        "forecast": stats.forecast,
+    }
+    if hasattr(stats.backtest, "per_quarter"):
+        tables["backtest"] = stats.backtest.per_quarter
+    tables.update({
+        "segments": segments(stats),
+        "tier_status": tier_status(stats),
+        "tier_gap": stats.tier_gap,
+        "tier_migration": tier_migration(stats),
+        "stage_conversion": stats.stage_conversion,
+        "monthly_revenue": stats.monthly,
+        "at_risk": figures[figures["status"] == "at_risk"].sort_values(
+            ["revenue", "partner_id"], ascending=[False, True], ignore_index=True),
+        "time_to_first_deal": stats.time_to_first_deal,
+        "partners": partners(stats),
+        "recipients": recipients(stats),
+    })
+    return tables
+
+
+
+def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None = None) -> bundle.NetworkBundle:
+    """Exactly what the internal network overview shows, one table per block (all partners).
+
+    The exported tables of :func:`channel_analysis.exports.network_tables` the overview shows
+    (``network``, ``tier_migration``, ``at_risk``) plus overview-only tables, each already in the
+    shape its block formats: ``key_figures`` (every partner, :data:`exports.KEY_FIGURES`), ``pareto``,
+    ``segment_cells``, ``movements``, ``pipeline_by_segment``, ``mdf_by_tier``, ``cycle_curves`` and
+    ``cohorts``. The overview recomputes nothing.
+    """
+    ds = stats.dataset
+    exported = network_tables(stats) if exported is None else exported
+    names = ds.partners[["partner_id", "name"]]
+    figures = key_figures(stats)
+
+    quarter = stats.kpis[(stats.kpis["period"] == ds.period) & (stats.kpis["window"] == "quarter")]
+    table = quarter.merge(ds.partners[["partner_id", "partner_type"]], on="partner_id", how="left").merge(
+        figures[["partner_id", "tier"]], on="partner_id", how="left")
+    order = {name: i for i, name in enumerate(stats.notes.get("tier_levels") or [])}
+    mdf_by_tier = table.groupby("tier", observed=True).agg(
+        partners=("partner_id", "size"), mdf_allocated=("mdf_allocated", "sum"),
+        mdf_claimed=("mdf_claimed", "sum"), mdf_attributed_revenue=("mdf_attributed_revenue", "sum")).reset_index()
+    mdf_by_tier["mdf_utilization"] = mdf_by_tier["mdf_claimed"] / mdf_by_tier["mdf_allocated"].where(mdf_by_tier["mdf_allocated"] > 0)
+    mdf_by_tier["mdf_return"] = mdf_by_tier["mdf_attributed_revenue"] / mdf_by_tier["mdf_claimed"].where(mdf_by_tier["mdf_claimed"] > 0)
+    mdf_by_tier = mdf_by_tier.iloc[np.argsort(mdf_by_tier["tier"].map(order).fillna(len(order)).to_numpy(),
+                                              kind="stable")].reset_index(drop=True)
+    pipeline_by_segment = table.groupby("partner_type", observed=True).agg(
+        partners=("partner_id", "size"), open_deals=("pipeline_open_n", "sum"),
+        pipeline_open=("pipeline_open_amount", "sum"), pipeline_weighted=("pipeline_weighted", "sum"),
+        stale_deals=("stale_deals_n", "sum"), revenue=("revenue", "sum")).reset_index()
+    pipeline_by_segment["weighted_to_revenue"] = (
+        pipeline_by_segment["pipeline_weighted"] / pipeline_by_segment["revenue"].where(pipeline_by_segment["revenue"] != 0))
+    pipeline_by_segment = pipeline_by_segment.sort_values("pipeline_open", ascending=False, ignore_index=True)
+
+    segment_of = ds.partners.set_index("partner_id")["partner_type"]
+    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
+    tables = {
+        "network": exported["network"],
+        "pareto": stats.concentration.table,
+        "segment_cells": _segment_cells(exported["segments"], names),
+        "tier_migration": exported["tier_migration"],
+        "movements": stats.tier_status[stats.tier_status["recommendation"] != "hold"].merge(
+            names, on="partner_id", how="left"),
+        "pipeline_by_segment": pipeline_by_segment,
+        "cycle_curves": salescycle.km_curve(durations, by="segment") if len(durations) else pd.DataFrame(),
+        "cohorts": stats.retention.cohorts,
+        "mdf_by_tier": mdf_by_tier,
+        "at_risk": exported["at_risk"],
+        "key_figures": figures,
+    }
+    return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
+                                tables=tables, notes=dict(stats.notes))
+
+
+def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """One row per performance × potential cell that has partners: [performance, potential, action,
+    partners (count), names (the partners' names, alphabetical, separated by "; ")]; high performance
+    first, then potential low → high, unknown levels last."""
+    levels = {"high": 0, "medium": 1, "low": 2}
+    d = segments.merge(names, on="partner_id", how="left")
+    d["name"] = d["name"].fillna(d["partner_id"]).astype(str)
+    d["performance"] = d["performance"].fillna("unknown").astype(str)
+    d["potential"] = d["potential"].fillna("unknown").astype(str)
+    cells = (d.sort_values("name").groupby(["performance", "potential"], as_index=False, sort=False)
+             .agg(action=("action", "first"), partners=("partner_id", "size"), names=("name", "; ".join)))
+    rank = cells["performance"].map(levels).fillna(3) * 10 + cells["potential"].map(
+        {"low": 0, "medium": 1, "high": 2}).fillna(3)
+    return cells.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def write_exports(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write every table as Parquet and CSV into ``out_dir``; returns the paths written."""
+    out = Path(out_dir)
+    written: list[Path] = []
+    for fmt in ("parquet", "csv"):
+        write_tables(tables, out, fmt, keep_other_format=True)
+        written += [out / f"{name}.{fmt}" for name in tables]
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# docs/exports.md
+# --------------------------------------------------------------------------------------------
+
+_INTRO = """\
+# Exported tables
+
+<!-- Generated from channel_analysis/exports.py by `channel-analysis docs`; do not edit by hand. -->
+
+Every quarterly run (`make reports`, or `make kpis` alone) writes these {n} tables to
+`reports/<period>/{subdir}/`, each as `<table>.parquet` and `<table>.csv` (UTF-8, comma-separated,
+header row, dates `YYYY-MM-DD`, empty cell = missing). The network overview shows the same numbers:
+it reads these frames, never its own recomputation. Money is in the run's reporting currency, rates
+are fractions (0.25 = 25 %). Internal: the tables name partners and their contacts; never send them
+to a partner.
+
+Types: text, number (decimal; empty when unavailable), integer, true/false, date.
+"""
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def render_doc() -> str:
+    """The Markdown text of ``docs/exports.md``: one section per table, one row per column."""
+    parts = [_INTRO.format(n=len(EXPORTS), subdir=SUBDIR).rstrip()]
+    for name, columns in EXPORTS.items():
+        lines = [f"## `{name}`", "", PURPOSE[name], "", "| column | type | meaning |", "|---|---|---|"]
+        for col, decl in columns.items():
+            meaning = decl.meaning + (" (not always present)" if decl.optional else "")
+            lines.append(f"| `{col}` | {decl.type} | {_cell(meaning)} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_doc(path: str | Path = DEFAULT_DOC_PATH) -> Path:
+    """Write :func:`render_doc` to ``path`` (default ``docs/exports.md``); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_doc(), encoding="utf-8", newline="\n")
+    return path

@@ -2,8 +2,9 @@
 
 1. Take the period's lock (``reports/<period>/delivery.lock``): one sender per period at a time.
 2. Plan: the manifest's reports that rendered and still match their sha256 × each partner's
-   contacts with ``receives_scorecard`` (as the run recorded them: :mod:`.snapshot`) → one message per recipient; minus what the ledger says
-   was already sent (a changed report only with ``resend``).
+   contacts with ``receives_scorecard`` (as the run recorded them: :mod:`.snapshot`) → one message
+   per recipient; minus what the ledger says was already sent (a changed report only with
+   ``resend``).
 3. Dry run (default): write every planned message to ``outbox/`` + ``outbox.csv``.
    ``send``: refuse without ``yes``; otherwise hand each message to the SMTP server and record
    queued → sent / failed in the ledger, one committed transaction per event.
@@ -199,9 +200,9 @@ def run(
     ``yes`` confirms a real send (without it a send is refused, saying how many messages would go
     to how many partners). ``resend`` re-sends reports that changed since they were sent.
     ``params["render"]["partners"]`` restricts the partners. Partners and recipients are those the
-    run recorded in ``kpis/partners.parquet`` and ``kpis/recipients.parquet``
-    (:mod:`.snapshot`); the data source is not read. ``ssl_context`` replaces the system's TLS verification (tests with a self-signed server);
-    ``environ`` replaces ``os.environ`` for the password lookup.
+    run recorded in ``kpis/partners.parquet`` and ``kpis/recipients.parquet`` (:mod:`.snapshot`);
+    the data source is not read. ``ssl_context`` replaces the system's TLS verification (tests
+    with a self-signed server); ``environ`` replaces ``os.environ`` for the password lookup.
 
     Raises :class:`DeliveryError` when nothing can start: no manifest or partner snapshot, lock
     held, send without ``yes``, bad SMTP settings.

@@ -17,7 +17,7 @@ from channel_analysis.delivery import message as msgs
 from channel_analysis.delivery.plan import check_reports, decide, load_manifest, plan_messages
 from channel_analysis.delivery.snapshot import read_snapshot, snapshot_paths, write_recipients
 from channel_analysis.delivery.transport import SmtpSettings
-from channel_analysis.delivery.wording import compose, one_line
+from channel_analysis.delivery.wording import compose, one_line, translator
 
 from delivery_fixtures import (
     CONTACTS, EXPECTED, PARTNERS, PERIOD, assert_no_leak, attachment_of, make_params, make_run,
@@ -205,7 +205,9 @@ def test_headline_figures_formatted_for_the_locale():
         ("Win rate of registered deals", "50%", "few observations"),
         ("Revenue target", "92% reached", "nearly met"),
     ]
-    assert [h.value for h in de.headlines] == ["1.234.567\xa0€", "+12,3\xa0%", "50\xa0%", "92\xa0% reached"]
+    de_ = translator("de_DE")  # German text from the German catalog; the numbers are what we check
+    assert [h.value for h in de.headlines] == ["1.234.567\xa0€", "+12,3\xa0%", "50\xa0%",
+                                              de_("{percent} reached").format(percent="92\xa0%")]
     assert en.greeting == "Hello,"
 
 
@@ -292,15 +294,19 @@ def test_sample_eml_structure_text_html_alternative_and_attachment(tmp_path):
     name, data = attachment_of(msg)
     assert name == "Scorecard_2026Q3_Nordlicht-GmbH.html"
     assert data == (run_dir / f"partners/{PERIOD}_P001_scorecard.html").read_bytes()
-    assert msg["Subject"] == "Nordlicht GmbH — partner scorecard 2026Q3"
+    _ = translator("de_DE")  # P001 writes German: texts as its catalog has them
+    assert msg["Subject"] == _("{partner} — partner scorecard {period}").format(partner="Nordlicht GmbH",
+                                                                                period=PERIOD)
     assert msg["From"] == "Channel team <channel-team@example.com>"
     assert msg["To"] == "Anna Schmidt <anna.schmidt@nordlicht.example>"
     assert msg["Content-Language"] == "de-DE"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     # the same content in both: greeting and headline figures (KPI row P001 / 2026Q3 / quarter)
-    for expected in ["Dear Anna Schmidt,", "Revenue target", "92\xa0% reached", "1.234.567\xa0€",
-                     "few observations"]:
+    for expected in [_("Dear {name},").format(name="Anna Schmidt"),
+                     _("{metric} target").format(metric=_("Revenue")),
+                     _("{percent} reached").format(percent="92\xa0%"), "1.234.567\xa0€",
+                     _("few observations")]:
         assert expected in text and expected.replace("\xa0", "&nbsp;") in html.replace("\xa0", "&nbsp;")
 
 

@@ -29,7 +29,7 @@ Modules, one job each:
   engine       papermill engine running a notebook in a fresh in-process IPython shell
   render       executes the notebooks per partner and writes the HTML reports
   audit        checks every value a rendered page shows against the exported tables
-  files        atomic file writes
+  files        atomic file writes, SHA-256 of files and bytes, URL-or-path test
   delivery     emails the reports (outbox or SMTP), exactly once
   datadoc      generates docs/data-model.md from the schemas
   cli          the channel-analysis command

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import ChannelAnalysisError
+from .files import is_url
 from .params import PROJECT_ROOT, load_params, parse_assignment
 
 DEFAULT_RUN_FILE = PROJECT_ROOT / "params" / "sample.yaml"
@@ -34,7 +35,7 @@ def _params_from(args: argparse.Namespace) -> dict:
     for text in args.assignments:
         _deep_update(overrides, parse_assignment(text))
     if args.data:  # a path on the command line is relative to where the user is
-        source = args.data if "://" in args.data else str(Path(args.data).expanduser().resolve())
+        source = args.data if is_url(args.data) else str(Path(args.data).expanduser().resolve())
         _deep_update(overrides, {"data": {"source": source}})
     if args.as_of:
         overrides["as_of"] = args.as_of

@@ -201,11 +201,12 @@ def _loc(locale: Any) -> Locale:
     return parse_locale(locale) or Locale.parse(DEFAULT_LOCALE)
 
 
-def _with_digits(pattern, digits: int | None):
+def _with_digits(pattern, digits: int | None, *, trim: bool = False):
+    """``pattern`` with exactly ``digits`` decimals (at most ``digits`` when ``trim``)."""
     if digits is None:
         return pattern
     p = copy.copy(pattern)
-    p.frac_prec = (digits, digits)
+    p.frac_prec = (0 if trim else digits, digits)
     return p
 
 
@@ -217,12 +218,18 @@ def format_number(value: Any, locale: Any = DEFAULT_LOCALE, digits: int | None =
     return _with_digits(loc.decimal_formats[None], digits).apply(float(value), loc)
 
 
-def format_percent(value: Any, locale: Any = DEFAULT_LOCALE, digits: int = 0) -> str:
-    """A fraction (0.125) as a percentage in the locale's style ("13 %" in fr, "13%" in en)."""
+def format_percent(value: Any, locale: Any = DEFAULT_LOCALE, digits: int = 0, *,
+                   trim: bool = False, signed: bool = False) -> str:
+    """A fraction (0.125) as a percentage in the locale's style ("13 %" in fr, "13%" in en).
+
+    ``digits`` decimals; with ``trim`` at most that many (0.123 → "12.3%", 0.5 → "50%" with
+    ``digits=1``). ``signed`` puts the locale's plus sign before a gain ("+12.3%").
+    """
     if is_missing(value):
         return MISSING
     loc = _loc(locale)
-    return _with_digits(loc.percent_formats[None], digits).apply(float(value), loc)
+    text = _with_digits(loc.percent_formats[None], digits, trim=trim).apply(float(value), loc)
+    return babel_numbers.get_plus_sign_symbol(loc) + text if signed and float(value) > 0 else text
 
 
 def format_currency(value: Any, locale: Any = DEFAULT_LOCALE, currency: str = "EUR",

@@ -22,6 +22,7 @@ import yaml
 
 from . import periods
 from .errors import ParamsError
+from .files import is_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
@@ -117,7 +118,7 @@ def parse_assignment(text: str) -> dict:
 
 
 def _resolve_path(value: str, base: Path) -> str:
-    if "://" in value:  # SQLAlchemy URL
+    if is_url(value):  # SQLAlchemy URL
         return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else (base / path).resolve())

@@ -26,11 +26,11 @@ import subprocess
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 from aiosmtpd.controller import Controller
 
+from channel_analysis.delivery.snapshot import snapshot_paths
 from channel_analysis.params import load_params
 
 PERIOD = "2026Q3"
@@ -60,11 +60,6 @@ EXPECTED = {
 }
 
 
-def dataset() -> SimpleNamespace:
-    """What run() needs from a Dataset: partners and partner_contacts."""
-    return SimpleNamespace(partners=PARTNERS.copy(), partner_contacts=CONTACTS.copy())
-
-
 def report_html(partner_id: str, name: str, version: int = 1, padding: int = 0) -> bytes:
     import html
 
@@ -91,10 +86,22 @@ def write_manifest(run_dir: Path, reports: dict) -> None:
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
-def make_run(tmp_path: Path, *, kpis: bool = True) -> Path:
-    """A rendered run under tmp_path/reports/2026Q3 (see the module docstring)."""
+def write_snapshot(run_dir: Path) -> None:
+    """The run's record of its partners and contacts, as the run writes it: ``kpis/partners.parquet``
+    (here with a column delivery does not use) and ``kpis/recipients.parquet``."""
+    partners_path, recipients_path = snapshot_paths(run_dir)
+    partners_path.parent.mkdir(parents=True, exist_ok=True)
+    PARTNERS.assign(region="DACH").to_parquet(partners_path, index=False)
+    CONTACTS[["partner_id", "email", "name", "receives_scorecard"]].to_parquet(recipients_path, index=False)
+
+
+def make_run(tmp_path: Path, *, kpis: bool = True, snapshot: bool = True) -> Path:
+    """A rendered run under tmp_path/reports/2026Q3 (see the module docstring); ``snapshot``
+    writes the partners and recipients tables delivery reads."""
     run_dir = tmp_path / "reports" / PERIOD
     run_dir.mkdir(parents=True)
+    if snapshot:
+        write_snapshot(run_dir)
     reports = {}
     for pid, name in PARTNERS[["partner_id", "name"]].itertuples(index=False):
         if pid == "P004":
@@ -104,7 +111,7 @@ def make_run(tmp_path: Path, *, kpis: bool = True) -> Path:
             reports[pid] = write_report(run_dir, pid, report_html(pid, name))
     write_manifest(run_dir, reports)
     if kpis:
-        (run_dir / "kpis").mkdir()
+        (run_dir / "kpis").mkdir(exist_ok=True)
         pd.DataFrame({
             "partner_id": ["P001", "P001", "P001", "P002", "P003"],
             "period": [PERIOD, PERIOD, "2026Q2", PERIOD, PERIOD],

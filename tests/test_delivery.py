@@ -15,11 +15,12 @@ import pytest
 from channel_analysis.delivery import DeliveryError, run
 from channel_analysis.delivery import message as msgs
 from channel_analysis.delivery.plan import check_reports, decide, load_manifest, plan_messages
+from channel_analysis.delivery.snapshot import read_snapshot, snapshot_paths
 from channel_analysis.delivery.transport import SmtpSettings
-from channel_analysis.delivery.wording import compose, one_line
+from channel_analysis.delivery.wording import compose, one_line, translator
 
 from delivery_fixtures import (
-    CONTACTS, EXPECTED, PARTNERS, PERIOD, assert_no_leak, attachment_of, dataset, make_params, make_run,
+    CONTACTS, EXPECTED, PARTNERS, PERIOD, assert_no_leak, attachment_of, make_params, make_run,
     parse, report_html,
 )
 
@@ -93,6 +94,38 @@ def test_decide_skips_sent_and_holds_changed_reports_unless_resend():
     assert "action" not in messages.columns
 
 
+# --- snapshot (the partners and recipients the run recorded) ------------------------------------
+
+def test_read_snapshot_returns_what_the_run_wrote_without_other_columns(tmp_path):
+    run_dir = make_run(tmp_path)
+
+    partners, recipients = read_snapshot(run_dir, PERIOD)
+
+    pd.testing.assert_frame_equal(partners, PARTNERS, check_dtype=False)  # the extra "region" is left out
+    assert list(recipients.columns) == ["partner_id", "email", "name", "receives_scorecard"]
+    assert recipients["email"].tolist() == CONTACTS["email"].tolist()
+    assert recipients["receives_scorecard"].tolist() == CONTACTS["receives_scorecard"].tolist()
+
+
+def test_delivery_without_the_snapshot_says_to_render_the_period(tmp_path):
+    make_run(tmp_path, snapshot=False)
+
+    with pytest.raises(DeliveryError, match=r"partners\.parquet is missing.*make reports PERIOD=2026Q3"):
+        run(make_params(tmp_path))
+
+
+def test_snapshot_with_a_missing_column_or_a_bad_flag_names_the_file_and_column(tmp_path):
+    run_dir = make_run(tmp_path)
+    recipients_path = snapshot_paths(run_dir)[1]
+    CONTACTS.drop(columns="receives_scorecard").to_parquet(recipients_path)
+    with pytest.raises(DeliveryError, match=r"recipients\.parquet has no column receives_scorecard.*make reports"):
+        read_snapshot(run_dir, PERIOD)
+
+    CONTACTS.assign(receives_scorecard="yes").to_parquet(recipients_path)
+    with pytest.raises(DeliveryError, match="receives_scorecard must be true or false, found 'yes' for partner P001"):
+        read_snapshot(run_dir, PERIOD)
+
+
 # --- message ------------------------------------------------------------------------------------
 
 def test_message_id_is_deterministic_per_period_partner_recipient_and_sha():
@@ -159,7 +192,9 @@ def test_headline_figures_formatted_for_the_locale():
         ("Win rate of registered deals", "50%", "few observations"),
         ("Revenue target", "92% reached", "nearly met"),
     ]
-    assert [h.value for h in de.headlines] == ["1.234.567\xa0€", "+12,3\xa0%", "50\xa0%", "92\xa0% reached"]
+    de_ = translator("de_DE")  # German text from the German catalog; the numbers are what we check
+    assert [h.value for h in de.headlines] == ["1.234.567\xa0€", "+12,3\xa0%", "50\xa0%",
+                                              de_("{percent} reached").format(percent="92\xa0%")]
     assert en.greeting == "Hello,"
 
 
@@ -207,7 +242,7 @@ def test_dry_run_writes_one_eml_per_recipient_and_outbox_csv(tmp_path):
     run_dir = make_run(tmp_path)
     params = make_params(tmp_path)
 
-    summary = run(params, dataset=dataset())
+    summary = run(params)
 
     assert summary.ok, summary.format()
     outbox = run_dir / "outbox"
@@ -232,7 +267,7 @@ def test_dry_run_writes_one_eml_per_recipient_and_outbox_csv(tmp_path):
 
 def test_sample_eml_structure_text_html_alternative_and_attachment(tmp_path):
     run_dir = make_run(tmp_path)
-    run(make_params(tmp_path), dataset=dataset())
+    run(make_params(tmp_path))
     table = pd.read_csv(run_dir / "outbox" / "outbox.csv", dtype=str)
     eml = table.loc[table["recipients"] == "anna.schmidt@nordlicht.example", "eml_file"].item()
 
@@ -246,21 +281,25 @@ def test_sample_eml_structure_text_html_alternative_and_attachment(tmp_path):
     name, data = attachment_of(msg)
     assert name == "Scorecard_2026Q3_Nordlicht-GmbH.html"
     assert data == (run_dir / f"partners/{PERIOD}_P001_scorecard.html").read_bytes()
-    assert msg["Subject"] == "Nordlicht GmbH — partner scorecard 2026Q3"
+    _ = translator("de_DE")  # P001 writes German: texts as its catalog has them
+    assert msg["Subject"] == _("{partner} — partner scorecard {period}").format(partner="Nordlicht GmbH",
+                                                                                period=PERIOD)
     assert msg["From"] == "Channel team <channel-team@example.com>"
     assert msg["To"] == "Anna Schmidt <anna.schmidt@nordlicht.example>"
     assert msg["Content-Language"] == "de-DE"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     # the same content in both: greeting and headline figures (KPI row P001 / 2026Q3 / quarter)
-    for expected in ["Dear Anna Schmidt,", "Revenue target", "92\xa0% reached", "1.234.567\xa0€",
-                     "few observations"]:
+    for expected in [_("Dear {name},").format(name="Anna Schmidt"),
+                     _("{metric} target").format(metric=_("Revenue")),
+                     _("{percent} reached").format(percent="92\xa0%"), "1.234.567\xa0€",
+                     _("few observations")]:
         assert expected in text and expected.replace("\xa0", "&nbsp;") in html.replace("\xa0", "&nbsp;")
 
 
 def test_kpi_block_left_out_when_kpi_tables_are_missing(tmp_path):
     run_dir = make_run(tmp_path, kpis=False)
-    run(make_params(tmp_path), dataset=dataset())
+    run(make_params(tmp_path))
     msg = parse(next((run_dir / "outbox").glob("*_P001_01.eml")).read_bytes())
 
     assert "Headline figures" not in msg.get_body(("plain",)).get_content()
@@ -269,16 +308,16 @@ def test_kpi_block_left_out_when_kpi_tables_are_missing(tmp_path):
 
 def test_dry_run_replaces_the_previous_outbox_and_honours_the_partner_filter(tmp_path):
     run_dir = make_run(tmp_path)
-    run(make_params(tmp_path), dataset=dataset())
+    run(make_params(tmp_path))
     params = make_params(tmp_path)
     params["render"]["partners"] = ["P002"]
 
-    summary = run(params, dataset=dataset())
+    summary = run(params)
 
     assert sorted(p.name for p in (run_dir / "outbox").glob("*.eml")) == [f"{PERIOD}_P002_01.eml"]
     assert summary.count("written") == 1 and summary.ok
     params["render"]["partners"] = ["P999"]
-    missing = run(params, dataset=dataset())
+    missing = run(params)
     assert not missing.ok and missing.count("not_in_manifest") == 1
 
 
@@ -291,7 +330,7 @@ def test_dry_run_reports_sha_mismatch_and_oversize_without_writing_them(tmp_path
     manifest["reports"]["P005"]["sha256"] = hashlib.sha256(big.read_bytes()).hexdigest()
     (run_dir / "manifest.json").write_text(__import__("json").dumps(manifest))
 
-    summary = run(make_params(tmp_path, max_message_bytes=40_000), dataset=dataset())
+    summary = run(make_params(tmp_path, max_message_bytes=40_000))
 
     assert not summary.ok
     by = summary.results.groupby("status")["partner_id"].apply(sorted).to_dict()
@@ -302,7 +341,7 @@ def test_dry_run_reports_sha_mismatch_and_oversize_without_writing_them(tmp_path
 
 def test_no_run_directory_is_a_clear_error(tmp_path):
     with pytest.raises(DeliveryError, match="render them first"):
-        run(make_params(tmp_path), dataset=dataset())
+        run(make_params(tmp_path))
 
 
 # --- properties ---------------------------------------------------------------------------------

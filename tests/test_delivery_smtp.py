@@ -13,7 +13,7 @@ from channel_analysis.delivery.ledger import Ledger
 from channel_analysis.delivery.transport import SmtpTransport
 
 from delivery_fixtures import (
-    EXPECTED, PERIOD, Mailbox, assert_no_leak, attachment_of, client_tls_context, dataset, free_port,
+    EXPECTED, PERIOD, Mailbox, assert_no_leak, attachment_of, client_tls_context, free_port,
     make_params, make_run, report_html, self_signed_cert, server_tls_context, smtp_server, write_manifest,
     write_report,
 )
@@ -25,7 +25,7 @@ PARTNER_OF = {r: p for p, rs in EXPECTED.items() for r in rs}
 
 def _send(tmp_path, port, **kw):
     params = make_params(tmp_path, port=port, **kw.pop("delivery", {}))
-    return run(params, send=True, yes=True, dataset=dataset(), **kw)
+    return run(params, send=True, yes=True, **kw)
 
 
 def _ledger(run_dir):
@@ -70,7 +70,7 @@ def test_send_without_yes_is_refused_with_the_count(tmp_path):
     with smtp_server(box) as server:
         params = make_params(tmp_path, port=server.port)
         with pytest.raises(DeliveryError, match="4 messages to 3 partners.*--yes"):
-            run(params, send=True, dataset=dataset())
+            run(params, send=True)
     assert box.messages == [] and not (run_dir / "delivery.sqlite").exists()
 
 
@@ -223,7 +223,7 @@ def test_the_lock_refuses_a_second_concurrent_sender(tmp_path):
 
     with FileLock(run_dir / "delivery.lock"):  # any holder of the lock, e.g. a sender in another process
         with pytest.raises(DeliveryError, match="is running"):
-            run(make_params(tmp_path), dataset=dataset())
+            run(make_params(tmp_path))
 
 
 def test_oversize_message_is_not_sent_and_is_recorded(tmp_path):
@@ -266,7 +266,7 @@ def test_a_rerendered_report_is_sent_again_only_with_resend(tmp_path):
         assert "--resend" in held.format()
 
         params = make_params(tmp_path, port=server.port)
-        resent = run(params, send=True, yes=True, resend=True, dataset=dataset())
+        resent = run(params, send=True, yes=True, resend=True)
         assert resent.count("sent") == 2 and resent.count("already_sent") == 2
 
         final = _send(tmp_path, server.port)

@@ -47,6 +47,15 @@ def test_percent_follows_locale_spacing():
     assert i18n.format_percent(0.5, "en") == "50%"
 
 
+
+def test_percent_trimmed_to_at_most_the_digits_and_signed_gains():
+    # the email's headline figures: one decimal when there is one, a plus sign before a gain only
+    assert i18n.format_percent(0.5, "en", 1, trim=True) == "50%"
+    assert i18n.format_percent(0.123, "de_DE", 1, trim=True, signed=True) == f"+12,3{NBSP}%"
+    assert i18n.format_percent(-0.05, "en", 1, trim=True, signed=True) == "-5%"
+    assert i18n.format_percent(0, "en", 1, trim=True, signed=True) == "0%"
+    assert i18n.format_percent(None, "en", 1, signed=True) == i18n.MISSING
+
 def test_number_and_date():
     assert i18n.format_number(1234.567, "en", digits=1) == "1,234.6"
     assert i18n.format_number(1234.567, "fr", digits=1) == f"1{NNBSP}234,6"

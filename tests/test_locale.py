@@ -396,7 +396,7 @@ def test_dry_run_writes_each_email_in_the_partners_language(tmp_path, monkeypatc
     params = fx.make_params(tmp_path)
     params["locale"]["fallback"] = "fr"
 
-    assert deliver(params, dataset=fx.dataset()).ok
+    assert deliver(params).ok
     table = pd.read_csv(run_dir / "outbox" / "outbox.csv", dtype=str).set_index("recipients")
     subject = table["subject"].to_dict()
     assert subject["anna.schmidt@nordlicht.example"] == "Nordlicht GmbH — tableau de bord partenaire 2026Q3"

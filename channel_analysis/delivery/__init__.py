@@ -3,8 +3,10 @@
 ``run(params, send=False, yes=False, resend=False)`` is the whole step (``channel-analysis send``).
 The subpackage keeps one job per module:
 
+  snapshot   the partners and recipients the run recorded (kpis/partners.parquet,
+             kpis/recipients.parquet): read_snapshot for delivery, write_* for the run
   plan       which reports may be sent, to whom, and what the ledger says is already done
-             (pure functions on the manifest and the partners / partner_contacts frames)
+             (pure functions on the manifest and the snapshot's partners / recipients frames)
   wording    every user-facing string of the email, routed through one translation hook
   message    the MIME message: HTML + plain-text alternative + the scorecard attached; Message-ID
   ledger     the SQLite delivery ledger: queued / sent / failed per (period, partner, recipient, sha)

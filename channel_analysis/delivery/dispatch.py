@@ -2,8 +2,9 @@
 
 1. Take the period's lock (``reports/<period>/delivery.lock``): one sender per period at a time.
 2. Plan: the manifest's reports that rendered and still match their sha256 × each partner's
-   contacts with ``receives_scorecard`` → one message per recipient; minus what the ledger says
-   was already sent (a changed report only with ``resend``).
+   contacts with ``receives_scorecard`` (as the run recorded them: :mod:`.snapshot`) → one message
+   per recipient; minus what the ledger says was already sent (a changed report only with
+   ``resend``).
 3. Dry run (default): write every planned message to ``outbox/`` + ``outbox.csv``.
    ``send``: refuse without ``yes``; otherwise hand each message to the SMTP server and record
    queued → sent / failed in the ledger, one committed transaction per event.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.errors
-import hashlib
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -24,11 +24,13 @@ from typing import Mapping
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from ..files import sha256_bytes
 from . import message as msgs
 from .errors import DeliveryError
 from .ledger import Ledger
 from .outbox import Outbox
 from .plan import PROBLEM_COLUMNS, check_reports, decide, load_manifest, plan_messages, read_kpis, read_targets
+from .snapshot import read_snapshot
 from .transport import ConnectFailure, RetryPolicy, SendFailure, SmtpSettings, SmtpTransport
 from .wording import compose
 
@@ -116,15 +118,6 @@ class DeliverySummary:
         return f"<p><b>{head}</b></p>" + self.results.to_html(index=False, na_rep="")
 
 
-def _load_dataset(params: dict):
-    try:
-        from ..dataset import load_dataset
-    except ImportError:  # pragma: no cover - the dataset loader ships with the package
-        raise DeliveryError("channel_analysis.dataset.load_dataset is not available in this "
-                            "installation; reinstall the package (make setup)") from None
-    return load_dataset(params)
-
-
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))
 
@@ -161,7 +154,7 @@ class _Builder:
             report = self._report_bytes(row)
         except OSError as exc:
             return "missing_file", f"cannot read {row.report_path}: {exc}"
-        if hashlib.sha256(report).hexdigest() != row.report_sha256:
+        if sha256_bytes(report) != row.report_sha256:
             return "sha_mismatch", f"{Path(row.report_path).name} changed after rendering; re-render"
         kpis = None
         if self.kpis is not None and row.partner_id in self.kpis.index:
@@ -198,7 +191,6 @@ def run(
     send: bool = False,
     yes: bool = False,
     resend: bool = False,
-    dataset=None,
     ssl_context: ssl.SSLContext | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> DeliverySummary:
@@ -207,13 +199,13 @@ def run(
 
     ``yes`` confirms a real send (without it a send is refused, saying how many messages would go
     to how many partners). ``resend`` re-sends reports that changed since they were sent.
-    ``params["render"]["partners"]`` restricts the partners. ``dataset`` (anything with
-    ``partners`` and ``partner_contacts`` frames) defaults to ``load_dataset(params)``;
-    ``ssl_context`` replaces the system's TLS verification (tests with a self-signed server);
-    ``environ`` replaces ``os.environ`` for the password lookup.
+    ``params["render"]["partners"]`` restricts the partners. Partners and recipients are those the
+    run recorded in ``kpis/partners.parquet`` and ``kpis/recipients.parquet`` (:mod:`.snapshot`);
+    the data source is not read. ``ssl_context`` replaces the system's TLS verification (tests
+    with a self-signed server); ``environ`` replaces ``os.environ`` for the password lookup.
 
-    Raises :class:`DeliveryError` when nothing can start: no manifest, lock held, send without
-    ``yes``, bad SMTP settings.
+    Raises :class:`DeliveryError` when nothing can start: no manifest or partner snapshot, lock
+    held, send without ``yes``, bad SMTP settings.
     """
     period = params["period"]
     run_dir = Path(params["output_dir"]) / period
@@ -232,17 +224,17 @@ def run(
         ) from None
     try:
         return _run_locked(params, run_dir, extra_headers, send=send, yes=yes, resend=resend,
-                           dataset=dataset, ssl_context=ssl_context, environ=environ)
+                           ssl_context=ssl_context, environ=environ)
     finally:
         lock.release()
 
 
-def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, dataset, ssl_context, environ):
+def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_context, environ):
     period = params["period"]
     manifest = load_manifest(run_dir, period)
     reports = check_reports(manifest, run_dir, params["render"]["partners"])
-    ds = dataset if dataset is not None else _load_dataset(params)
-    planned, problems = plan_messages(reports, ds.partners, ds.partner_contacts,
+    partners, recipients = read_snapshot(run_dir, period)
+    planned, problems = plan_messages(reports, partners, recipients,
                                       fallback_locale=params["locale"]["fallback"])
     ledger_path = run_dir / "delivery.sqlite"
     history = Ledger.read(ledger_path, period)

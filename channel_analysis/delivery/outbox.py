@@ -3,29 +3,18 @@
 eml_file, message_id).
 
 The outbox shows exactly what ``--send`` would send now; each dry run replaces the previous one.
-Files are written atomically (temporary file + rename).
+Files are written atomically (:func:`channel_analysis.files.write_atomic`).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from ..files import write_atomic
+
 CSV_COLUMNS = ["partner_id", "recipients", "subject", "size_bytes", "attachment", "eml_file", "message_id"]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Outbox:
@@ -42,7 +31,7 @@ class Outbox:
             attachment: str, message_id: str) -> Path:
         """Write one encoded message as ``<name>.eml`` and remember its summary row."""
         path = self.directory / f"{name}.eml"
-        _write_atomic(path, data)
+        write_atomic(path, data)
         self._rows.append({"partner_id": partner_id, "recipients": recipients, "subject": subject,
                            "size_bytes": len(data), "attachment": attachment, "eml_file": path.name,
                            "message_id": message_id})
@@ -54,5 +43,5 @@ class Outbox:
     def close(self) -> Path:
         """Write ``outbox.csv`` and return its path."""
         path = self.directory / "outbox.csv"
-        _write_atomic(path, pd.DataFrame(self._rows, columns=CSV_COLUMNS).to_csv(index=False).encode("utf-8"))
+        write_atomic(path, pd.DataFrame(self._rows, columns=CSV_COLUMNS).to_csv(index=False))
         return path

@@ -1,8 +1,9 @@
 """What may be sent, to whom, and what is already done.
 
-Pure functions on the run's ``manifest.json`` (a dict), the ``partners`` and ``partner_contacts``
-frames and the ledger's record of sent messages. The only I/O here is reading files the run wrote
-(the manifest, the reports to check their sha256, the KPI tables for the email body).
+Pure functions on the run's ``manifest.json`` (a dict), the run's ``partners`` and recipients
+frames (read by :mod:`.snapshot`) and the ledger's record of sent messages. The only I/O here is
+reading files the run wrote (the manifest, the reports to check their sha256, the KPI tables for
+the email body).
 
 A *message* is one email to one recipient: one row of the frame :func:`plan_messages` returns.
 A *problem* is a partner or recipient that gets no message, with the reason, one row each.
@@ -10,12 +11,12 @@ A *problem* is a partner or recipient that gets no message, with the reason, one
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from ..files import sha256_file
 from .errors import DeliveryError
 
 #: Columns of the frame of planned messages (one row per partner × recipient).
@@ -29,15 +30,6 @@ PROBLEM_COLUMNS = ["partner_id", "recipient", "status", "detail"]
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).astype({c: "object" for c in columns})
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_manifest(run_dir: Path, period: str) -> dict:
@@ -135,7 +127,7 @@ def plan_messages(
     )
     unknown = known.loc[known["_merge"] == "left_only", ["partner_id"]].assign(
         recipient=None, status="unknown_partner",
-        detail="rendered but not in the partners table; check the run's data source",
+        detail="rendered but not in the run's kpis/partners.parquet; re-render with make reports",
     )
     known = known.loc[known["_merge"] == "both"].drop(columns="_merge")
     if "partner_locale" not in known.columns:

@@ -2,8 +2,9 @@
 
 Each string goes through the translation hook ``_`` returned by :func:`translator`: the package's
 gettext catalogs (:mod:`channel_analysis.i18n`) in the partner's language. Strings defined at
-module level are marked with :func:`N_` (a no-op marker for extraction) and translated where used.
-Numbers are formatted for the partner's locale with Babel.
+module level are marked with :func:`channel_analysis.i18n.N_` (a no-op marker for extraction) and
+translated where used. Numbers are formatted for the partner's locale by the same functions as the
+reports (:func:`channel_analysis.i18n.format_currency`, :func:`~channel_analysis.i18n.format_percent`).
 
 :func:`compose` returns a :class:`Content`: the data both renderings (HTML and plain text) of
 :mod:`.message` are made from, so the two never say different things.
@@ -17,18 +18,11 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import pandas as pd
-from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_percent
 
 from .. import i18n
+from ..i18n import N_
 
 Translate = Callable[[str], str]
-
-
-def N_(text: str) -> str:
-    """Mark a string for translation without translating it (gettext convention)."""
-    return text
-
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -46,18 +40,6 @@ def translator(locale: str) -> Translate:
     partner's language, English message ids for a language without one.
     """
     return i18n.translator(locale).gettext
-
-
-def babel_locale(locale: str | None, fallback: str = "en") -> Locale:
-    """The Babel locale for a tag like ``fr_FR`` / ``pl-PL`` / ``de``; ``fallback`` if unknown."""
-    for tag in (locale, fallback, "en"):
-        if not tag:
-            continue
-        try:
-            return Locale.parse(str(tag).replace("-", "_"))
-        except (UnknownLocaleError, ValueError, TypeError):
-            continue
-    return Locale("en")
 
 
 #: KPI-table column → label and format of the headline figures (window "quarter").
@@ -121,23 +103,16 @@ def _number(value) -> float | None:
     return None if math.isnan(number) or math.isinf(number) else number
 
 
-def _money(value: float, currency: str, loc: Locale) -> str:
-    """Whole currency units in the locale's currency pattern (``€1,234,567``, ``1.234.567 €``)."""
-    pattern = loc.currency_formats["standard"].pattern.split(";")[0].replace(".00", "")
-    return format_currency(round(value), currency, format=pattern, locale=loc, currency_digits=False)
-
-
-def _percent(value: float, loc: Locale, *, signed: bool = False) -> str:
-    """A ratio as a percentage with one decimal (0.123 → ``12.3%``); ``+`` for gains if signed."""
-    text = format_percent(round(value, 3), locale=loc, decimal_quantization=False)
-    return f"+{text}" if signed and value > 0 else text
+def _percent(value: float, locale: str, *, signed: bool = False) -> str:
+    """A ratio as a percentage with at most one decimal (0.123 → ``12.3%``, 0.5 → ``50%``)."""
+    return i18n.format_percent(value, locale, 1, trim=True, signed=signed)
 
 
 def headline_figures(
     kpis: Mapping | None,
     targets: pd.DataFrame | None,
     *,
-    loc: Locale,
+    locale: str,
     currency: str,
     _: Translate,
 ) -> tuple[Headline, ...]:
@@ -145,8 +120,8 @@ def headline_figures(
 
     KPIs in :data:`HEADLINE_KPIS` that are present and finite, each noted "few observations" when
     its ``<kpi>_low_sample`` flag is set; then one line per target metric with the attainment
-    (actual / target, as a percentage) and its status. Missing inputs give fewer lines, never an
-    error.
+    (actual / target, as a percentage) and its status. Money in whole units of ``currency``, for
+    ``locale`` like every number. Missing inputs give fewer lines, never an error.
     """
     lines: list[Headline] = []
     kpis = kpis or {}
@@ -155,9 +130,9 @@ def headline_figures(
         if value is None:
             continue
         if kind == "money":
-            text = _money(value, currency, loc)
+            text = i18n.format_currency(value, locale, currency, digits=0)
         else:
-            text = _percent(value, loc, signed=kind == "signed_percent")
+            text = _percent(value, locale, signed=kind == "signed_percent")
         low = kpis.get(f"{column}_low_sample")
         note = _("few observations") if low is not None and not pd.isna(low) and bool(low) else ""
         lines.append(Headline(_(label), text, note))
@@ -168,7 +143,7 @@ def headline_figures(
                 continue
             label = _("{metric} target").format(metric=_(TARGET_LABELS.get(row.metric, str(row.metric))))
             status = TARGET_STATUS.get(str(getattr(row, "status", "")), "")
-            lines.append(Headline(label, _("{percent} reached").format(percent=_percent(value, loc)),
+            lines.append(Headline(label, _("{percent} reached").format(percent=_percent(value, locale)),
                                   _(status) if status else ""))
     return tuple(lines)
 
@@ -192,10 +167,10 @@ def compose(
     goes through it).
     """
     _ = translate or translator(locale)
-    loc = babel_locale(locale)
+    language = i18n.pick_locale(locale)  # the partner's locale if known, else English
     partner_name = one_line(str(partner_name))  # data: one line, whatever it holds
     contact_name = one_line(contact_name)
-    figures = headline_figures(kpis, targets, loc=loc, currency=currency, _=_)
+    figures = headline_figures(kpis, targets, locale=language, currency=currency, _=_)
     greeting = _("Dear {name},").format(name=contact_name) if contact_name else _("Hello,")
     paragraphs = [
         _("Your partner scorecard for {period} is attached to this email.").format(period=period),
@@ -205,7 +180,7 @@ def compose(
         paragraphs.append(_("Here are the headline figures; the scorecard has the details, "
                             "your targets, your trends and how you compare with your peer group."))
     return Content(
-        language=str(loc),
+        language=language,
         subject=_("{partner} — partner scorecard {period}").format(partner=partner_name, period=period),
         title=_("Partner scorecard {period}").format(period=period),
         partner_line=partner_name,

@@ -21,15 +21,14 @@ are checked by :mod:`channel_analysis.validation`. Anything that prevents readin
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
 
 from ..errors import DataSourceError
+from ..files import atomic_path, is_url
 from ..schema import TABLES
 
 FORMATS = ("parquet", "csv", "duckdb")
@@ -41,11 +40,6 @@ _SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def is_url(source: str | Path) -> bool:
-    """True if ``source`` is a SQLAlchemy URL (``dialect://...``) rather than a path."""
-    return isinstance(source, str) and "://" in source
-
 
 def is_query(text: str) -> bool:
     """True if a ``data.tables`` entry is a SQL query rather than a table name."""
@@ -114,12 +108,6 @@ def _to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _atomic_target(path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_tables(tables: Mapping[str, pd.DataFrame], dest: str | Path, fmt: str = "parquet", *,
                  keep_other_format: bool = False) -> Path:
     """Write ``tables`` (name → frame) to ``dest``; returns the folder, file or URL written.
@@ -147,17 +135,11 @@ def write_tables(tables: Mapping[str, pd.DataFrame], dest: str | Path, fmt: str 
     ext = "." + fmt
     other = ".csv" if fmt == "parquet" else ".parquet"
     for name, frame in tables.items():
-        path = dest / f"{name}{ext}"
-        tmp = _atomic_target(path)
-        try:
+        with atomic_path(dest / f"{name}{ext}") as tmp:
             if fmt == "parquet":
                 frame.to_parquet(tmp, index=False, engine="pyarrow")
             else:
                 _to_csv_frame(frame).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         stale = dest / f"{name}{other}"
         if stale.exists() and not keep_other_format:
             stale.unlink()

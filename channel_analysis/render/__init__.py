@@ -10,7 +10,7 @@ Modules, one job each:
   fingerprint  hashes of what a report depends on (re-runs skip unchanged reports)
   manifest     manifest.json, kept current (journal) while the run goes on
   index_page   the internal index.html
-  atomic       temp file + os.replace writes
+(atomic writes and file hashes: channel_analysis.files)
 """
 
 from .execute import render_overview, render_partner

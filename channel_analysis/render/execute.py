@@ -14,7 +14,6 @@ file can never pass for the current one) and keeps the executed notebook under `
 from __future__ import annotations
 
 import copy
-import hashlib
 import tempfile
 import time
 from functools import lru_cache
@@ -22,8 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..files import sha256_bytes, write_atomic
 from ..i18n import text_language
-from .atomic import write_atomic
 from .export import to_html
 from .jobs import NetworkJob, PartnerJob, RenderSettings, ReportResult
 
@@ -121,7 +120,7 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
             write_atomic(html_path, data)
             failed_path.unlink(missing_ok=True)
             result.status, result.output = "ok", html_rel
-            result.sha256 = hashlib.sha256(data).hexdigest()
+            result.sha256 = sha256_bytes(data)
         except Exception as exc:  # one report failing never stops the others
             if isinstance(exc, PapermillExecutionError) and out_ipynb.exists():
                 executed = nbformat.read(out_ipynb, as_version=4)

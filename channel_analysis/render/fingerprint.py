@@ -13,16 +13,14 @@ import json
 from pathlib import Path
 
 from .. import __version__
+from ..files import sha256_bytes, sha256_file
 
-_CHUNK = 1 << 20
 
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+def _digest(*parts) -> str:
+    """Hex SHA-256 of ``parts`` (each as text, NUL-separated, so no two lists hash alike)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
+    for part in parts:
+        h.update(str(part).encode("utf-8") + b"\0")
     return h.hexdigest()
 
 
@@ -33,41 +31,34 @@ def tree_sha256(path: str | Path) -> str:
     """
     path = Path(path)
     if path.is_file():
-        return file_sha256(path)
+        return sha256_file(path)
     if not path.is_dir():
         return "missing"
-    h = hashlib.sha256()
+    parts = []
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(item.relative_to(path).as_posix().encode() + b"\0")
-        h.update(file_sha256(item).encode() + b"\0")
-    return h.hexdigest()
+        parts += [item.relative_to(path).as_posix(), sha256_file(item)]
+    return _digest(*parts)
 
 
 def context_sha256(*, notebook_text: str, template_dir: str | Path, kernel_name: str, extra: str = "") -> str:
     """Hex SHA-256 of what every report of one kind shares: notebook source, template files,
     kernel, package version and the statistics step's ``extra`` text. Computed once per run."""
-    h = hashlib.sha256()
-    for part in (
-        "notebook", hashlib.sha256(notebook_text.encode("utf-8")).hexdigest(),
+    return _digest(
+        "notebook", sha256_bytes(notebook_text),
         "template", tree_sha256(template_dir),
         "kernel", kernel_name,
         "version", __version__,
         "extra", extra,
-    ):
-        h.update(str(part).encode("utf-8") + b"\0")
-    return h.hexdigest()
+    )
 
 
 def report_fingerprint(*, context: str, bundle_path: str | Path, parameters: dict, title: str) -> str:
     """Hex SHA-256 of one report's inputs: the shared ``context`` (:func:`context_sha256`), the
     bundle's content, the injected parameters except the bundle's location, and the title."""
     relevant = {k: v for k, v in parameters.items() if k != "bundle_path"}
-    h = hashlib.sha256()
-    for part in (
+    return _digest(
         "context", context,
         "bundle", tree_sha256(bundle_path),
         "params", json.dumps(relevant, sort_keys=True, default=str),
         "title", title,
-    ):
-        h.update(str(part).encode("utf-8") + b"\0")
-    return h.hexdigest()
+    )

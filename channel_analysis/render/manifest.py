@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_atomic
-from .fingerprint import file_sha256
+from ..files import sha256_file, write_atomic
 from .jobs import ReportResult
 
 MANIFEST = "manifest.json"
@@ -75,7 +74,7 @@ class Manifest:
         if not output or not sha:
             return False
         path = self.run_dir / output
-        return path.is_file() and file_sha256(path) == sha
+        return path.is_file() and sha256_file(path) == sha
 
     # -- writing ---------------------------------------------------------------------------------
     def _set(self, key: str, entry: dict | None) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..files import write_atomic
 from ..params import PROJECT_ROOT
-from .atomic import write_atomic
 from .execute import render_overview, render_partner, short_error
 from .executors import make_pool
 from .export import TEMPLATE_DIR

@@ -1,0 +1,61 @@
+"""channel_analysis.files: atomic writes, SHA-256 of files and bytes, URL or path."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from channel_analysis.files import atomic_path, is_url, sha256_bytes, sha256_file, write_atomic
+
+
+def test_write_atomic_writes_bytes_and_utf8_text_and_creates_the_folder(tmp_path):
+    target = tmp_path / "new" / "folder" / "report.html"
+
+    assert write_atomic(target, "Umsatz ↑ 12 %") == target
+    assert target.read_bytes() == "Umsatz ↑ 12 %".encode("utf-8")
+    write_atomic(target, b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # readable like any other output file
+    assert [p.name for p in target.parent.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_atomic_path_replaces_the_target_only_when_the_writer_succeeds(tmp_path):
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.name.startswith(".tmp-table.csv.")
+            tmp.write_text("half a fi")
+            raise RuntimeError("disk full")
+
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+        assert target.read_text() == "old"  # readers see the old file until the block ends
+    assert target.read_text() == "new"
+
+
+def test_sha256_of_file_and_bytes_agree_with_hashlib(tmp_path):
+    data = b"x" * (3 << 20) + b"tail"  # more than one read block
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+
+    assert sha256_file(path) == sha256_bytes(data) == expected
+    assert sha256_bytes("é") == hashlib.sha256("é".encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("sqlite:///exports.db", True),
+    ("postgresql://user@host/db", True),
+    ("data/sample", False),
+    ("C:\\exports\\2026Q3", False),
+    (Path("sqlite:///x.db"), False),  # a Path is a path, whatever it holds
+])
+def test_is_url(source, expected):
+    assert is_url(source) is expected

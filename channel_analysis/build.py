@@ -388,7 +388,9 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     fc_method = stats.forecast.set_index("partner_id")["method"]
     report_settings = ReportSettings.from_params(params)
     stale_days = stats.notes.get("stale_threshold_days")
-    tier_of = stats.tier_status.set_index("partner_id")["tier"].astype(str)  # the official tier
+    # the official tier and the move its results recommend at the next review (tiers.tier_status)
+    tier_cols = ["tier", "tier_source", "qualified_tier", "recommendation", "recommended_tier", "quarters_qualified"]
+    tier_of = stats.tier_status.set_index("partner_id")[tier_cols].astype(object).to_dict("index")
 
     def part(name: str, pid: str) -> pd.DataFrame:
         return slices[name].get(pid, pd.DataFrame())
@@ -409,7 +411,8 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             partner={
                 "partner_id": pid, "name": p["name"], "partner_type": p.get("partner_type"),
                 "region": p.get("region"), "country": p.get("country"), "locale": p.get("locale"),
-                "tier": tier_of.get(pid, p.get("tier")),
+                **{c: (None if pd.isna(v) else (int(v) if c == "quarters_qualified" else str(v)))
+                   for c, v in tier_of.get(pid, {"tier": p.get("tier")}).items()},
                 "status": cur["status"].iloc[0] if len(cur) and "status" in cur else None,
                 "onboarded_date": p.get("onboarded_date"),
                 "peer_group": None if peer is None else str(peer["peer_group"]),

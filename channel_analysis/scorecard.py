@@ -644,27 +644,38 @@ class Scorecard:
     # ---- tier -------------------------------------------------------------------------------
 
     def tier_status(self) -> Html:
-        """Current tier, the tier qualified for this quarter, and since when."""
+        """The partner's tier (the official one, as the programme records it), the tier its results
+        qualify for, and the move they recommend at the next review — a recommendation that the
+        channel team confirms, as PRM programmes do."""
         _ = self.tr.gettext
-        th = self.b.tier_history
-        tier = self.b.partner.get("tier")
-        if not _usable(th, "period", "tier"):
-            if tier:
-                return blocks.paragraph(_("Your tier: {tier}.").format(tier=tier))
+        p = self.b.partner
+        tier = p.get("tier")
+        if not tier:
             return self.unavailable(_("Tier information is not available."))
-        th = th.sort_values("period")
-        last = th.iloc[-1]
-        current = last["tier"]
-        run = int((th["tier"].iloc[::-1] == current).cumprod().sum())
-        parts = [self.tr.ngettext("Your tier is {tier}, held for {n} quarter.",
-                                  "Your tier is {tier}, held for {n} quarters.", run).format(tier=current, n=run)]
-        if "qualifying_tier" in th and str(last["qualifying_tier"]) != str(current):
-            parts.append(_("This quarter your results met the requirements of {q}.").format(q=last["qualifying_tier"]))
-        change = last.get("change") if "change" in th else None
-        if change == "promoted":
-            parts.append(_("You moved up this quarter. Congratulations!"))
-        elif change == "relegated":
-            parts.append(_("You moved down this quarter."))
+        name = self.label("tier", tier)
+        parts = [_("Your tier: {tier}.").format(tier=name)]
+        move, target = p.get("recommendation"), p.get("recommended_tier")
+        n = int(p.get("quarters_qualified") or 0)
+        qualified = p.get("qualified_tier")
+        if move == "promote" and target:
+            parts.append(self.tr.ngettext(
+                "Your results have met the requirements of {next} for {n} quarter: you qualify for {next} at the "
+                "next tier review.",
+                "Your results have met the requirements of {next} for {n} quarters in a row: you qualify for "
+                "{next} at the next tier review.", n).format(next=self.label("tier", target), n=n))
+        elif move == "relegate" and target:
+            parts.append(self.tr.ngettext(
+                "Your results have missed the requirements of {tier} for {n} quarter: at the next tier review "
+                "your tier may change to {next}.",
+                "Your results have missed the requirements of {tier} for {n} quarters in a row: at the next "
+                "tier review your tier may change to {next}.", n).format(tier=name, next=self.label("tier", target),
+                                                                       n=n))
+        elif qualified and qualified != tier:
+            levels = list(self.settings.tier_levels)
+            above = qualified in levels and tier in levels and levels.index(qualified) > levels.index(tier)
+            parts.append((_("This quarter your results met the requirements of {q}.") if above else
+                          _("This quarter your results met the requirements of {q} only.")).format(
+                q=self.label("tier", qualified)))
         parts.append(_("A partner moves up after meeting the next tier's requirements for {up} consecutive "
                        "quarters, and down after missing its own for {down}.").format(
             up=self.settings.promote_after, down=self.settings.relegate_after))
@@ -679,7 +690,7 @@ class Scorecard:
                 return self.note(_("You are in our highest tier. Thank you!"))
             return self.unavailable(_("Tier requirements are not available."))
         g = gap.dropna(subset=["criterion"]).copy()
-        nxt = str(g["next_tier"].iloc[0]) if "next_tier" in g else ""
+        nxt = self.label("tier", g["next_tier"].iloc[0]) if "next_tier" in g else ""
         cols = [str(c) for c in g["criterion"]]
         g["label"] = [f"{self.measure_label(c)}: {self.measure_value(c, a)} / {self.measure_value(c, r)}"
                       for c, a, r in zip(cols, g["actual"], g["required"])]
@@ -789,7 +800,7 @@ class Scorecard:
                 col = str(r.criterion)
                 add(topic, "tier", (req - _num(r.actual)) / req if req else math.nan, _(
                     "{measure}: raise it from {actual} to {required} to reach the {tier} tier.").format(
-                    tier=r.next_tier, measure=self.measure_label(col),
+                    tier=self.label("tier", r.next_tier), measure=self.measure_label(col),
                     actual=self.measure_value(col, r.actual), required=self.measure_value(col, r.required)))
         deals = self.b.open_deals
         if _usable(deals, "stale", "amount") and deals["amount"].sum() > 0:

@@ -152,8 +152,7 @@ def partner_bundle(partner_id: str = "P0001", *, name: str = "Smith & Sons <Pro>
                                   "n": [3 if low_sample else 40, 310], "events": [2 if low_sample else 31, 260]})
     cycle_test = {} if low_sample else {"statistic": 2.1, "p_value": 0.15, "n_partner": 40, "n_peers": 310}
 
-    tier_history = pd.DataFrame({"period": quarters, "qualifying_tier": [tier] * 8, "tier": [tier] * 8,
-                                 "change": ["unchanged"] * 8})
+    tier_history = pd.DataFrame({"period": quarters, "qualifying_tier": [tier] * 8})
     nxt_tier = TIERS[TIERS.index(tier) + 1] if tier != TIERS[-1] else None
     if nxt_tier is None:
         tier_gap = pd.DataFrame(columns=["next_tier", "criterion", "required", "actual", "gap", "met"])
@@ -184,6 +183,8 @@ def partner_bundle(partner_id: str = "P0001", *, name: str = "Smith & Sons <Pro>
     b = bundle_mod.PartnerBundle(
         partner={"partner_id": partner_id, "name": name, "partner_type": "reseller", "region": "West",
                  "country": "FR" if locale.startswith("fr") else "GB", "locale": locale, "tier": tier,
+                 "tier_source": "recorded", "qualified_tier": tier, "recommendation": "hold",
+                 "recommended_tier": tier, "quarters_qualified": 0,
                  "status": "active", "onboarded_date": pd.Timestamp("2023-02-15"),
                  "peer_group": "reseller · West", "peer_n": 12},
         period=period, as_of=end + pd.Timedelta(days=5), period_start=start, period_end=end,

@@ -193,6 +193,9 @@ _CATALOG: tuple[Measure, ...] = (
        direction="none", table="network"),
     _M("channel_return", N_("Channel return"), "ratio", "Revenue ÷ (programme costs + MDF claimed).",
        table="network"),
+    _M("revenue_gini_t4q", N_("Gini coefficient"), "decimal",
+       "Concentration of partners' trailing-four-quarter revenue: 0 = equal, 1 = one partner sells all.",
+       direction="none", table="network"),
 )
 
 #: key → Measure, KPI-table measures and network-table measures (keys are unique across both,

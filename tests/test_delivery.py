@@ -185,15 +185,18 @@ def test_headline_figures_formatted_for_the_locale():
     de = compose(partner_name="N", contact_name=None, period=PERIOD, locale="de_DE", currency="EUR",
                  sender_name="T", kpis=kpis, targets=targets)
 
-    # 1,234,567.4 rounds to 1,234,567 whole euros; 0.123 = +12.3 %; NaN registration rate is left out
+    # the scorecard's labels and formats (the measure catalog): 1,234,567.4 → €1,234,567; 0.123 → 12%;
+    # the NaN registration rate is left out; each KPI line says which table cell it is
     assert [(h.label, h.value, h.note) for h in en.headlines] == [
         ("Revenue", "€1,234,567", ""),
-        ("Revenue growth vs. the same quarter last year", "+12.3%", ""),
-        ("Win rate of registered deals", "50%", "few observations"),
+        ("Growth vs a year earlier", "12%", ""),
+        ("Win rate", "50%", "few observations"),
         ("Revenue target", "92% reached", "nearly met"),
     ]
+    assert [(h.measure, h.raw) for h in en.headlines] == [
+        ("revenue", 1234567.4), ("revenue_growth_yoy", 0.123), ("win_rate", 0.5), (None, None)]
     de_ = translator("de_DE")  # German text from the German catalog; the numbers are what we check
-    assert [h.value for h in de.headlines] == ["1.234.567\xa0€", "+12,3\xa0%", "50\xa0%",
+    assert [h.value for h in de.headlines] == ["1.234.567\xa0€", "12\xa0%", "50\xa0%",
                                               de_("{percent} reached").format(percent="92\xa0%")]
     assert en.greeting == "Hello,"
 

@@ -29,6 +29,7 @@ from typing import Mapping
 
 import css_inline
 
+from ..markup import tagged
 from .errors import DeliveryError
 from .wording import Content, one_line
 
@@ -86,11 +87,18 @@ def attachment_filename(partner_name: str, partner_id: str, period: str) -> str:
     return f"Scorecard_{period}_{slug}.html"
 
 
+def _value(h) -> str:
+    """A headline value; a KPI value says which table cell it is (as on the scorecard)."""
+    if h.measure is None:
+        return html.escape(h.value)
+    return str(tagged(h.value, h.measure, h.raw, h.window))
+
+
 def render_html(content: Content) -> str:
     """The HTML body: a 600px table layout, CSS inlined, every text escaped."""
     e = html.escape
     rows = "".join(
-        f'<tr><td class="kpi-label">{e(h.label)}</td><td class="kpi-value">{e(h.value)}</td>'
+        f'<tr><td class="kpi-label">{e(h.label)}</td><td class="kpi-value">{_value(h)}</td>'
         f'<td class="kpi-note">{e(h.note)}</td></tr>'
         for h in content.headlines
     )

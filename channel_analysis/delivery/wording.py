@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from .. import i18n
+from .. import i18n, measures
 from ..i18n import N_
 
 Translate = Callable[[str], str]
@@ -42,26 +42,6 @@ def translator(locale: str) -> Translate:
     return i18n.translator(locale).gettext
 
 
-#: KPI-table column → label and format of the headline figures (window "quarter").
-HEADLINE_KPIS: tuple[tuple[str, str, str], ...] = (
-    ("revenue", N_("Revenue"), "money"),
-    ("revenue_growth_yoy", N_("Revenue growth vs. the same quarter last year"), "signed_percent"),
-    ("win_rate", N_("Win rate of registered deals"), "percent"),
-    ("registration_rate", N_("Units registered by end customers"), "percent"),
-)
-
-#: Target metric (schema.TARGET_METRICS) → label.
-TARGET_LABELS: dict[str, str] = {
-    "revenue": N_("Revenue"),
-    "gross_margin": N_("Gross margin"),
-    "new_customers": N_("New customers"),
-    "registration_rate": N_("Registration rate"),
-    "certified_reps": N_("Certified sales reps"),
-    "pipeline": N_("Pipeline"),
-    "win_rate": N_("Win rate"),
-    "csat": N_("Customer satisfaction"),
-}
-
 #: Target status (kpis.target_status) → words.
 TARGET_STATUS: dict[str, str] = {
     "green": N_("met"),
@@ -72,11 +52,16 @@ TARGET_STATUS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Headline:
-    """One headline figure: label, the formatted value, and a short note (may be empty)."""
+    """One headline figure: label, the formatted value, a short note (may be empty), and which
+    table cell the value is (``measure``, ``window``, the exact number ``raw``; the HTML carries
+    them as data attributes, like the scorecard)."""
 
     label: str
     value: str
     note: str = ""
+    measure: str | None = None
+    window: str = "quarter"
+    raw: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,11 +88,6 @@ def _number(value) -> float | None:
     return None if math.isnan(number) or math.isinf(number) else number
 
 
-def _percent(value: float, locale: str, *, signed: bool = False) -> str:
-    """A ratio as a percentage with at most one decimal (0.123 → ``12.3%``, 0.5 → ``50%``)."""
-    return i18n.format_percent(value, locale, 1, trim=True, signed=signed)
-
-
 def headline_figures(
     kpis: Mapping | None,
     targets: pd.DataFrame | None,
@@ -118,32 +98,30 @@ def headline_figures(
 ) -> tuple[Headline, ...]:
     """Headline figures from one partner's KPI row and its target-attainment rows.
 
-    KPIs in :data:`HEADLINE_KPIS` that are present and finite, each noted "few observations" when
-    its ``<kpi>_low_sample`` flag is set; then one line per target metric with the attainment
-    (actual / target, as a percentage) and its status. Money in whole units of ``currency``, for
-    ``locale`` like every number. Missing inputs give fewer lines, never an error.
+    The measures the catalog marks ``headline`` (:data:`channel_analysis.measures.HEADLINE`), with
+    their catalog label and format — the same words and digits as the scorecard — each noted "few
+    observations" when its ``<kpi>_low_sample`` flag is set; then one line per target metric with
+    its attainment and status. Missing inputs give fewer lines, never an error.
     """
     lines: list[Headline] = []
     kpis = kpis or {}
-    for column, label, kind in HEADLINE_KPIS:
+    for column in measures.HEADLINE:
         value = _number(kpis.get(column))
         if value is None:
             continue
-        if kind == "money":
-            text = i18n.format_currency(value, locale, currency, digits=0)
-        else:
-            text = _percent(value, locale, signed=kind == "signed_percent")
+        m = measures.get(column)
         low = kpis.get(f"{column}_low_sample")
         note = _("few observations") if low is not None and not pd.isna(low) and bool(low) else ""
-        lines.append(Headline(_(label), text, note))
+        lines.append(Headline(_(m.label), i18n.format_value(value, m.kind, locale, currency), note,
+                              measure=column, raw=value))
     if targets is not None and not targets.empty:
         for row in targets.sort_values("metric").itertuples(index=False):
             value = _number(row.attainment)
-            if value is None:
+            if value is None or row.metric not in measures.TARGET_ACTUALS:
                 continue
-            label = _("{metric} target").format(metric=_(TARGET_LABELS.get(row.metric, str(row.metric))))
+            label = _("{metric} target").format(metric=_(measures.for_target(row.metric).label))
             status = TARGET_STATUS.get(str(getattr(row, "status", "")), "")
-            lines.append(Headline(label, _("{percent} reached").format(percent=_percent(value, locale)),
+            lines.append(Headline(label, _("{percent} reached").format(percent=i18n.format_percent(value, locale)),
                                   _(status) if status else ""))
     return tuple(lines)
 

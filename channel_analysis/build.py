@@ -67,6 +67,7 @@ class NetworkStats:
     cycle_medians: pd.DataFrame
     retention: object
     time_to_first_deal: pd.DataFrame
+    #: results worth stating: stale_threshold_days, gini, top20_share, backtest (its summary)
     notes: dict = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -259,18 +260,11 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     steps.update(1)
     steps.close()
 
+    # results of the run worth stating (thresholds are the parameters': settings.ReportSettings)
     notes = {
         "stale_threshold_days": float(threshold) if pd.notna(threshold) else None,
         "gini": float(conc.gini) if pd.notna(conc.gini) else None,
         "top20_share": float(getattr(conc, "top20_share", np.nan)),
-        "tier_levels": [lvl["name"] for lvl in levels],
-        "min_sample": params["kpis"]["min_sample"],
-        "min_peers": bcfg["min_peers"],
-        "target_status": dict(params["kpis"]["target_status"]),
-        "forecast_interval": params["forecast"]["interval"],
-        "forecast_min_history": params["forecast"]["min_history"],
-        "promote_after": params["tiers"]["promote_after"],
-        "relegate_after": params["tiers"]["relegate_after"],
         "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
     }
     return NetworkStats(

@@ -449,7 +449,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
     quarter = stats.kpis[(stats.kpis["period"] == ds.period) & (stats.kpis["window"] == "quarter")]
     table = quarter.merge(ds.partners[["partner_id", "partner_type"]], on="partner_id", how="left").merge(
         figures[["partner_id", "tier"]], on="partner_id", how="left")
-    order = {name: i for i, name in enumerate(stats.notes.get("tier_levels") or [])}
+    order = {lvl["name"]: i for i, lvl in enumerate(stats.params["tiers"]["levels"])}
     mdf_by_tier = table.groupby("tier", observed=True).agg(
         partners=("partner_id", "size"), mdf_allocated=("mdf_allocated", "sum"),
         mdf_claimed=("mdf_claimed", "sum"), mdf_attributed_revenue=("mdf_attributed_revenue", "sum")).reset_index()

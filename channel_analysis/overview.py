@@ -30,7 +30,6 @@ key_figures          partner_table: exports.KEY_FIGURES of every partner, larges
 KPI values in tables and tiles are :func:`channel_analysis.blocks.tagged` with the KPI-table (or
 network-table) column they show, its window and, per partner, the partner id.
 
-``notes``: ``gini`` (Lorenz caption), ``tier_levels`` (tier names, lowest first).
 Texts are gettext message ids (the overview is shown in the channel team's language,
 ``locale.network``); numbers are formatted by Babel.
 """
@@ -89,7 +88,7 @@ class Overview:
 
     def __init__(self, bundle: NetworkBundle, locale: str | None = None):
         self.b = bundle
-        self.locale = i18n.pick_locale(locale, bundle.notes.get("locale"))
+        self.locale = i18n.pick_locale(locale)
         self.tr = i18n.translator(self.locale)
         self.currency = bundle.reporting_currency
 
@@ -193,10 +192,13 @@ class Overview:
         p = self.table("pareto")
         if not _usable(p, "value"):
             return self.unavailable()
-        gini = self.b.notes.get("gini")
+        net = self.table("network")
+        now = net[net["period"] == self.b.period] if _usable(net, "period", "revenue_gini_t4q") else net.iloc[0:0]
+        gini = now["revenue_gini_t4q"].iloc[0] if len(now) else None
         ax = plots.lorenz_curve(p, value="value", gini=gini, locale=self.locale)
-        caption = _("Lorenz curve of partner revenue: the further below the diagonal, the more concentrated "
-                    "(Gini {g}).").format(g=i18n.format_number(gini, self.locale, 2))
+        caption = blocks.fill(_("Lorenz curve of partner revenue: the further below the diagonal, the more "
+                                "concentrated (Gini {g})."),
+                              g=blocks.tagged(i18n.format_number(gini, self.locale, 2), "revenue_gini_t4q", gini, "quarter"))
         return blocks.figure(ax, caption)
 
     def segment_matrix(self) -> Html:

@@ -480,6 +480,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "mdf_by_tier": mdf_by_tier,
         "at_risk": exported["at_risk"],
         "key_figures": figures,
+        "partners": exported["partners"],
     }
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=dict(stats.notes))

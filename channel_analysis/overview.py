@@ -110,10 +110,26 @@ class Overview:
 
     # ---- blocks -----------------------------------------------------------------------------
 
+    def population(self) -> tuple[int, int, int]:
+        """(reported, churned, outside the quarter): the run's one partner count and its exclusions,
+        from the exported ``partners`` snapshot — reported partners get a scorecard; churned ones
+        (ended on or before as_of) do not; the others had no contract during the quarter."""
+        p = self.table("partners")
+        if not _usable(p, "reported", "status"):
+            return 0, 0, 0
+        reported = p["reported"].astype(bool)
+        in_quarter = p["status"].notna()
+        return int(reported.sum()), int((~reported & in_quarter).sum()), int((~reported & ~in_quarter).sum())
+
     def header(self) -> Html:
         _ = self.tr.gettext
+        reported, churned, outside = self.population()
+        count = self.tr.ngettext("{n} partner reported", "{n} partners reported", reported).format(
+            n=i18n.format_number(reported, self.locale, 0))
+        left_out = _("not reported: {churned} churned, {outside} without a contract in the quarter").format(
+            churned=i18n.format_number(churned, self.locale, 0), outside=i18n.format_number(outside, self.locale, 0))
         facts = [(_("Quarter"), str(self.b.period)), (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
-                 (_("Reporting currency"), self.currency)]
+                 (_("Reporting currency"), self.currency), (_("Partners"), f"{count} ({left_out})")]
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
         heading = _("Channel network overview")  # not inside the f-string: pybabel cannot see into one
         return Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'

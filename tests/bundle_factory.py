@@ -385,7 +385,8 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
         tables={"network": network, "pareto": pareto, "segment_cells": segment_cells,
                 "tier_migration": tier_migration, "movements": movements,
                 "pipeline_by_segment": pipeline_by_segment, "cycle_curves": cycle_curves, "cohorts": cohorts,
-                "mdf_by_tier": mdf_by_tier, "at_risk": at_risk, "key_figures": key_figures},
+                "mdf_by_tier": mdf_by_tier, "at_risk": at_risk, "key_figures": key_figures,
+                "partners": partners.assign(status="active", reported=True)},
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
                "forecast_backtest_mape": 0.14},
     )

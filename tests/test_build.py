@@ -148,7 +148,12 @@ def test_network_bundle_holds_exactly_the_overview_tables(stats):
     net = exports.network_bundle(stats)
     assert set(net.tables) == {"network", "pareto", "segment_cells", "tier_migration", "movements",
                                "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
-                               "key_figures"}
+                               "key_figures", "partners"}
+    # one partner count per run: the overview header counts what partner_bundles reports
+    from channel_analysis.overview import Overview
+    reported, churned, outside = Overview(net).population()
+    assert reported == len(build.reported_partners(stats)) == sum(1 for _ in build.partner_bundles(stats))
+    assert reported + churned + outside == len(stats.dataset.partners)
     assert net.notes["gini"] == pytest.approx(stats.concentration.gini)
     # the bundle carries no contact data (recipients are exported, never shown on the overview)
     assert not any("email" in frame.columns for frame in net.tables.values())

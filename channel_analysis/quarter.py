@@ -13,13 +13,13 @@ delivery later reads what the run wrote (manifest, tables, snapshots), never the
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping
 
 from . import build, bundle, exports, render
 from .dataset import load_dataset
+from .files import sha256_bytes
 from .i18n import pick_locale, translator
 from .render.jobs import NetworkJob, PartnerJob, PreparedRun
 from .render.runner import RunSummary
@@ -28,7 +28,7 @@ from .render.runner import RunSummary
 def _fingerprint(params: Mapping[str, Any]) -> str:
     """A hash of the parameters that shape the statistics (folded into every report fingerprint)."""
     relevant = {k: v for k, v in params.items() if k not in ("render", "delivery", "output_dir")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_bytes(json.dumps(relevant, sort_keys=True, default=str))
 
 
 def prepare(params: Mapping[str, Any], stats: build.NetworkStats | None = None) -> PreparedRun:

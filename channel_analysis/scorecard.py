@@ -186,7 +186,7 @@ class Scorecard:
 
     def fmt(self, value: Any, kind: str) -> str:
         """A value formatted for this report's locale (kinds as :func:`i18n.format_value`)."""
-        if kind == "days" and not i18n.is_missing(value):
+        if kind == "days" and not i18n.is_missing(value) and math.isfinite(float(value)):
             n = int(round(float(value)))
             return self.tr.ngettext("{n} day", "{n} days", n).format(n=i18n.format_number(n, self.locale, 0))
         return i18n.format_value(value, kind, self.locale, self.currency)
@@ -249,7 +249,7 @@ class Scorecard:
             low, high = self.kpi("sales_cycle_ci_low", window), self.kpi("sales_cycle_ci_high", window)
         else:
             return ""
-        if math.isnan(low) or math.isnan(high) or low >= high:
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:  # none, open-ended or a point
             return ""
         return f"{self.measure_value(column, low)}–{self.measure_value(column, high)}"
 
@@ -315,7 +315,8 @@ class Scorecard:
             (_("Quarter"), _("{quarter} ({start} – {end})").format(
                 quarter=self.period_label(), start=i18n.format_date(self.b.period_start, self.locale),
                 end=i18n.format_date(self.b.period_end, self.locale))),
-            (_("Tier"), self.label("tier", p.get("tier")) if p.get("tier") else _("None")),
+            (_("Tier"), Html(f'<span data-fact="tier" data-value="{blocks.esc(p.get("tier") or "")}">'
+                             f'{blocks.esc(self.label("tier", p.get("tier")) if p.get("tier") else _("None"))}</span>')),
             (_("Status"), _(PARTNER_STATUS[status]) if status in PARTNER_STATUS else str(status or "—")),
             (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
         ]

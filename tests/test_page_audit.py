@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 import page_browser
-from channel_analysis import audit, i18n, quarter, sample
+from channel_analysis import audit, delivery, i18n, quarter, sample
 from channel_analysis.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,7 @@ def sample_run(tmp_path_factory):
     params = load_params(ROOT / "params" / "sample.yaml",
                          {"data": {"source": str(data)}, "output_dir": str(tmp / "out")})
     summary = quarter.run(params, progress=False)
+    delivery.run(params)  # the dry run: every message into the outbox
     run_dir = Path(params["output_dir"]) / params["period"]
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     partners = pd.read_parquet(data / "partners.parquet").set_index("partner_id")
@@ -69,6 +70,19 @@ def test_every_page_reads_clean_in_its_own_language(sample_run):
             found.append(f'<html lang="{lang}"> but the words are {expected}')
         problems += [f"{pid} ({entry['locale']}): {p}" for p in found]
     assert problems == [], "\n".join(problems[:40]) + f"\n… {len(problems)} problems in all"
+
+
+def test_the_tier_shown_is_the_official_tier_and_churned_partners_get_nothing(sample_run):
+    partners, as_of = sample_run["partners"], pd.Timestamp("2026-10-05")
+    shown = {}
+    for pid, _entry, page in _pages(sample_run):
+        shown[pid] = re.search(r'data-fact="tier" data-value="([^"]*)"', page).group(1)
+    recorded = partners["tier"].reindex(list(shown)).fillna("")
+    assert {pid: t for pid, t in shown.items() if recorded[pid] and t != recorded[pid]} == {}
+    churned = set(partners.index[partners["end_date"].notna() & (partners["end_date"] <= as_of)])
+    assert churned and not churned & set(sample_run["manifest"]["reports"])
+    outbox = pd.read_csv(sample_run["dir"] / "outbox" / "outbox.csv", dtype=str)
+    assert len(outbox) > 100 and not churned & set(outbox["partner_id"])
 
 
 def test_every_shown_number_is_the_exported_table_value(sample_run):

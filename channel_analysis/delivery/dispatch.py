@@ -156,6 +156,14 @@ class _Builder:
             return "missing_file", f"cannot read {row.report_path}: {exc}"
         if sha256_bytes(report) != row.report_sha256:
             return "sha_mismatch", f"{Path(row.report_path).name} changed after rendering; re-render"
+        pdf = None
+        if isinstance(row.pdf_path, str) and row.pdf_path:
+            try:
+                pdf = Path(row.pdf_path).read_bytes()
+            except OSError as exc:
+                return "missing_file", f"cannot read {row.pdf_path}: {exc}"
+            if sha256_bytes(pdf) != row.pdf_sha256:
+                return "sha_mismatch", f"{Path(row.pdf_path).name} changed after rendering; re-render"
         kpis = None
         if self.kpis is not None and row.partner_id in self.kpis.index:
             kpis = self.kpis.loc[row.partner_id].to_dict()
@@ -173,7 +181,7 @@ class _Builder:
             message = msgs.build_message(
                 content=content, from_address=self.cfg["from_address"], from_name=self.cfg["from_name"],
                 to_address=row.address, to_name=contact, message_id=mid, report=report,
-                filename=filename, date=self.date, reply_to=self.cfg["reply_to"], extra_headers=self.extra,
+                filename=filename, pdf=pdf, date=self.date, reply_to=self.cfg["reply_to"], extra_headers=self.extra,
             )
             data = msgs.encode(message)
         except (ValueError, TypeError, email.errors.MessageError) as exc:

@@ -6,6 +6,7 @@ Structure (built with :class:`email.message.EmailMessage`)::
     ├── multipart/alternative
     │   ├── text/plain   (quoted-printable, from the same Content as the HTML)
     │   └── text/html    (tables, inline CSS via css_inline; no scripts, no external resources)
+    ├── application/pdf attachment "Scorecard_<period>_<partner>.pdf" (when the run made the PDF)
     └── text/html attachment "Scorecard_<period>_<partner>.html" (base64, the rendered report's bytes)
 
 Partner and contact names are data: they are HTML-escaped in the body and stripped of control
@@ -22,6 +23,7 @@ import html
 import re
 import textwrap
 import unicodedata
+from pathlib import Path
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -167,6 +169,7 @@ def build_message(
     report: bytes,
     filename: str,
     date: dt.datetime,
+    pdf: bytes | None = None,
     reply_to: str | None = None,
     extra_headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
@@ -187,6 +190,9 @@ def build_message(
         msg[name] = value
     msg.set_content(render_text(content), subtype="plain", cte="quoted-printable")
     msg.add_alternative(render_html(content), subtype="html", cte="quoted-printable")
+    if pdf is not None:  # what mail clients open, print and forward; the HTML is the accessible copy
+        msg.add_attachment(pdf, maintype="application", subtype="pdf",
+                           filename=str(Path(filename).with_suffix(".pdf")))
     msg.add_attachment(report, maintype="text", subtype="html", filename=filename)
     msg["Content-Language"] = content.language.replace("_", "-")  # after set_content clears Content-*
     return msg

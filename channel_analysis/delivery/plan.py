@@ -22,7 +22,7 @@ from .errors import DeliveryError
 #: Columns of the frame of planned messages (one row per partner × recipient).
 MESSAGE_COLUMNS = [
     "partner_id", "partner_name", "locale", "recipient", "address", "contact_name",
-    "report_path", "report_sha256",
+    "report_path", "report_sha256", "pdf_path", "pdf_sha256",
 ]
 #: Columns of every problems / results frame.
 PROBLEM_COLUMNS = ["partner_id", "recipient", "status", "detail"]
@@ -56,8 +56,9 @@ def load_manifest(run_dir: Path, period: str) -> dict:
 def check_reports(manifest: dict, run_dir: Path, partner_ids=None) -> pd.DataFrame:
     """One row per manifest report (or per selected partner id): may it be emailed?
 
-    Returns columns ``partner_id, report_path, report_sha256, locale, status, detail`` where
-    ``status`` is ``ok`` (rendered, file present, sha256 equal to the manifest's), ``render_failed``
+    Returns columns ``partner_id, report_path, report_sha256, pdf_path, pdf_sha256, locale, status,
+    detail`` where ``status`` is ``ok`` (rendered, the HTML and, when the run made one, the PDF
+    present with the sha256 of the manifest), ``render_failed``
     (status ``failed``, or ``pending`` after an interrupted render),
     ``missing_file``, ``sha_mismatch`` (the file changed after rendering) or ``not_in_manifest``
     (a selected id the run did not render). ``partner_ids`` (None = all) restricts the rows.
@@ -68,8 +69,8 @@ def check_reports(manifest: dict, run_dir: Path, partner_ids=None) -> pd.DataFra
     rows = []
     for key in wanted:
         entry = entries.get(key)
-        row = {"partner_id": key, "report_path": None, "report_sha256": None, "locale": None,
-               "status": "ok", "detail": ""}
+        row = {"partner_id": key, "report_path": None, "report_sha256": None, "pdf_path": None,
+               "pdf_sha256": None, "locale": None, "status": "ok", "detail": ""}
         if entry is None:
             row.update(status="not_in_manifest",
                        detail="not rendered in this run (not in manifest.json)")
@@ -83,18 +84,25 @@ def check_reports(manifest: dict, run_dir: Path, partner_ids=None) -> pd.DataFra
             row.update(status="render_failed", detail=f"report did not render: {why}")
             rows.append(row)
             continue
-        path = (run_dir / entry["output"]).resolve()
-        row.update(report_path=str(path), report_sha256=str(entry["sha256"]))
-        if not path.is_relative_to(run_dir):
-            row.update(status="missing_file", detail=f"output {entry['output']!r} is outside {run_dir}")
-        elif not path.is_file():
-            row.update(status="missing_file", detail=f"{path} is missing; re-render with make reports")
-        elif sha256_file(path) != row["report_sha256"]:
-            row.update(status="sha_mismatch",
-                       detail=f"{path.name} changed after rendering (sha256 differs from manifest.json); "
-                              "re-render with make reports")
+        files = [("report", entry["output"], entry["sha256"])]
+        if entry.get("pdf"):
+            files.append(("pdf", entry["pdf"], entry.get("pdf_sha256")))
+        for kind, output, sha in files:
+            path = (run_dir / output).resolve()
+            row.update({f"{kind}_path": str(path), f"{kind}_sha256": str(sha)})
+            if not path.is_relative_to(run_dir):
+                row.update(status="missing_file", detail=f"output {output!r} is outside {run_dir}")
+            elif not path.is_file():
+                row.update(status="missing_file", detail=f"{path} is missing; re-render with make reports")
+            elif sha256_file(path) != sha:
+                row.update(status="sha_mismatch",
+                           detail=f"{path.name} changed after rendering (sha256 differs from manifest.json); "
+                                  "re-render with make reports")
+            if row["status"] != "ok":
+                break
         rows.append(row)
-    return _frame(rows, ["partner_id", "report_path", "report_sha256", "locale", "status", "detail"])
+    return _frame(rows, ["partner_id", "report_path", "report_sha256", "pdf_path", "pdf_sha256", "locale",
+                         "status", "detail"])
 
 
 def plan_messages(
@@ -118,7 +126,8 @@ def plan_messages(
     """
     problems = reports.loc[reports["status"] != "ok", ["partner_id", "status", "detail"]].copy()
     problems.insert(1, "recipient", None)
-    ok = reports.loc[reports["status"] == "ok", ["partner_id", "report_path", "report_sha256", "locale"]]
+    ok = reports.loc[reports["status"] == "ok", ["partner_id", "report_path", "report_sha256", "pdf_path",
+                                                 "pdf_sha256", "locale"]]
 
     partner_cols = ["partner_id", "name"] + (["locale"] if "locale" in partners.columns else [])
     known = ok.merge(

@@ -152,7 +152,8 @@ def compose(
     greeting = _("Dear {name},").format(name=contact_name) if contact_name else _("Hello,")
     paragraphs = [
         _("Your partner scorecard for {period} is attached to this email.").format(period=period),
-        _("Open the attached HTML file in any web browser: it works offline and prints well."),
+        _("It is attached twice: as a PDF to open, print and forward, and as an HTML page that any web "
+          "browser opens offline."),
     ]
     if figures:
         paragraphs.append(_("Here are the headline figures; the scorecard has the details, "

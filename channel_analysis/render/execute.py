@@ -24,6 +24,7 @@ import nbformat
 from ..files import sha256_bytes, write_atomic
 from ..i18n import text_language
 from .export import to_html
+from .pdf import html_to_pdf
 from .jobs import NetworkJob, PartnerJob, RenderSettings, ReportResult
 
 ERROR_CHARS = 300
@@ -90,6 +91,8 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
     started = time.perf_counter()
     run_dir = Path(settings.run_dir)
     html_path = run_dir / html_rel
+    pdf_rel = str(Path(html_rel).with_suffix(".pdf"))
+    pdf_path = run_dir / pdf_rel
     failed_path = run_dir / failed_relpath(failed_name)
     result = ReportResult(partner_id=partner_id, status="failed", locale=locale)
     executed: nbformat.NotebookNode | None = None
@@ -117,6 +120,10 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
             )
             html = to_html(executed, title=title, lang=lang, template_dir=settings.template_dir)
             data = html.encode("utf-8")
+            if settings.pdf and partner_id is not None:  # the partner's copy to open, print, forward
+                pdf = html_to_pdf(html)
+                write_atomic(pdf_path, pdf)
+                result.pdf, result.pdf_sha256 = pdf_rel, sha256_bytes(pdf)
             write_atomic(html_path, data)
             failed_path.unlink(missing_ok=True)
             result.status, result.output = "ok", html_rel
@@ -125,8 +132,10 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
             if isinstance(exc, PapermillExecutionError) and out_ipynb.exists():
                 executed = nbformat.read(out_ipynb, as_version=4)
             result.error = short_error(exc)
-            # never leave an earlier HTML that could pass for this run's report
+            # never leave an earlier HTML or PDF that could pass for this run's report
             html_path.unlink(missing_ok=True)
+            pdf_path.unlink(missing_ok=True)
+            result.pdf = result.pdf_sha256 = None
             if executed is not None:
                 # papermill records the in-memory source notebook as input_path: name it instead
                 executed.metadata.setdefault("papermill", {}).update(

@@ -123,6 +123,7 @@ class RenderSettings:
     timeout: int | None = 600
     start_timeout: int = 60
     engine: str = "warm"
+    pdf: bool = True
 
 
 @dataclass
@@ -143,6 +144,8 @@ class ReportResult:
     locale: str | None = None
     fingerprint: str | None = None
     failed_notebook: str | None = None
+    pdf: str | None = None
+    pdf_sha256: str | None = None
     skipped: bool = field(default=False, compare=False)
 
     def to_entry(self) -> dict:
@@ -156,6 +159,6 @@ class ReportResult:
     def from_entry(cls, entry: Mapping[str, Any]) -> ReportResult:
         known = {k: entry.get(k) for k in (
             "partner_id", "status", "output", "sha256", "seconds", "error", "locale",
-            "fingerprint", "failed_notebook")}
+            "fingerprint", "failed_notebook", "pdf", "pdf_sha256")}
         known["status"] = known["status"] or "failed"
         return cls(**known)

@@ -65,16 +65,21 @@ class Manifest:
         """The entry of a partner id, or of the overview with key ``network_overview``."""
         return self.data[OVERVIEW_KEY] if key == OVERVIEW_KEY else self.data["reports"].get(key)
 
-    def is_current(self, key: str, fingerprint: str) -> bool:
-        """True when the entry is ok, has this fingerprint, and its HTML still has the recorded sha256."""
+    def is_current(self, key: str, fingerprint: str, *, pdf: bool = False) -> bool:
+        """True when the entry is ok, has this fingerprint, and its HTML (and its PDF, when ``pdf``)
+        still has the recorded sha256."""
         entry = self.entry(key)
         if not entry or entry.get("status") != "ok" or entry.get("fingerprint") != fingerprint:
             return False
-        output, sha = entry.get("output"), entry.get("sha256")
-        if not output or not sha:
-            return False
-        path = self.run_dir / output
-        return path.is_file() and sha256_file(path) == sha
+        files = [(entry.get("output"), entry.get("sha256"))] + ([(entry.get("pdf"), entry.get("pdf_sha256"))]
+                                                                if pdf else [])
+        for output, sha in files:
+            if not output or not sha:
+                return False
+            path = self.run_dir / output
+            if not (path.is_file() and sha256_file(path) == sha):
+                return False
+        return True
 
     # -- writing ---------------------------------------------------------------------------------
     def _set(self, key: str, entry: dict | None) -> None:

@@ -148,7 +148,8 @@ def run(
         return RenderSettings(notebook_text=text, notebook_name=Path(path).name,
                               template_dir=template_dir, run_dir=str(run_dir), period=period,
                               kernel_name=KERNEL_NAME, timeout=timeout,
-                              engine=render_params.get("engine") or "warm")
+                              engine=render_params.get("engine") or "warm",
+                              pdf=bool(render_params.get("pdf")))
 
     card = settings_for(Path(scorecard_notebook or SCORECARD_NOTEBOOK), "scorecard")
     card_ctx = context_sha256(notebook_text=card.notebook_text, template_dir=template_dir,
@@ -187,7 +188,7 @@ def run(
             fp = report_fingerprint(context=card_ctx, bundle_path=job.bundle_path,
                                     parameters=job.parameters(period), title=job.title)
             fingerprints[job.partner_id], locales[job.partner_id] = fp, job.locale
-            if not force and manifest.is_current(job.partner_id, fp):
+            if not force and manifest.is_current(job.partner_id, fp, pdf=card.pdf):
                 summary.skipped.append(job.partner_id)
             else:
                 tasks.append((job.partner_id, render_partner, (job, card)))

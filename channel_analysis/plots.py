@@ -182,14 +182,14 @@ def _crowded(fracs, sizes, length: float, along: int, gap: float) -> bool:
     return False
 
 
-def _declutter(axis, renderer, length: float) -> bool:
+def _declutter(axis, renderer, length: float, measured=None) -> bool:
     """Make the tick labels of ``axis`` fit side by side along ``length`` pixels: fixed (category)
     ticks keep every k-th label, automatic ticks ask the locator for fewer. Returns whether it
     changed anything."""
     along = 0 if axis.axis_name == "x" else 1
     tick = axis.get_major_ticks(1)[0]
     gap = 0.6 * tick.label1.get_fontsize() * renderer.dpi / 72
-    fracs, sizes, _d = _tick_labels(axis, renderer)
+    fracs, sizes, _d = measured or _tick_labels(axis, renderer)
     if len(fracs) < 2 or not _crowded(fracs, sizes, length, along, gap):
         return False
     locator = axis.get_major_locator()
@@ -226,11 +226,11 @@ def _wrap_label(label, renderer, room: float):
     return label.get_text() != current
 
 
-def _clear_corner(ax, renderer, axw: float, axh: float) -> bool:
+def _clear_corner(ax, renderer, axw: float, axh: float, xinfo=None, yinfo=None) -> bool:
     """Where the lowest y tick label (e.g. "0 €") and the first x tick label meet at the corner of
     the plot area, move the x tick labels down until they clear it. Returns whether it did."""
-    xfrac, xsizes, xdist = _tick_labels(ax.xaxis, renderer)
-    yfrac, ysizes, ydist = _tick_labels(ax.yaxis, renderer)
+    xfrac, xsizes, xdist = xinfo or _tick_labels(ax.xaxis, renderer)
+    yfrac, ysizes, ydist = yinfo or _tick_labels(ax.yaxis, renderer)
     if not xsizes or not ysizes:
         return False
     x_left = min(f * axw - w / 2 for f, (w, _h) in zip(xfrac, xsizes))
@@ -304,21 +304,23 @@ def fit(fig, pad: float = PAD):
     W = fig.bbox.width
     for _ in range(5):
         ticks = (tuple(ax.get_xticks()), tuple(ax.get_yticks()))
-        left, right, bottom, top, below, beside, xl_pad, yl_pad = _margins(fig, ax, renderer, pad)
+        left, right, bottom, top, below, beside, xl_pad, yl_pad, xinfo, yinfo = _margins(fig, ax, renderer, pad)
         axw, axh = W - left - right, fig.bbox.height - bottom - top
         # automatic ticks depend on the plot area's size: new margins may bring other ticks
-        changed = ticks != (tuple(ax.get_xticks()), tuple(ax.get_yticks()))
-        changed = _fit_legend(ax, renderer, W - pad * fig.dpi - left) or changed
-        changed = _clear_corner(ax, renderer, axw, axh) or changed
+        if ticks != (tuple(ax.get_xticks()), tuple(ax.get_yticks())):
+            changed = True
+            continue
+        changed = _fit_legend(ax, renderer, W - pad * fig.dpi - left)
+        changed = _clear_corner(ax, renderer, axw, axh, xinfo, yinfo) or changed
         p = pad * fig.dpi  # axis labels are centred on the plot area: room on both sides of its centre
         changed = _wrap_label(ax.xaxis.label, renderer, 2 * min(left + axw / 2 - p, right + axw / 2 - p)) or changed
         changed = _wrap_label(ax.yaxis.label, renderer, 2 * min(bottom + axh / 2 - p, top + axh / 2 - p)) or changed
-        changed = _declutter(ax.xaxis, renderer, axw) or changed
-        changed = _declutter(ax.yaxis, renderer, axh) or changed
+        changed = _declutter(ax.xaxis, renderer, axw, None if changed else xinfo) or changed
+        changed = _declutter(ax.yaxis, renderer, axh, None if changed else yinfo) or changed
         if not changed:
             break
     else:
-        left, right, bottom, top, below, beside, xl_pad, yl_pad = _margins(fig, ax, renderer, pad)
+        left, right, bottom, top, below, beside, xl_pad, yl_pad, _x, _y = _margins(fig, ax, renderer, pad)
         axw, axh = W - left - right, fig.bbox.height - bottom - top
     _fit_cell_labels(ax, renderer, axw)
     # pin the axis labels (even empty ones): drawing then skips measuring the tick labels again
@@ -369,7 +371,7 @@ def _margins(fig, ax, renderer, pad: float):
         left = max(left, p + max(0.0, frame.x0 - box.x0))
         right = max(right, p + max(0.0, box.x1 - frame.x1))
         fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H)
-    return left, right, bottom, top, below, beside, xl_pad, yl_pad
+    return left, right, bottom, top, below, beside, xl_pad, yl_pad, (xfrac, xsizes, xdist), (yfrac, ysizes, ydist)
 
 
 def phone_layout(fig, width: float = PHONE_WIDTH):
@@ -493,6 +495,21 @@ def _legend(ax, **kw):
     return legend
 
 
+def _lineplot(ax=None, **kw):
+    """``sns.lineplot`` of plain arrays (no aggregation, no legend of its own), without its one
+    costly habit: with an empty axis label it reads the tick labels to decide whether to add a
+    label (a full tick update per call, about a tenth of a figure's time); the labels this module
+    sets itself are kept, blank ones restored."""
+    xlabel, ylabel = ax.get_xlabel(), ax.get_ylabel()
+    ax.set_xlabel(xlabel or "\0")
+    ax.set_ylabel(ylabel or "\0")
+    try:
+        return sns.lineplot(ax=ax, **kw)
+    finally:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+
+
 def _empty(ax, message: str):
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#666666", fontsize=10)
     ax.set_xticks([])
@@ -521,7 +538,7 @@ def revenue_trend(history: pd.DataFrame, *, period: str = "period", actual: str 
     labels = data[period].astype(str).tolist()
     x = np.arange(len(data))
     is_actual = (data[kind] == "actual").to_numpy()
-    sns.lineplot(x=x[is_actual], y=data.loc[is_actual, actual].to_numpy(float), ax=ax, marker="o",
+    _lineplot(x=x[is_actual], y=data.loc[is_actual, actual].to_numpy(float), ax=ax, marker="o",
                  markersize=4, markeredgewidth=0, color=PARTNER_COLOR, linewidth=2, label=_("Revenue"),
                  estimator=None, errorbar=None, sort=False, legend=False)
     fc = data.loc[~is_actual]
@@ -536,7 +553,7 @@ def revenue_trend(history: pd.DataFrame, *, period: str = "period", actual: str 
         band = _("Forecast range") if interval is None else _("Forecast range ({p} likely)").format(
             p=i18n.format_percent(interval, locale))
         ax.fill_between(xs, lo, hi, color=PALETTE[1], alpha=0.2, linewidth=0, label=band)
-        sns.lineplot(x=xs, y=mid, ax=ax, linestyle="--", marker="o", markersize=4, markeredgewidth=0,
+        _lineplot(x=xs, y=mid, ax=ax, linestyle="--", marker="o", markersize=4, markeredgewidth=0,
                      color=PALETTE[1], linewidth=1.5, label=_("Forecast"), estimator=None, errorbar=None,
                      sort=False, legend=False)
     ax.set_xticks(x, labels)
@@ -622,7 +639,7 @@ def cycle_curves(curves: pd.DataFrame, *, group: str = "group", days: str = "day
         c = curves[curves[group] == g].sort_values(days)
         color = (colors or {}).get(g, PALETTE[i % len(PALETTE)])
         label = (labels or {}).get(g, str(g))
-        sns.lineplot(x=c[days].to_numpy(float), y=c[survival].to_numpy(float), ax=ax, drawstyle="steps-post",
+        _lineplot(x=c[days].to_numpy(float), y=c[survival].to_numpy(float), ax=ax, drawstyle="steps-post",
                      color=color, linewidth=2, label=label, estimator=None, errorbar=None, sort=False,
                      legend=False)
         if ci_low and ci_high and ci_low in c and ci_high in c and c[ci_low].notna().any():
@@ -704,7 +721,7 @@ def kpi_trend(data: pd.DataFrame, *, x: str = "period", columns: Sequence[str], 
         if i >= n:
             ax.set_visible(False)
             continue
-        sns.lineplot(x=pos, y=d[columns[i]].to_numpy(float), ax=ax, marker="o", markersize=3, markeredgewidth=0,
+        _lineplot(x=pos, y=d[columns[i]].to_numpy(float), ax=ax, marker="o", markersize=3, markeredgewidth=0,
                      color=PALETTE[i % len(PALETTE)], linewidth=1.8, estimator=None, errorbar=None, sort=False,
                      legend=False)
         ax.set_title(titles[i], loc="left")
@@ -723,7 +740,7 @@ def pareto_curve(data: pd.DataFrame, *, cum_share: str = "cum_share", ax=None, l
     ax = _axes(ax, grid="both")
     y = np.r_[0, np.sort(data[cum_share].astype(float).to_numpy())]
     x = np.linspace(0, 1, len(y))
-    sns.lineplot(x=x, y=y, ax=ax, color=PARTNER_COLOR, linewidth=2, label=_("Cumulative revenue share"),
+    _lineplot(x=x, y=y, ax=ax, color=PARTNER_COLOR, linewidth=2, label=_("Cumulative revenue share"),
                  estimator=None, errorbar=None, sort=False, legend=False)
     if threshold is not None:
         ax.axhline(threshold, color=PALETTE[3], linewidth=1, linestyle="--",
@@ -750,7 +767,7 @@ def lorenz_curve(data: pd.DataFrame, *, value: str = "revenue", gini: float | No
     ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":", label=_("Equal revenue"))
     label = _("Lorenz curve") if gini is None else _("Lorenz curve (Gini {g})").format(
         g=i18n.format_number(gini, locale, digits=2))
-    sns.lineplot(x=x, y=y, ax=ax, color=PARTNER_COLOR, linewidth=2, label=label, estimator=None,
+    _lineplot(x=x, y=y, ax=ax, color=PARTNER_COLOR, linewidth=2, label=label, estimator=None,
                  errorbar=None, sort=False, legend=False)
     ax.fill_between(x, y, x, color=PARTNER_COLOR, alpha=0.1, linewidth=0)
     ax.set_xlim(0, 1)

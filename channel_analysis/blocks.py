@@ -3,7 +3,8 @@
 Each block is an :class:`Html` object; a notebook cell that returns one shows it (``_repr_html_``),
 and nbconvert copies it into the report unchanged. Blocks are plain, semantic HTML with the small
 ``ca-`` class vocabulary the report template styles (see ``CSS_CLASSES``); figures are embedded PNGs
-(``data:`` URIs), so a report needs no external resource. Every piece of data that reaches markup
+(``data:`` URIs), so a report needs no external resource; a chart comes in two renderings, one
+for screens up to 600 CSS px wide (phones: text stays legible) and one for wider screens and print. Every piece of data that reaches markup
 (partner names, categories, stage names, any text) is escaped here: ``Smith & Sons <Pro>`` shows as
 text, never as markup.
 """
@@ -18,7 +19,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from .markup import Html, esc, fill, tagged  # noqa: F401  (re-exported: blocks.tagged, blocks.fill)
-from .plots import fit
+from .plots import DPI, PHONE_DPI, fit, phone_layout
 
 #: The classes the blocks use, for the template's CSS.
 CSS_CLASSES = {
@@ -34,7 +35,7 @@ CSS_CLASSES = {
     "ca-tile-target": "tile: target and attainment",
     "ca-tile-status": "tile: wrapper of the status badge (words, readable in black and white)",
     "ca-badge": "status in words; with ca-green | ca-amber | ca-red | ca-nodata",
-    "ca-figure": "<figure> of a chart (img.ca-img) or a table, with its caption",
+    "ca-figure": "<figure> of a chart (<picture>: a phone <source> and img.ca-img) or a table, with its caption",
     "ca-caption": "<figcaption>: the one sentence saying what the figure/table shows",
     "ca-table": "a data table; cells with ca-num are numbers (right-aligned)",
     "ca-num": "numeric table cell / header",
@@ -157,14 +158,40 @@ def png_bytes(fig_or_ax: Any, dpi: int = 100, colors: int | None = 256) -> bytes
     return buf.getvalue()
 
 
+#: The media query under which a report shows a chart's phone rendering.
+PHONE_MEDIA = "(max-width: 600px)"
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def figure(fig_or_ax: Any, caption: str | Html, alt: str | None = None, notes: Iterable[Html] = (),
-           dpi: int = 100) -> Html:
-    """A chart embedded as a PNG data URI, with its one-sentence caption and any notes."""
-    data = base64.b64encode(png_bytes(fig_or_ax, dpi=dpi)).decode("ascii")
+           dpi: int = 100, phone: bool = True) -> Html:
+    """A chart embedded as a PNG data URI, with its one-sentence caption and any notes.
+
+    ``phone``: the chart also comes re-laid out for a phone (:func:`channel_analysis.plots.phone_layout`:
+    narrower, same text sizes, drawn at ``PHONE_DPI``), shown by a ``<picture>`` on screens up to
+    600 CSS px wide, so that its text stays at least 9 CSS px high there. Wider screens and print
+    show the figure as it was drawn. The figure is left in its phone layout.
+    """
+    fig = fig_or_ax[0] if isinstance(fig_or_ax, (list, tuple)) else fig_or_ax
+    fig = fig if hasattr(fig, "savefig") else fig.figure
+    wide = png_bytes(fig, dpi=dpi)
+    w, h = (round(v * DPI) for v in fig.get_size_inches())
+    source = ""
+    if phone:
+        phone_layout(fig)
+        narrow = png_bytes(fig, dpi=PHONE_DPI)
+        pw, ph = (round(v * DPI) for v in fig.get_size_inches())
+        source = (f'<source media="{PHONE_MEDIA}" srcset="{_data_uri(narrow)} {PHONE_DPI / DPI:g}x" '
+                  f'width="{pw}" height="{ph}"/>')
+    text = alt or (caption.text if isinstance(caption, Html) else caption)
     extra = "".join(str(n) for n in notes)
     return Html(
-        f'<figure class="ca-figure"><img class="ca-img" src="data:image/png;base64,{data}" '
-        f'alt="{esc(alt or (caption.text if isinstance(caption, Html) else caption))}"/><figcaption class="ca-caption">{esc(caption)}</figcaption>{extra}</figure>'
+        f'<figure class="ca-figure"><picture>{source}<img class="ca-img" src="{_data_uri(wide)}" '
+        f'alt="{esc(text)}" width="{w}" height="{h}"/></picture>'
+        f'<figcaption class="ca-caption">{esc(caption)}</figcaption>{extra}</figure>'
     )
 
 

@@ -1,7 +1,7 @@
 """Imported once by the fork server of a render run: pay every import and warm-up here.
 
 The server imports this module before forking any worker, so each forked worker starts with
-pandas, matplotlib (inline backend), IPython, papermill, nbconvert (template compiled), Babel's
+pandas, matplotlib (inline backend), seaborn (and scipy), IPython, papermill, nbconvert (template compiled), Babel's
 locale data and the report modules already loaded — and with no partner data, because the server
 never reads any. Each worker renders one report and exits (``max_tasks_per_child=1``), so nothing
 one partner's notebook does can reach the next one.
@@ -22,6 +22,7 @@ import IPython.core.completer  # noqa: E402,F401
 import IPython.core.magics  # noqa: E402,F401
 import matplotlib.pyplot  # noqa: E402,F401  (the inline backend imports it)
 import pyarrow.pandas_compat  # noqa: E402,F401  (unpickling frames)
+import seaborn  # noqa: E402,F401  (the figures' look; imports scipy: about a second, paid once per run)
 import jupytext  # noqa: E402,F401
 import matplotlib_inline.backend_inline  # noqa: E402,F401
 import nbformat  # noqa: E402

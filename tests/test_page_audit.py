@@ -34,7 +34,8 @@ def sample_run(tmp_path_factory):
     data = tmp / "data"
     sample.write(sample.generate(), data)  # the shipped sample: every locale, every situation
     params = load_params(ROOT / "params" / "sample.yaml",
-                         {"data": {"source": str(data)}, "output_dir": str(tmp / "out")})
+                         {"data": {"source": str(data)}, "output_dir": str(tmp / "out"),
+                          "render": {"pdf": False}})  # the PDF is tested in test_reports
     summary = quarter.run(params, progress=False)
     delivery.run(params)  # the dry run: every message into the outbox
     run_dir = Path(params["output_dir"]) / params["period"]

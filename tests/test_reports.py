@@ -9,6 +9,7 @@ with every network request caught by a logging proxy.
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import shutil
@@ -178,3 +179,43 @@ def test_the_audit_catches_a_page_that_differs(run, tmp_path):
     result = audit.check_run(copy)
     assert list(result.problems["problem"]) == ["differs from the table"]
     assert list(result.problems["measure"]) == ["revenue"]
+
+
+def _embedded(font) -> bool:
+    """A PDF font whose program is in the file (a composite font: in its descendant's descriptor)."""
+    if "/DescendantFonts" in font:
+        font = font["/DescendantFonts"][0].get_object()
+    descriptor = font.get("/FontDescriptor")
+    return descriptor is not None and any(k in descriptor.get_object() for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+
+
+def test_every_outbox_message_carries_its_own_partners_pdf_and_html(run):
+    """The email attaches the scorecard twice: a PDF (paginated, fonts embedded, in the partner's
+    language, naming the partner) and the HTML; both are that partner's own, as rendered."""
+    from email import message_from_bytes, policy
+
+    from pypdf import PdfReader
+
+    from channel_analysis import delivery
+
+    summary = delivery.run(run["params"])
+    assert summary.ok, summary.format()
+    manifest = json.loads((run["dir"] / "manifest.json").read_text())
+    names = run["partners"].set_index("partner_id")["name"]
+    messages = sorted((run["dir"] / "outbox").glob("*.eml"))
+    assert messages
+    for path in messages:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        pid = next(p for p in manifest["reports"] if f"_{p}_" in path.name)
+        entry = manifest["reports"][pid]
+        parts = {part.get_content_type(): part.get_payload(decode=True) for part in msg.iter_attachments()}
+        assert set(parts) == {"application/pdf", "text/html"}
+        assert parts["text/html"] == (run["dir"] / entry["output"]).read_bytes()
+        assert parts["application/pdf"] == (run["dir"] / entry["pdf"]).read_bytes()
+        reader = PdfReader(io.BytesIO(parts["application/pdf"]))
+        text = " ".join(page.extract_text() for page in reader.pages)
+        assert len(reader.pages) >= 2 and " ".join(names[pid].split()) in " ".join(text.split())
+        title = i18n.translator(entry["locale"]).gettext("Partner scorecard")
+        assert title in text, (pid, entry["locale"], title)
+        fonts = [f.get_object() for page in reader.pages for f in (page["/Resources"].get("/Font") or {}).values()]
+        assert fonts and all(_embedded(f) for f in fonts)  # fonts travel with the file

@@ -377,3 +377,18 @@ def test_warm_engine_refuses_a_second_partner_in_the_same_process(tmp_path):
     proc.join(30)
     assert first == ("ok", None)
     assert second[0] == "failed" and "one notebook per process" in second[1]
+
+
+def test_index_flags_partners_without_recipients_or_catalog_and_shows_delivery():
+    from channel_analysis.render.index_page import render_index
+
+    manifest = {"period": PERIOD, "as_of": "2026-10-05", "reports": {
+        "P1": {"status": "ok", "output": "partners/a.html", "pdf": "partners/a.pdf", "locale": "fr_FR"},
+        "P2": {"status": "ok", "output": "partners/b.html", "locale": "it_IT"},
+        "P3": {"status": "failed", "error": "KeyError: x", "locale": "en_GB"}}}
+    page = render_index(manifest, names={"P1": "Un", "P2": "Due", "P3": "Three"}, rendered={"P1"},
+                        title="t", recipients={"P1": 2, "P2": 1}, delivery={"P1": "sent 2"})
+    assert "1 partners have no scorecard recipient" in page and "Three (P3)" in page
+    assert "1 partners have a language without a catalog" in page
+    assert page.count("no catalog: English") == 1  # P2 (Italian); French has a catalog
+    assert "sent 2" in page and ">PDF<" in page and page.count("not yet") == 2

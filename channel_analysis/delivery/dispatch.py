@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 
 from ..files import sha256_bytes
 from . import message as msgs
+from ..render.index_page import write_index
 from .errors import DeliveryError
 from .ledger import Ledger
 from .outbox import Outbox
@@ -231,10 +232,23 @@ def run(
             "wait for it to finish, then run again — the ledger makes sure nothing is sent twice"
         ) from None
     try:
-        return _run_locked(params, run_dir, extra_headers, send=send, yes=yes, resend=resend,
-                           ssl_context=ssl_context, environ=environ)
+        summary = _run_locked(params, run_dir, extra_headers, send=send, yes=yes, resend=resend,
+                              ssl_context=ssl_context, environ=environ)
+        if (run_dir / "manifest.json").is_file():  # the run's index shows each partner's delivery state
+            write_index(run_dir, delivery=delivery_states(summary.results))
+        return summary
     finally:
         lock.release()
+
+
+def delivery_states(results: pd.DataFrame) -> dict[str, str]:
+    """partner id → its delivery state in words ("sent 2", "written to the outbox 1, failed 1", …)."""
+    states = {}
+    for pid, rows in results.groupby("partner_id", sort=True):
+        counts = rows["status"].value_counts()
+        states[str(pid)] = ", ".join(f"{STATUS_LABELS.get(s, s)} {n}" if s in DONE | {"failed", "not_attempted"}
+                                     else STATUS_LABELS.get(s, s) for s, n in counts.items())
+    return states
 
 
 def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_context, environ):

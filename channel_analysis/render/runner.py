@@ -20,14 +20,13 @@ from .execute import render_overview, render_partner, short_error
 from .executors import make_pool
 from .export import TEMPLATE_DIR
 from .fingerprint import context_sha256, report_fingerprint
-from .index_page import render_index
+from .index_page import INDEX, write_index
 from .jobs import PreparedRun, RenderError, RenderSettings, ReportResult
 from .manifest import OVERVIEW_KEY, Manifest
 
 SCORECARD_NOTEBOOK = PROJECT_ROOT / "notebooks" / "partner_scorecard.py"
 OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "network_overview.py"
 KERNEL_NAME = "python3"  # the kernel runs on the worker's own interpreter (jupyter_client maps "python")
-INDEX = "index.html"
 LOCK = ".render.lock"
 
 
@@ -216,11 +215,8 @@ def run(
                             bar.write(f"failed: {key}: {result.error}")
         finally:
             manifest.save()
-            names = {job.partner_id: job.name for job in prepared.partners}
-            rendered = {key for key, _, _ in tasks}
-            write_atomic(run_dir / INDEX, render_index(
-                manifest.data, names=names, rendered=rendered,
-                title=f"Partner scorecards {period}: run index"))
+            write_index(run_dir, rendered={key for key, _, _ in tasks},
+                        names={job.partner_id: job.name for job in prepared.partners})
     finally:
         lock.release()
     summary.seconds = time.perf_counter() - started

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -105,11 +106,12 @@ _NUM = ' class="ca-num"'
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, bool]], caption: str,
-          notes: Iterable[Html] = ()) -> Html:
+          notes: Iterable[Html] = (), grid: bool = False) -> Html:
     """A table of already formatted cells.
 
     ``columns`` lists (column in ``frame``, header label, numeric?) in display order; numeric cells
-    are right-aligned. The caption is the sentence saying what the table shows.
+    are right-aligned. The caption is the sentence saying what the table shows. ``grid``: internal
+    pages only — the table can be sorted (click a header) and filtered (:func:`grid_script`).
     """
     head = "".join(
         f'<th scope="col"{_NUM if num else ""}>{esc(label)}</th>' for _, label, num in columns
@@ -124,7 +126,7 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, bool]], caption
     extra = "".join(str(n) for n in notes)
     return Html(
         f'<figure class="ca-figure ca-table-figure"><figcaption class="ca-caption">{esc(caption)}</figcaption>'
-        f'<div class="ca-scroll"><table class="ca-table"><thead><tr>{head}</tr></thead>'
+        f'<div class="ca-scroll"><table class="ca-table{" ca-grid" if grid else ""}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>{extra}</figure>"
     )
 
@@ -204,3 +206,49 @@ def definitions(pairs: Sequence[tuple[str, str]], cls: str = "ca-glossary") -> H
     """A definition list (term, definition)."""
     body = "".join(f"<dt>{esc(t)}</dt><dd>{esc(d)}</dd>" for t, d in pairs)
     return Html(f'<dl class="{cls}">{body}</dl>')
+
+
+#: Sorting and filtering of ``table.ca-grid`` (internal pages only: partner pages carry no script).
+#: Numbers sort by their exact value (a tagged cell's data-value), text alphabetically.
+_GRID_JS = """
+document.addEventListener('DOMContentLoaded', function () {
+  document.querySelectorAll('table.ca-grid').forEach(function (table) {
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var input = document.createElement('input');
+    input.type = 'search'; input.className = 'ca-filter'; input.placeholder = FILTER;
+    input.setAttribute('aria-label', FILTER);
+    input.addEventListener('input', function () {
+      var q = input.value.toLowerCase();
+      rows.forEach(function (r) { r.hidden = q && r.textContent.toLowerCase().indexOf(q) < 0; });
+    });
+    table.parentNode.parentNode.insertBefore(input, table.parentNode);
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+      th.tabIndex = 0; th.style.cursor = 'pointer'; th.setAttribute('aria-sort', 'none');
+      var sort = function () {
+        var dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+        var key = function (r) {
+          var c = r.cells[i], v = c.querySelector('[data-value]');
+          if (v && v.dataset.value !== '') return parseFloat(v.dataset.value);
+          return c.textContent.trim().toLowerCase();
+        };
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          if (typeof x === 'number' && typeof y === 'number') return dir * (x - y);
+          return dir * String(x).localeCompare(String(y));
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+        Array.prototype.forEach.call(th.parentNode.cells, function (o) { o.setAttribute('aria-sort', 'none'); });
+        th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
+      };
+      th.addEventListener('click', sort);
+      th.addEventListener('keydown', function (e) { if (e.key === 'Enter') sort(); });
+    });
+  });
+});
+"""
+
+
+def grid_script(filter_label: str) -> Html:
+    """The inline script that makes ``table.ca-grid`` sortable and filterable (internal pages)."""
+    label = json.dumps(str(filter_label)).replace("</", "<\\/")
+    return Html(f"<script>var FILTER = {label};{_GRID_JS}</script>")

@@ -133,7 +133,7 @@ class Overview:
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
         heading = _("Channel network overview")  # not inside the f-string: pybabel cannot see into one
         return Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
-                    f'<dl class="ca-meta">{dl}</dl></header>')
+                    f'<dl class="ca-meta">{dl}</dl></header>') + blocks.grid_script(_("Filter"))
 
     def title(self) -> str:
         return self.tr.gettext("Channel network overview — {period}").format(period=self.b.period)
@@ -360,11 +360,12 @@ class Overview:
             "win": kpi("win_rate", pct), "reg": kpi("registration_rate", pct),
             "action": col("action", lambda v: "—" if i18n.is_missing(v) else str(v)),
         })
+        # the action comes right after the name: visible without scrolling sideways
         return blocks.table(frame, [
-            ("id", _("Partner"), False), ("name", _("Name"), False), ("tier", _("Tier"), False),
-            ("status", _("Status"), False), ("rev", _("Revenue"), True), ("t4q", _("Last 4 quarters"), True),
-            ("yoy", _("Growth y/y"), True), ("margin", _("Margin %"), True), ("win", _("Win rate"), True),
-            ("reg", _("Registration"), True), ("action", _("Action"), False)], caption)
+            ("id", _("Partner"), False), ("name", _("Name"), False), ("action", _("Action"), False),
+            ("tier", _("Tier"), False), ("status", _("Status"), False), ("rev", _("Revenue"), True),
+            ("t4q", _("Last 4 quarters"), True), ("yoy", _("Growth y/y"), True), ("margin", _("Margin %"), True),
+            ("win", _("Win rate"), True), ("reg", _("Registration"), True)], caption, grid=True)
 
     def at_risk(self) -> Html:
         _ = self.tr.gettext

@@ -219,3 +219,31 @@ def test_every_outbox_message_carries_its_own_partners_pdf_and_html(run):
         assert title in text, (pid, entry["locale"], title)
         fonts = [f.get_object() for page in reader.pages for f in (page["/Resources"].get("/Font") or {}).values()]
         assert fonts and all(_embedded(f) for f in fonts)  # fonts travel with the file
+
+
+def test_partner_pages_carry_no_script(run):
+    for pid, text in _reports(run).items():
+        assert "<script" not in text.lower(), pid
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not page_browser.AVAILABLE, reason=page_browser.SKIP_REASON)
+def test_overview_partner_table_sorts_and_filters_in_a_browser(run, tmp_path):
+    overview = run["dir"] / "network_overview.html"
+    js_sort = """(() => {
+      const t = [...document.querySelectorAll('table.ca-grid')].pop();
+      const th = [...t.tHead.rows[0].cells].find(c => c.textContent.trim() === 'Revenue');
+      th.click();
+      const vals = [...t.tBodies[0].rows].map(r => parseFloat(r.cells[th.cellIndex].querySelector('[data-value]').dataset.value));
+      const input = t.parentNode.parentNode.querySelector('input.ca-filter');
+      input.value = t.tBodies[0].rows[0].cells[1].textContent.trim();
+      input.dispatchEvent(new Event('input'));
+      const shown = [...t.tBodies[0].rows].filter(r => !r.hidden).length;
+      return {vals, shown, action: [...t.tHead.rows[0].cells].findIndex(c => c.textContent.trim() === 'Action')};
+    })()"""
+    with page_browser.Browser(tmp_path / "profile") as b:
+        b.open(overview.as_uri())
+        got = b.evaluate(js_sort)
+    assert got["vals"] == sorted(got["vals"]) and len(got["vals"]) > 5
+    assert 1 <= got["shown"] < len(got["vals"])
+    assert got["action"] == 2  # the action is the third column: no sideways scrolling to see it

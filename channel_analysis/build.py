@@ -381,6 +381,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     peers = stats.peers.set_index("partner_id")
     fc_method = stats.forecast.set_index("partner_id")["method"]
     report_settings = ReportSettings.from_params(params)
+    rates = ds.contract_rates().set_index("partner_id")
     stale_days = stats.notes.get("stale_threshold_days")
     # the official tier and the move its results recommend at the next review (tiers.tier_status)
     tier_cols = ["tier", "tier_source", "qualified_tier", "recommendation", "recommended_tier", "quarters_qualified"]
@@ -412,6 +413,9 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
                 "peer_group": None if peer is None else str(peer["peer_group"]),
                 "peer_keys": [] if peer is None else [str(k) for k in peer["peer_keys"]],
                 "peer_n": None if peer is None else int(peer["peer_n"]),
+                # the contract currency the page shows amounts in, and its rate for the quarter
+                "currency": str(rates.at[pid, "currency"]),
+                "fx_rate": float(rates.at[pid, "fx_rate"]),
             },
             period=ds.period, as_of=ds.as_of, period_start=start, period_end=end,
             reporting_currency=ds.reporting_currency, fy_start=ds.fy_start,

@@ -56,6 +56,21 @@ class Dataset:
         """The provided tables by name."""
         return {name: getattr(self, name) for name in TABLES if getattr(self, name) is not None}
 
+    def contract_rates(self) -> pd.DataFrame:
+        """Each partner's contract currency and its rate for the reported quarter:
+        [partner_id, currency, fx_rate] with ``fx_rate`` in reporting-currency units per unit of the
+        partner's currency (as ``fx_rates.rate``; 1 for the reporting currency, NaN when no rate is
+        known). Without ``partners.currency`` every partner is in the reporting currency."""
+        p = self.partners
+        cur = (p["currency"].astype(object).where(p["currency"].notna(), self.reporting_currency)
+               if "currency" in p else pd.Series(self.reporting_currency, index=p.index, dtype=object))
+        cur = cur.astype(str)
+        quarter = pd.Series(pd.PeriodIndex([self.period] * len(p), freq=periods.quarter_freq(self.fy_start)))
+        rate = _FxLookup(self.fx_rates, self.fy_start).rates(cur.to_numpy(dtype=object), quarter)
+        rate = np.where(cur.to_numpy() == self.reporting_currency, 1.0, rate)
+        return pd.DataFrame({"partner_id": p["partner_id"].astype(str).to_numpy(), "currency": cur.to_numpy(),
+                             "fx_rate": rate})
+
     def summary(self) -> str:
         lines = [f"Dataset as of {self.as_of}, period {self.period}, money in {self.reporting_currency}"]
         for f in fields(self):
@@ -191,8 +206,6 @@ class _FxLookup:
             self.by_currency[currency] = (grp["ord"].to_numpy(), grp["rate"].to_numpy())
 
     def rates(self, currencies, quarters: pd.Series):
-        import numpy as np
-
         ords = quarters.array.asi8 if hasattr(quarters.array, "asi8") else np.asarray(
             [q.ordinal for q in quarters], dtype="int64")
         out = np.full(len(currencies), np.nan)

@@ -281,6 +281,9 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "country": Col("text", "country code"),
         "status": Col("text", "status at the end of the reported quarter (empty: no KPI row)"),
         "reported": Col("true/false", "whether the partner gets a scorecard this run"),
+        "currency": Col("text", "the partner's contract currency: its scorecard and email show amounts in it"),
+        "fx_rate": Col("number", "reporting-currency units per unit of `currency` for the reported quarter "
+                                 "(1 for the reporting currency; empty when no rate is known)"),
     },
     "recipients": {
         "partner_id": Col("text", "the (reported) partner"),
@@ -387,6 +390,9 @@ def partners(stats: NetworkStats) -> pd.DataFrame:
     status = _rows(stats.kpis, ds.period, "quarter").set_index("partner_id")["status"]
     out["status"] = out["partner_id"].map(status)
     out["reported"] = out["partner_id"].isin(reported_partners(stats)["partner_id"]).astype(bool)
+    rates = ds.contract_rates().set_index("partner_id")
+    out["currency"] = out["partner_id"].map(rates["currency"])
+    out["fx_rate"] = out["partner_id"].map(rates["fx_rate"])
     return out.reset_index(drop=True)
 
 

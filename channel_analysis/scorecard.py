@@ -172,7 +172,13 @@ class Scorecard:
         self.settings = bundle.settings
         self.locale = i18n.pick_locale(locale, bundle.partner.get("locale"), self.settings.locale_fallback)
         self.tr = i18n.translator(self.locale)
-        self.currency = bundle.reporting_currency
+        # amounts show in the partner's contract currency, converted at the quarter's rate (the
+        # tables hold the reporting currency; header() says so); the reporting currency without a rate
+        rate = bundle.partner.get("fx_rate")
+        own = bundle.partner.get("currency")
+        usable = own and isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0
+        self.currency = str(own) if usable else bundle.reporting_currency
+        self.fx = float(rate) if usable else 1.0
         self.green = self.settings.target_green
         self.amber = self.settings.target_amber
         self.min_sample = self.settings.min_sample
@@ -189,10 +195,20 @@ class Scorecard:
         if kind == "days" and not i18n.is_missing(value) and math.isfinite(float(value)):
             n = int(round(float(value)))
             return self.tr.ngettext("{n} day", "{n} days", n).format(n=i18n.format_number(n, self.locale, 0))
+        if kind == "currency":
+            return self.money(value)
         return i18n.format_value(value, kind, self.locale, self.currency)
 
+    def converted(self, value: Any) -> float:
+        """An amount of the tables (reporting currency) in the page's currency."""
+        return _num(value) / self.fx
+
     def money(self, value: Any) -> str:
-        return i18n.format_currency(value, self.locale, self.currency, digits=0)
+        return i18n.format_currency(self.converted(value), self.locale, self.currency, digits=0)
+
+    def _in_currency(self, frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+        """A copy of ``frame`` with its money ``columns`` in the page's currency (for the charts)."""
+        return frame.assign(**{c: frame[c] / self.fx for c in columns if c in frame})
 
     def measure_label(self, column: str) -> str:
         """The measure's label in the report's language (an undeclared measure is an error, never a
@@ -325,8 +341,19 @@ class Scorecard:
         return Html(
             f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
             f'<p class="ca-subtitle">{blocks.esc(p.get("name", ""))}</p>'
-            f'<dl class="ca-meta">{dl}</dl></header>'
+            f'<dl class="ca-meta">{dl}</dl>{self._currency_line()}</header>'
         )
+
+    def _currency_line(self) -> str:
+        """One line saying which currency the amounts are in, when it is not the reporting currency."""
+        if self.currency == self.b.reporting_currency:
+            return ""
+        text = self.tr.gettext(
+            "Amounts are in {currency}, converted from {reporting} at the rate of {quarter}: "
+            "1 {currency} = {rate} {reporting}.").format(
+            currency=self.currency, reporting=self.b.reporting_currency, quarter=self.period_label(),
+            rate=i18n.format_number(self.fx, self.locale, 4))
+        return f'<p class="ca-currency">{blocks.esc(text)}</p>'
 
     def section(self, key: str) -> Html:
         """A section's heading and its one-paragraph introduction (keys: :data:`SECTIONS`)."""
@@ -411,7 +438,8 @@ class Scorecard:
         if not _usable(f, "period", "kind", "revenue") or f["revenue"].notna().sum() == 0:
             return self.unavailable(_("Revenue history is not available."))
         interval = self.settings.forecast_interval
-        ax = plots.revenue_trend(f, locale=self.locale, currency=self.currency, interval=interval)
+        ax = plots.revenue_trend(self._in_currency(f, "revenue", "forecast", "lower", "upper"), locale=self.locale,
+                                 currency=self.currency, interval=interval)
         fc = f[f["kind"] == "forecast"]
         if len(fc):
             row = fc.iloc[0]
@@ -446,7 +474,8 @@ class Scorecard:
         if not _usable(mix, "category", "revenue") or mix["revenue"].sum() <= 0:
             return self.unavailable(_("No sales by product category this quarter."))
         mix = mix.assign(category=[self.label("category", c) for c in mix["category"]])
-        ax = plots.category_mix(mix, locale=self.locale, currency=self.currency)
+        ax = plots.category_mix(self._in_currency(mix, "revenue", "revenue_prev_year"), locale=self.locale,
+                                currency=self.currency)
         top = mix.sort_values("revenue", ascending=False).iloc[0]
         share = top["share"] if "share" in mix.columns else top["revenue"] / mix["revenue"].sum()
         caption = _("Your revenue by product category this quarter compared with the same quarter last year; "
@@ -548,7 +577,8 @@ class Scorecard:
         if not _usable(pbs, "stage", "open_amount", "weighted_amount"):
             return self.unavailable(_("No open deals to show by stage."))
         pbs = pbs.assign(stage=[self.label("stage", s) for s in pbs["stage"]])
-        ax = plots.pipeline_by_stage(pbs, locale=self.locale, currency=self.currency)
+        ax = plots.pipeline_by_stage(self._in_currency(pbs, "open_amount", "weighted_amount"), locale=self.locale,
+                                     currency=self.currency)
         caption = _("The value of your open deals at each stage (light) and that value weighted by the chance of "
                     "winning at that stage across our network (dark).")
         notes = [self._low_note(int(pbs["open_n"].sum()))] if "open_n" in pbs and pbs["open_n"].sum() < self.min_sample else []
@@ -565,7 +595,8 @@ class Scorecard:
             order = [str(c) for c in deals.groupby("age_bucket")["age_days"].min().sort_values().index]
         else:
             order = None
-        ax = plots.pipeline_aging(deals, order=order, locale=self.locale, currency=self.currency)
+        ax = plots.pipeline_aging(self._in_currency(deals, "amount"), order=order, locale=self.locale,
+                                  currency=self.currency)
         caption = _("Your open deal value by how long the deals have been open; red marks stale deals.")
         return self._figure(ax, caption)
 

@@ -97,17 +97,16 @@ def render_index(manifest: dict, *, names: dict[str, str | None], rendered: set[
     recipients = recipients or {}
     delivery = delivery or {}
     no_recipient = [pid for pid in reports if recipients.get(pid, 0) == 0]
-    english = [pid for pid in reports
-               if (reports[pid].get("locale") or "en").split("_")[0] != "en"
-               and text_language(reports[pid].get("locale")) == "en"]
+    locales = {pid: e.get("locale") if isinstance(e.get("locale"), str) else "" for pid, e in reports.items()}
+    english = [pid for pid, loc in locales.items()
+               if loc and loc.split("_")[0] != "en" and text_language(loc) == "en"]
     counts: dict[str, int] = {}
     for entry in reports.values():
         counts[entry.get("status")] = counts.get(entry.get("status"), 0) + 1
     rows = []
     for pid in sorted(reports):
         entry = reports[pid]
-        locale = entry.get("locale") or ""
-        lang = escape(locale) + (' <span class="ca-badge ca-amber">no catalog: English</span>'
+        lang = escape(locales[pid]) + (' <span class="ca-badge ca-amber">no catalog: English</span>'
                                  if pid in english else "")
         n = recipients.get(pid, 0)
         who = str(n) if n else '<span class="ca-badge ca-red">none</span>'

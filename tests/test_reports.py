@@ -79,7 +79,8 @@ def test_every_section_and_figures_present_in_the_partners_language(run):
 def test_reports_are_self_contained_without_code(run):
     for name, text in {**_reports(run), "overview": (run["dir"] / "network_overview.html").read_text()}.items():
         assert not EXTERNAL.search(text), (name, EXTERNAL.search(text))
-        assert "<script" not in text.lower(), name
+        if name != "overview":  # the internal overview has its table script; partner pages none
+            assert "<script" not in text.lower(), name
         for code in ("import channel_analysis", "report.header()", "bundle_path", "In&nbsp;[", "In ["):
             assert code not in text, (name, code)
 

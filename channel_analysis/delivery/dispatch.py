@@ -134,10 +134,17 @@ class _Built:
 class _Builder:
     """Builds the encoded message of one planned row; keeps the current partner's report bytes."""
 
-    def __init__(self, params: dict, run_dir: Path, extra_headers: Mapping[str, str], date: dt.datetime):
+    def __init__(self, params: dict, run_dir: Path, extra_headers: Mapping[str, str], date: dt.datetime,
+                 partners: pd.DataFrame | None = None):
         self.cfg = params["delivery"]
         self.period = params["period"]
         self.currency = params["reporting_currency"]
+        # each partner's contract currency and rate (as its scorecard shows amounts)
+        self.money_of: dict[str, tuple[str, float]] = {}
+        if partners is not None and {"currency", "fx_rate"} <= set(partners.columns):
+            for pid, cur, rate in zip(partners["partner_id"], partners["currency"], partners["fx_rate"]):
+                if isinstance(cur, str) and pd.notna(rate) and rate > 0:
+                    self.money_of[str(pid)] = (cur, float(rate))
         self.kpis = read_kpis(run_dir, self.period)
         self.targets = read_targets(run_dir, self.period)
         self.extra = extra_headers
@@ -177,7 +184,9 @@ class _Builder:
         filename = msgs.attachment_filename(row.partner_name, row.partner_id, self.period)
         try:
             content = compose(partner_name=row.partner_name, contact_name=contact,
-                              period=self.period, locale=row.locale, currency=self.currency,
+                              period=self.period, locale=row.locale,
+                              currency=self.money_of.get(row.partner_id, (self.currency, 1.0))[0],
+                              fx_rate=self.money_of.get(row.partner_id, (self.currency, 1.0))[1],
                               sender_name=self.cfg["from_name"], kpis=kpis, targets=targets)
             message = msgs.build_message(
                 content=content, from_address=self.cfg["from_address"], from_name=self.cfg["from_name"],
@@ -278,7 +287,7 @@ def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_contex
             f"{todo['partner_id'].nunique()} partners through {smtp['host']}:{smtp['port']}. "
             "Check the outbox first (run without --send), then add --yes."
         )
-    builder = _Builder(params, run_dir, extra_headers, dt.datetime.now(dt.timezone.utc))
+    builder = _Builder(params, run_dir, extra_headers, dt.datetime.now(dt.timezone.utc), partners)
     if not send:
         outbox = Outbox(run_dir / "outbox")
         seen: dict[str, int] = {}

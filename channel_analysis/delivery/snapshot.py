@@ -31,6 +31,8 @@ RECIPIENTS_FILE = "recipients.parquet"
 #: Columns delivery reads from each file (others are left out).
 PARTNER_COLUMNS = ["partner_id", "name", "locale"]
 RECIPIENT_COLUMNS = ["partner_id", "email", "name", "receives_scorecard"]
+#: Read when present: the contract currency the email quotes amounts in, and its rate.
+PARTNER_OPTIONAL = ["currency", "fx_rate"]
 
 
 def snapshot_paths(run_dir: str | Path) -> tuple[Path, Path]:
@@ -39,7 +41,7 @@ def snapshot_paths(run_dir: str | Path) -> tuple[Path, Path]:
     return folder / PARTNERS_FILE, folder / RECIPIENTS_FILE
 
 
-def _read(path: Path, columns: list[str], period: str) -> pd.DataFrame:
+def _read(path: Path, columns: list[str], period: str, optional: tuple[str, ...] = ()) -> pd.DataFrame:
     if not path.is_file():
         raise DeliveryError(
             f"{path} is missing: delivery sends to the partners and contacts a run recorded. "
@@ -56,7 +58,7 @@ def _read(path: Path, columns: list[str], period: str) -> pd.DataFrame:
             f"{path} has no column {', '.join(missing)} (it needs {', '.join(columns)}); re-render "
             f"the reports of {period}: make reports PERIOD={period}"
         )
-    frame = frame[columns].copy()
+    frame = frame[columns + [c for c in optional if c in frame.columns]].copy()
     frame["partner_id"] = frame["partner_id"].astype(str)
     return frame
 
@@ -70,7 +72,7 @@ def read_snapshot(run_dir: str | Path, period: str) -> tuple[pd.DataFrame, pd.Da
     or holds a ``receives_scorecard`` that is not true/false.
     """
     partners_path, recipients_path = snapshot_paths(run_dir)
-    partners = _read(partners_path, PARTNER_COLUMNS, period)
+    partners = _read(partners_path, PARTNER_COLUMNS, period, tuple(PARTNER_OPTIONAL))
     recipients = _read(recipients_path, RECIPIENT_COLUMNS, period)
     flags = recipients["receives_scorecard"]
     bad = flags.notna() & ~flags.isin([True, False])

@@ -95,11 +95,13 @@ def headline_figures(
     locale: str,
     currency: str,
     _: Translate,
+    fx_rate: float = 1.0,
 ) -> tuple[Headline, ...]:
     """Headline figures from one partner's KPI row and its target-attainment rows.
 
     The measures the catalog marks ``headline`` (:data:`channel_analysis.measures.HEADLINE`), with
-    their catalog label and format — the same words and digits as the scorecard — each noted "few
+    their catalog label and format — the same words and digits as the scorecard, amounts in the
+    partner's ``currency`` at ``fx_rate`` reporting units per unit — each noted "few
     observations" when its ``<kpi>_low_sample`` flag is set; then one line per target metric with
     its attainment and status. Missing inputs give fewer lines, never an error.
     """
@@ -112,7 +114,8 @@ def headline_figures(
         m = measures.get(column)
         low = kpis.get(f"{column}_low_sample")
         note = _("few observations") if low is not None and not pd.isna(low) and bool(low) else ""
-        lines.append(Headline(_(m.label), i18n.format_value(value, m.kind, locale, currency), note,
+        shown = value / fx_rate if m.kind == "currency" else value  # the partner's currency, as on its page
+        lines.append(Headline(_(m.label), i18n.format_value(shown, m.kind, locale, currency), note,
                               measure=column, raw=value))
     if targets is not None and not targets.empty:
         for row in targets.sort_values("metric").itertuples(index=False):
@@ -133,6 +136,7 @@ def compose(
     period: str,
     locale: str,
     currency: str,
+    fx_rate: float = 1.0,
     sender_name: str,
     kpis: Mapping | None = None,
     targets: pd.DataFrame | None = None,
@@ -148,7 +152,7 @@ def compose(
     language = i18n.pick_locale(locale)  # the partner's locale if known, else English
     partner_name = one_line(str(partner_name))  # data: one line, whatever it holds
     contact_name = one_line(contact_name)
-    figures = headline_figures(kpis, targets, locale=language, currency=currency, _=_)
+    figures = headline_figures(kpis, targets, locale=language, currency=currency, _=_, fx_rate=fx_rate)
     greeting = _("Dear {name},").format(name=contact_name) if contact_name else _("Hello,")
     paragraphs = [
         _("Your partner scorecard for {period} is attached to this email.").format(period=period),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -81,6 +82,8 @@ class Tile:
     status: str = "no_data"
     status_text: str = ""
     note: str = ""
+    trend: Sequence[float] = ()
+    trend_label: str = ""
 
 
 def tiles(items: Sequence[Tile]) -> Html:
@@ -92,6 +95,8 @@ def tiles(items: Sequence[Tile]) -> Html:
             f'<div class="ca-tile-label">{esc(t.label)}</div>'
             f'<div class="ca-tile-value">{esc(t.value)}</div>'
         )
+        if len(t.trend) >= 2:
+            inner += sparkline(t.trend, t.trend_label)
         if t.detail:
             inner += f'<div class="ca-tile-target">{esc(t.detail)}</div>'
         if t.status_text:
@@ -100,6 +105,35 @@ def tiles(items: Sequence[Tile]) -> Html:
             inner += f'<div class="ca-note ca-note-lowsample">{esc(t.note)}</div>'
         parts.append(f'<div class="ca-tile ca-{status}">{inner}</div>')
     return Html(f'<div class="ca-tiles">{"".join(parts)}</div>')
+
+
+def sparkline(values: Sequence[float], label: str, width: int = 120, height: int = 28) -> str:
+    """A tiny inline SVG line of the last quarters (missing quarters leave a gap), the last point
+    marked; ``label`` is its accessible description. No script, no external resource."""
+
+    vals = [float(v) if v is not None and math.isfinite(float(v)) else None for v in values]
+    known = [v for v in vals if v is not None]
+    if len(known) < 2:
+        return ""
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    step = (width - 6) / (len(vals) - 1)
+    pts = [(3 + i * step, height - 3 - (v - lo) / span * (height - 6)) if v is not None else None
+           for i, v in enumerate(vals)]
+    runs, run = [], []
+    for pt in pts + [None]:
+        if pt is None:
+            if len(run) > 1:
+                runs.append(run)
+            run = []
+        else:
+            run.append(pt)
+    lines = "".join('<polyline fill="none" stroke="currentColor" stroke-width="1.6" points="'
+                    + " ".join(f"{x:.1f},{y:.1f}" for x, y in r) + '"/>' for r in runs)
+    last = next((pt for pt in reversed(pts) if pt is not None), None)
+    dot = f'<circle cx="{last[0]:.1f}" cy="{last[1]:.1f}" r="2.4" fill="currentColor"/>' if last else ""
+    return (f'<svg class="ca-spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="{esc(label)}">{lines}{dot}</svg>')
 
 
 _NUM = ' class="ca-num"'

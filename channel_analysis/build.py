@@ -159,6 +159,36 @@ def _add_shrunk_win_rate(kpi: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _add_run_rate(kpi: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
+    """revenue_target_fy (Σ the fiscal year's quarterly revenue targets, on every window row of the
+    period) and revenue_run_rate_needed: (revenue_target_fy − the year's revenue so far) ÷ the
+    fiscal quarters left after the period; NaN without a target for every quarter of the year or
+    in the year's last quarter."""
+    out = kpi.copy()
+    out["revenue_target_fy"] = np.nan
+    out["revenue_run_rate_needed"] = np.nan
+    if not ds.has("targets") or not len(kpi):
+        return out
+    fy = ds.fy_start
+    t = ds.targets[ds.targets["metric"] == "revenue"][["partner_id", "period", "target"]].copy()
+    t["partner_id"] = t["partner_id"].astype(str)
+    t["year"] = [periods.parse_quarter(p, fy).qyear for p in t["period"]]
+    year = t.groupby(["partner_id", "year"])["target"].agg(["sum", "size"]).reset_index()
+    year = year[year["size"] == 4]  # a year's target needs all four quarters
+    ytd = kpi[kpi["window"] == "ytd"][["partner_id", "period", "revenue"]].copy()
+    q = [periods.parse_quarter(p, fy) for p in ytd["period"]]
+    ytd["year"] = [x.qyear for x in q]
+    ytd["left"] = [4 - x.quarter for x in q]
+    ytd = ytd.merge(year, on=["partner_id", "year"], how="left")
+    ytd["revenue_target_fy"] = ytd["sum"]
+    ytd["revenue_run_rate_needed"] = np.where(ytd["left"] > 0, (ytd["sum"] - ytd["revenue"]) / ytd["left"].where(
+        ytd["left"] > 0), np.nan)
+    cols = ["revenue_target_fy", "revenue_run_rate_needed"]
+    merged = out.drop(columns=cols).merge(ytd[["partner_id", "period", *cols]], on=["partner_id", "period"],
+                                          how="left")
+    return merged
+
+
 def _category_mix(ds: Dataset, fy: int) -> pd.DataFrame:
     """Revenue per partner × category for the reported quarter and the same quarter a year earlier."""
     period, prev = ds.period, periods.shift(ds.period, -4, fy)
@@ -185,6 +215,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     kpi = kpis.partner_kpis(ds, params, quarters)
     kpi = _add_pipeline(kpi, ds, params, quarters)
     kpi = _add_shrunk_win_rate(kpi)
+    kpi = _add_run_rate(kpi, ds)
     targets = kpis.target_attainment(kpi, ds.targets, params)
     network = kpis.network_kpis(ds, params, quarters)
     monthly = kpis.monthly_revenue(ds, params)
@@ -358,6 +389,13 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     history = pd.concat([quarterly.assign(forecast=np.nan, lower=np.nan, upper=np.nan, kind="actual"),
                          fc[["partner_id", "period", "revenue", "forecast", "lower", "upper", "kind"]]],
                         ignore_index=True)
+    # the agreed revenue target of each quarter, the reported and the forecast one included
+    if ds.has("targets"):
+        rt = ds.targets[ds.targets["metric"] == "revenue"][["partner_id", "period", "target"]]
+        history = history.merge(rt.assign(partner_id=rt["partner_id"].astype(str)), on=["partner_id", "period"],
+                                how="left")
+    else:
+        history["target"] = np.nan
     peer_d = _peer_durations(stats)
     curves = salescycle.km_curve(stats.cycle_durations, by="partner_id").rename(columns={"group": "partner_id"})
     curves = curves.assign(group="partner")
@@ -382,6 +420,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     fc_method = stats.forecast.set_index("partner_id")["method"]
     report_settings = ReportSettings.from_params(params)
     rates = ds.contract_rates().set_index("partner_id")
+    managers = ds.account_managers(params["report"]["account_managers"])
     stale_days = stats.notes.get("stale_threshold_days")
     # the official tier and the move its results recommend at the next review (tiers.tier_status)
     tier_cols = ["tier", "tier_source", "qualified_tier", "recommendation", "recommended_tier", "quarters_qualified"]
@@ -416,6 +455,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
                 # the contract currency the page shows amounts in, and its rate for the quarter
                 "currency": str(rates.at[pid, "currency"]),
                 "fx_rate": float(rates.at[pid, "fx_rate"]),
+                "account_manager": managers.get(pid),
             },
             period=ds.period, as_of=ds.as_of, period_start=start, period_end=end,
             reporting_currency=ds.reporting_currency, fy_start=ds.fy_start,

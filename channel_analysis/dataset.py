@@ -56,6 +56,16 @@ class Dataset:
         """The provided tables by name."""
         return {name: getattr(self, name) for name in TABLES if getattr(self, name) is not None}
 
+    def account_managers(self, mapping: dict) -> pd.Series:
+        """Each partner's channel account manager by name (``report.account_managers``: keyed by
+        partner id, else by region), indexed by partner id; None where the mapping has neither."""
+        p = self.partners
+        ids = p["partner_id"].astype(str)
+        by_id = ids.map({str(k): str(v) for k, v in mapping.items()})
+        by_region = (p["region"].astype(str).map({str(k): str(v) for k, v in mapping.items()})
+                     if "region" in p else pd.Series(None, index=p.index))
+        return pd.Series(by_id.where(by_id.notna(), by_region).to_numpy(dtype=object), index=ids.to_numpy())
+
     def contract_rates(self) -> pd.DataFrame:
         """Each partner's contract currency and its rate for the reported quarter:
         [partner_id, currency, fx_rate] with ``fx_rate`` in reporting-currency units per unit of the

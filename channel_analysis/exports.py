@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import bundle, salescycle, tiers
+from . import bundle, measures, salescycle, tiers
 from .build import NetworkStats, reported_partners
 from .io.sources import write_tables
 from .params import PROJECT_ROOT
@@ -45,20 +45,6 @@ class Col(NamedTuple):
 # declarations: every column of every exported table
 # --------------------------------------------------------------------------------------------
 
-def _rate(name: str, meaning: str, *, interval: bool | str = "optional",
-          what: str = "observations") -> dict[str, Col]:
-    """A rate or sample statistic with its ``_n``, Wilson interval (``interval``: True, False or
-    "optional" while not every proportion carries one) and ``_low_sample`` flag."""
-    cols = {name: Col("number", meaning),
-            f"{name}_n": Col("number", f"number of {what} behind `{name}` (its denominator)")}
-    if interval:
-        optional = interval == "optional"
-        cols[f"{name}_low"] = Col("number", f"lower end of the 95 % Wilson interval of `{name}`", optional)
-        cols[f"{name}_high"] = Col("number", f"upper end of the 95 % Wilson interval of `{name}`", optional)
-    cols[f"{name}_low_sample"] = Col("true/false", f"`{name}_n` below `kpis.min_sample`, or unavailable")
-    return cols
-
-
 _KEY = {
     "partner_id": Col("text", "the partner"),
     "period": Col("text", "quarter label the window ends in, e.g. `2026Q3`"),
@@ -67,70 +53,36 @@ _KEY = {
     "period_end": Col("date", "last day of the window"),
 }
 
-KPI_COLUMNS: dict[str, Col] = {
-    **_KEY,
-    "revenue": Col("number", "Σ sales revenue dated in the window (reporting currency)"),
-    "revenue_prev": Col("number", "`revenue` of the previous window of the same length"),
-    "revenue_growth_prev": Col("number", "`revenue ÷ revenue_prev − 1`"),
-    "revenue_yoy": Col("number", "`revenue` of the same window one year earlier"),
-    "revenue_growth_yoy": Col("number", "`revenue ÷ revenue_yoy − 1`"),
-    "gross_margin": Col("number", "Σ (revenue − cost) over lines with a known cost"),
-    "gross_margin_pct": Col("number", "`gross_margin` ÷ revenue of the lines with a known cost"),
-    "units": Col("number", "Σ quantity sold in the window"),
-    "revenue_per_rep": Col("number", "`revenue ÷ partners.sales_reps`"),
-    "potential": Col("number", "Σ potential of the window's quarters that have one"),
-    "share_of_wallet": Col("number", "revenue of the quarters with a potential ÷ `potential`"),
-    "customers_active": Col("number", "distinct end customers with a line in the window"),
-    "customers_new": Col("number", "active customers whose first line ever with the partner is in the window"),
-    "customers_lost": Col("number", "customers of the look-back quarters without a line in the window"),
-    **_rate("cross_sell_rate", "active customers buying ≥ 2 categories ÷ active customers",
-            what="active customers"),
-    **_rate("upsell_rate", "repeat customers spending more than in the previous window ÷ repeat customers",
-            what="repeat customers"),
-    **_rate("registration_rate", "registered units ÷ sell-through units", what="sell-through units"),
-    **_rate("registration_lag_days_median", "median days from sale to registration", interval=False,
-            what="registered lines"),
-    "leads_received": Col("number", "leads assigned in the window"),
-    **_rate("lead_accept_rate", "accepted ÷ decided leads assigned in the window", what="decided leads"),
-    **_rate("lead_accept_days_median", "median days from assignment to acceptance", interval=False,
-            what="accepted leads"),
-    **_rate("lead_conversion_rate", "converted ÷ decided leads assigned in the window", what="decided leads"),
-    "deals_created": Col("number", "deals created in the window"),
-    "deals_won": Col("number", "deals won (closed) in the window"),
-    "deals_lost": Col("number", "deals lost (closed) in the window"),
-    **_rate("win_rate", "`deals_won ÷ (deals_won + deals_lost)`", interval=True, what="closed deals"),
-    **_rate("deal_size_mean", "mean amount of the deals won in the window", interval=False, what="won deals"),
-    **_rate("deal_size_median", "median amount of the deals won in the window", interval=False,
-            what="won deals"),
-    "mdf_allocated": Col("number", "Σ MDF allocated to the window's activities"),
-    "mdf_claimed": Col("number", "Σ MDF claimed for the window's activities"),
-    "mdf_utilization": Col("number", "`mdf_claimed ÷ mdf_allocated`"),
-    "mdf_attributed_revenue": Col("number", "Σ revenue attributed to the window's MDF activities"),
-    "mdf_return": Col("number", "attributed revenue ÷ claimed funds of the activities with an attribution"),
-    "certified_reps": Col("number", "people holding a valid certification at `period_end`"),
-    "trainings_completed": Col("number", "trainings completed in the window"),
-    **_rate("csat_mean", "mean customer satisfaction score (1..5)", interval=False, what="responses"),
-    **_rate("nps", "net promoter score (−100..100)", interval=False, what="responses"),
-    "tenure_days": Col("number", "days from onboarding to `period_end`"),
-    "time_to_first_deal_days": Col("number", "days from onboarding to the first deal (empty while none)"),
-    "status": Col("text", "`active`, `at_risk`, `onboarding` or `churned` at `period_end`"),
-    "pipeline_open_n": Col("integer", "deals open at the period's pipeline snapshot"),
-    "pipeline_open_amount": Col("number", "Σ amount of the open deals"),
-    "pipeline_weighted": Col("number", "Σ amount × network P(win | stage) of the open deals"),
-    "stale_deals_n": Col("integer", "open deals past their expected close or open too long"),
-    "sales_cycle_median_days": Col("number", "Kaplan–Meier median sales cycle of deals created in the "
-                                             "trailing four quarters"),
-    "sales_cycle_ci_low": Col("number", "lower end of the 95 % interval of that median"),
-    "sales_cycle_ci_high": Col("number", "upper end of the 95 % interval of that median"),
-    "sales_cycle_n": Col("number", "deals in the sales-cycle estimate"),
-    "sales_cycle_events": Col("number", "of which closed"),
-    "pipeline_open": Col("number", "same as `pipeline_open_amount` (name used by target attainment)"),
-    "sales_cycle_low_sample": Col("true/false", "`sales_cycle_events` below `kpis.min_sample`"),
-    "next_quarter_revenue_target": Col("number", "revenue target of the next quarter"),
-    "pipeline_coverage": Col("number", "`pipeline_weighted ÷ next_quarter_revenue_target`"),
-    "pipeline_velocity": Col("number", "expected money per quarter from the open pipeline"),
-    "win_rate_shrunk": Col("number", "empirical-Bayes win rate (used for rankings and benchmarks)"),
-}
+#: KPI-table columns stored as whole numbers (counts of the pipeline snapshot); the other
+#: measures are numbers (NaN-able floats).
+_INTEGER_KPIS = {"pipeline_open_n", "stale_deals_n"}
+
+
+def _kpi_columns() -> dict[str, Col]:
+    """The KPI table's columns, read from the measure catalog (measures.py): each measure with its
+    one-line definition, then its companions (``_n``, ``_low``/``_high``, ``_low_sample``)."""
+    cols = dict(_KEY)
+    for m in measures.MEASURES.values():
+        if m.table != "kpis":
+            continue
+        cols[m.key] = Col("integer" if m.key in _INTEGER_KPIS else "number", m.doc)
+        if m.key == "sales_cycle_median_days":
+            cols["sales_cycle_ci_low"] = Col("number", "lower end of the 95 % interval of that median")
+            cols["sales_cycle_ci_high"] = Col("number", "upper end of the 95 % interval of that median")
+            cols["sales_cycle_n"] = Col("number", "deals in the sales-cycle estimate")
+            cols["sales_cycle_low_sample"] = Col("true/false", "`sales_cycle_events` below `kpis.min_sample`")
+        if m.sampled:
+            cols[f"{m.key}_n"] = Col("number", f"number of observations behind `{m.key}` (its denominator)")
+        if m.interval:
+            cols[f"{m.key}_low"] = Col("number", f"lower end of the 95 % Wilson interval of `{m.key}`")
+            cols[f"{m.key}_high"] = Col("number", f"upper end of the 95 % Wilson interval of `{m.key}`")
+        if m.sampled:
+            cols[f"{m.key}_low_sample"] = Col("true/false", f"`{m.key}_n` below `kpis.min_sample`, or unavailable")
+    cols["status"] = Col("text", "`active`, `at_risk`, `onboarding` or `churned` at `period_end`")
+    return cols
+
+
+KPI_COLUMNS: dict[str, Col] = _kpi_columns()
 
 _TIER_STATUS = {
     "partner_id": Col("text", "the partner"),
@@ -284,6 +236,8 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "currency": Col("text", "the partner's contract currency: its scorecard and email show amounts in it"),
         "fx_rate": Col("number", "reporting-currency units per unit of `currency` for the reported quarter "
                                  "(1 for the reporting currency; empty when no rate is known)"),
+        "account_manager": Col("text", "the partner's channel account manager (`report.account_managers`)",
+                               optional=True),
     },
     "recipients": {
         "partner_id": Col("text", "the (reported) partner"),
@@ -393,6 +347,8 @@ def partners(stats: NetworkStats) -> pd.DataFrame:
     rates = ds.contract_rates().set_index("partner_id")
     out["currency"] = out["partner_id"].map(rates["currency"])
     out["fx_rate"] = out["partner_id"].map(rates["fx_rate"])
+    managers = ds.account_managers(stats.params["report"]["account_managers"])
+    out["account_manager"] = out["partner_id"].map(managers).astype(object)
     return out.reset_index(drop=True)
 
 

@@ -29,7 +29,8 @@ DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
 
 # Mappings whose keys are the user's to name (dotted paths from the top).
 FREE_FORM = frozenset(
-    {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers"}
+    {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers",
+     "report.account_managers"}
     | {f"labels.{kind}" for kind in ("stage", "category", "tier", "action", "partner_type", "region", "country")}
 )
 

@@ -525,12 +525,14 @@ def _empty(ax, message: str):
 @_themed
 def revenue_trend(history: pd.DataFrame, *, period: str = "period", actual: str = "revenue",
                   forecast: str = "forecast", lower: str = "lower", upper: str = "upper",
-                  kind: str = "kind", ax=None, locale: str = "en", currency: str = "EUR",
-                  interval: float | None = None):
+                  kind: str = "kind", target: str | None = "target", ax=None, locale: str = "en",
+                  currency: str = "EUR", interval: float | None = None):
     """Quarterly revenue (solid line) and the next-quarter forecast with its prediction band.
 
     ``history`` has one row per quarter: ``kind`` "actual" rows carry ``actual``; "forecast" rows
     carry ``forecast``/``lower``/``upper``. The band joins the last actual quarter to the interval.
+    The ``target`` column (when present: the quarter's agreed revenue target) is drawn as a short
+    dark bar on each quarter that has one.
     """
     _ = i18n.translator(locale).gettext
     ax = _axes(ax)
@@ -556,6 +558,10 @@ def revenue_trend(history: pd.DataFrame, *, period: str = "period", actual: str 
         _lineplot(x=xs, y=mid, ax=ax, linestyle="--", marker="o", markersize=4, markeredgewidth=0,
                      color=PALETTE[1], linewidth=1.5, label=_("Forecast"), estimator=None, errorbar=None,
                      sort=False, legend=False)
+    if target and target in data and data[target].notna().any():
+        has = data[target].notna().to_numpy()
+        ax.scatter(x[has], data.loc[has, target].to_numpy(float), marker="_", s=260, linewidths=2.5,
+                   color=TEXT_COLOR, zorder=4, label=_("Target"))
     ax.set_xticks(x, labels)
     ax.set_xlim(-0.3, len(x) - 0.7)  # the first and last quarter's labels clear of the y tick labels
     ax.yaxis.set_major_formatter(_formatter("currency", locale, currency))

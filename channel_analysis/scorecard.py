@@ -336,6 +336,8 @@ class Scorecard:
             (_("Status"), _(PARTNER_STATUS[status]) if status in PARTNER_STATUS else str(status or "—")),
             (_("Data as of"), i18n.format_date(self.b.as_of, self.locale)),
         ]
+        if p.get("account_manager"):
+            facts.append((_("Your channel account manager"), str(p["account_manager"])))
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
         heading = _("Partner scorecard")  # not inside the f-string: pybabel cannot see into one
         return Html(
@@ -414,8 +416,22 @@ class Scorecard:
                 note = self.tr.ngettext("Only {n} observation", "Only {n} observations", int(n or 0)).format(
                     n=i18n.format_number(n, self.locale, 0))
             out.append(Tile(label=self.measure_label(column), value=self.shown(column, r.actual),
-                            detail=detail, status=r.status, status_text=_(STATUS_TEXT[r.status]), note=note))
+                            detail=detail, status=r.status, status_text=_(STATUS_TEXT[r.status]), note=note,
+                            **self._trend(column)))
         return out
+
+    def _trend(self, column: str) -> dict:
+        """The measure's quarter values over the history (oldest first), for a tile's sparkline."""
+        k = self.b.kpis
+        if not _usable(k, "window", "period", column):
+            return {}
+        rows = k[k["window"] == "quarter"].sort_values("period")
+        values = pd.to_numeric(rows[column], errors="coerce").tolist()
+        if column in measures.MEASURES and measures.get(column).kind == "currency":
+            values = [v / self.fx for v in values]
+        label = self.tr.gettext("{measure} over the last {n} quarters").format(
+            measure=self.measure_label(column), n=len(values))
+        return {"trend": values, "trend_label": label}
 
     def kpi_tiles(self) -> Html:
         """KPI tiles against the agreed targets (or the headline KPIs when no target was agreed)."""
@@ -424,7 +440,7 @@ class Scorecard:
         if items:
             return blocks.tiles(items)
         headline = [Tile(label=self.measure_label(c), value=self.shown(c, self.kpi(c)),
-                         status="no_data", status_text=_("No target"))
+                         status="no_data", status_text=_("No target"), **self._trend(c))
                     for c in measures.HEADLINE]
         return blocks.join(self.note(_("No targets were agreed for this quarter; the tiles show your "
                                          "headline figures."), "unavailable"), blocks.tiles(headline))
@@ -438,8 +454,8 @@ class Scorecard:
         if not _usable(f, "period", "kind", "revenue") or f["revenue"].notna().sum() == 0:
             return self.unavailable(_("Revenue history is not available."))
         interval = self.settings.forecast_interval
-        ax = plots.revenue_trend(self._in_currency(f, "revenue", "forecast", "lower", "upper"), locale=self.locale,
-                                 currency=self.currency, interval=interval)
+        ax = plots.revenue_trend(self._in_currency(f, "revenue", "forecast", "lower", "upper", "target"),
+                                 locale=self.locale, currency=self.currency, interval=interval)
         fc = f[f["kind"] == "forecast"]
         if len(fc):
             row = fc.iloc[0]
@@ -450,6 +466,14 @@ class Scorecard:
         else:
             caption = _("Your revenue per quarter.")
         notes = []
+        needed, year_target = self.kpi("revenue_run_rate_needed", "ytd"), self.kpi("revenue_target_fy", "ytd")
+        if not math.isnan(needed):
+            text = (_("To reach this fiscal year's revenue target of {target}, you need {needed} per quarter in "
+                      "the quarters left.") if needed > 0 else
+                    _("You have already reached this fiscal year's revenue target of {target}."))
+            notes.append(Html('<p class="ca-note">' + str(blocks.fill(
+                text, target=self.shown("revenue_target_fy", year_target, "ytd"),
+                needed=self.shown("revenue_run_rate_needed", needed, "ytd"))) + "</p>"))
         method = self.b.facts.get("forecast_method")
         if method:
             method = _(FORECAST_METHODS[method]) if method in FORECAST_METHODS else method

@@ -284,7 +284,7 @@ import matplotlib as mpl
 
 #: The public signatures callers rely on (tidy data first, keyword columns, optional ax/axes).
 SIGNATURES = {
-    "revenue_trend": "(history: 'pd.DataFrame', *, period: 'str' = 'period', actual: 'str' = 'revenue', forecast: 'str' = 'forecast', lower: 'str' = 'lower', upper: 'str' = 'upper', kind: 'str' = 'kind', ax=None, locale: 'str' = 'en', currency: 'str' = 'EUR', interval: 'float | None' = None)",
+    "revenue_trend": "(history: 'pd.DataFrame', *, period: 'str' = 'period', actual: 'str' = 'revenue', forecast: 'str' = 'forecast', lower: 'str' = 'lower', upper: 'str' = 'upper', kind: 'str' = 'kind', target: 'str | None' = 'target', ax=None, locale: 'str' = 'en', currency: 'str' = 'EUR', interval: 'float | None' = None)",
     "category_mix": "(data: 'pd.DataFrame', *, category: 'str' = 'category', value: 'str' = 'revenue', previous: 'str | None' = 'revenue_prev_year', ax=None, locale: 'str' = 'en', currency: 'str' = 'EUR', top: 'int' = 8)",
     "pipeline_by_stage": "(data: 'pd.DataFrame', *, stage: 'str' = 'stage', order: 'str | None' = 'stage_order', amount: 'str' = 'open_amount', weighted: 'str' = 'weighted_amount', ax=None, locale: 'str' = 'en', currency: 'str' = 'EUR')",
     "pipeline_aging": "(deals: 'pd.DataFrame', *, bucket: 'str' = 'age_bucket', amount: 'str' = 'amount', stale: 'str | None' = 'stale', order: 'Sequence[str] | None' = None, ax=None, locale: 'str' = 'en', currency: 'str' = 'EUR')",
@@ -533,3 +533,11 @@ def test_figure_block_has_a_phone_rendering_and_keeps_its_caption():
     wide = Image.open(io.BytesIO(base64.b64decode(m.group(4))))
     assert wide.size == (750, 300)
     assert phone.size == (int(m.group(2)) * 2, int(m.group(3)) * 2) == (800, 600)
+
+
+def test_revenue_trend_marks_each_quarters_target(history):
+    data = history.assign(target=np.where(history["kind"] == "actual", 250_000.0, np.nan))
+    ax = plots.revenue_trend(data, locale="en")
+    marks = [c for c in ax.collections if c.get_label() == "Target"]
+    assert len(marks) == 1 and len(marks[0].get_offsets()) == int((history["kind"] == "actual").sum())
+    assert not [c for c in plots.revenue_trend(history).collections if c.get_label() == "Target"]

@@ -314,3 +314,10 @@ def test_cached_frames_are_copies():
     targets.loc[:, "status"] = "no_data"
     assert len(sc.target_rows()) == 6  # the factory agrees six targets
     assert (sc.target_rows()["status"] != "no_data").all()
+
+
+def test_tiles_carry_a_sparkline_of_the_last_quarters():
+    html = Scorecard(partner_bundle()).kpi_tiles().markup
+    assert html.count('<svg class="ca-spark"') == len(Scorecard(partner_bundle()).tiles()) > 0
+    assert 'aria-label="Revenue over the last 8 quarters"' in html
+    assert "<script" not in html

@@ -140,6 +140,10 @@ class _Builder:
         self.period = params["period"]
         self.currency = params["reporting_currency"]
         # each partner's contract currency and rate (as its scorecard shows amounts)
+        self.manager_of: dict[str, str] = {}
+        if partners is not None and "account_manager" in partners.columns:
+            self.manager_of = {str(pid): str(m) for pid, m in zip(partners["partner_id"], partners["account_manager"])
+                               if isinstance(m, str) and m}
         self.money_of: dict[str, tuple[str, float]] = {}
         if partners is not None and {"currency", "fx_rate"} <= set(partners.columns):
             for pid, cur, rate in zip(partners["partner_id"], partners["currency"], partners["fx_rate"]):
@@ -187,7 +191,8 @@ class _Builder:
                               period=self.period, locale=row.locale,
                               currency=self.money_of.get(row.partner_id, (self.currency, 1.0))[0],
                               fx_rate=self.money_of.get(row.partner_id, (self.currency, 1.0))[1],
-                              sender_name=self.cfg["from_name"], kpis=kpis, targets=targets)
+                              sender_name=self.cfg["from_name"], kpis=kpis, targets=targets,
+                              account_manager=self.manager_of.get(row.partner_id))
             message = msgs.build_message(
                 content=content, from_address=self.cfg["from_address"], from_name=self.cfg["from_name"],
                 to_address=row.address, to_name=contact, message_id=mid, report=report,

@@ -32,7 +32,7 @@ RECIPIENTS_FILE = "recipients.parquet"
 PARTNER_COLUMNS = ["partner_id", "name", "locale"]
 RECIPIENT_COLUMNS = ["partner_id", "email", "name", "receives_scorecard"]
 #: Read when present: the contract currency the email quotes amounts in, and its rate.
-PARTNER_OPTIONAL = ["currency", "fx_rate"]
+PARTNER_OPTIONAL = ["currency", "fx_rate", "account_manager"]
 
 
 def snapshot_paths(run_dir: str | Path) -> tuple[Path, Path]:

@@ -137,6 +137,7 @@ def compose(
     locale: str,
     currency: str,
     fx_rate: float = 1.0,
+    account_manager: str | None = None,
     sender_name: str,
     kpis: Mapping | None = None,
     targets: pd.DataFrame | None = None,
@@ -171,8 +172,9 @@ def compose(
         paragraphs=tuple(paragraphs),
         headlines_title=_("Headline figures, {period}").format(period=period),
         headlines=figures,
-        closing=(_("Questions about the figures? Just reply to this email."),
-                 _("Kind regards,"), sender_name),
+        closing=(_("Questions about the figures? Just reply to this email."), _("Kind regards,"),
+                 *([_("{name}, your channel account manager").format(name=one_line(account_manager))]
+                   if account_manager else []), sender_name),
         footer=_("You receive this email because you are named as a scorecard contact of {partner}. "
                  "It contains {partner}'s own figures only.").format(partner=partner_name),
     )

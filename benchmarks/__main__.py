@@ -34,7 +34,8 @@ NOTEBOOK = ROOT / "notebooks" / "partner_scorecard.py"
 def _params(data: Path, out: Path, **extra) -> dict:
     from channel_analysis.params import load_params
 
-    overrides = {"data": {"source": str(data)}, "output_dir": str(out), **extra}
+    # HTML only, like the plain papermill loop it is compared with; the PDF is timed on its own
+    overrides = {"data": {"source": str(data)}, "output_dir": str(out), "render": {"pdf": False}, **extra}
     return load_params(ROOT / "params" / "sample.yaml", overrides)
 
 
@@ -59,14 +60,14 @@ def statistics_step(data: Path, out: Path) -> dict:
 import json, time
 from pathlib import Path
 from channel_analysis.params import load_params
-from channel_analysis import build, bundle
+from channel_analysis import build, bundle, exports
 from channel_analysis.dataset import load_dataset
 params = load_params({str(ROOT / 'params' / 'sample.yaml')!r},
                      {{"data": {{"source": {str(data)!r}}}, "output_dir": {str(out)!r}}})
 t = {{}}
 s = time.perf_counter(); ds = load_dataset(params, progress=False); t["load_validate"] = time.perf_counter() - s
 s = time.perf_counter(); stats = build.compute(ds, params); t["compute"] = time.perf_counter() - s
-s = time.perf_counter(); build.write_kpis(params, stats=stats); t["write_kpis"] = time.perf_counter() - s
+s = time.perf_counter(); exports.write_exports(exports.network_tables(stats), Path({str(out)!r}) / "kpis"); t["write_kpis"] = time.perf_counter() - s
 s = time.perf_counter(); n = 0
 for b in build.partner_bundles(stats):
     bundle.save(b, Path({str(out)!r}) / "bundles" / (b.partner_id + ".bundle")); n += 1
@@ -138,7 +139,20 @@ def bench_throughput(tmp: Path, partners: int, plain_n: int) -> dict:
     ours = render_all(params, prepared)
     plain = plain_loop(prepared, plain_n, tmp / "plain")
     return {"partners": partners, "ours": ours, "plain_loop": plain,
-            "ratio": ours["reports_per_min"] / plain["reports_per_min"]}
+            "ratio": ours["reports_per_min"] / plain["reports_per_min"],
+            "pdf": bench_pdf(prepared.output_dir, plain_n)}
+
+
+def bench_pdf(run_dir: Path, n: int) -> dict:
+    """Seconds of one core to make the PDF of a rendered scorecard (render.pdf), over n reports."""
+    from channel_analysis.render.pdf import html_to_pdf
+
+    pages = sorted((run_dir / "partners").glob("*.html"))[:n]
+    started = time.perf_counter()
+    for page in pages:
+        html_to_pdf(page.read_text(encoding="utf-8"))
+    wall = time.perf_counter() - started
+    return {"reports": len(pages), "s_per_pdf": wall / max(len(pages), 1)}
 
 
 def bench_partners(tmp: Path, sizes: list[int]) -> dict:
@@ -182,7 +196,8 @@ def _markdown(results: dict) -> str:
             f"**Throughput** ({t['partners']} partners): render {t['ours']['reports_per_min']:.1f} reports/min "
             f"({t['ours']['s_per_report']:.2f} s/report) vs plain loop {t['plain_loop']['reports_per_min']:.1f} "
             f"reports/min ({t['plain_loop']['s_per_report']:.2f} s/report, {t['plain_loop']['reports']} partners): "
-            f"**{t['ratio']:.1f}×**", ""]
+            f"**{t['ratio']:.1f}×**; the PDF of a scorecard (render.pdf) adds {t['pdf']['s_per_pdf']:.2f} s of one "
+            f"core ({t['pdf']['reports']} reports)", ""]
     p = results.get("partners")
     if p:
         lines += ["**Scaling with partners**", "",

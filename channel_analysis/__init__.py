@@ -21,6 +21,7 @@ Modules, one job each:
   exports      the tables a run writes (kpis/, Parquet + CSV), docs/exports.md, the overview's bundle
   bundle       what a report may read: one private bundle per partner, one for the network (JSON + Arrow)
   quarter      the quarterly run, start to end: statistics -> tables -> bundles -> pages -> index
+  markup       safe markup shared by pages and emails: escaping, tagged values (data-measure …)
   blocks       HTML building blocks of the reports (sections, tiles, tables, figures, notes)
   scorecard    the partner scorecard's content, block by block
   overview     the network overview's content, block by block
@@ -28,7 +29,7 @@ Modules, one job each:
   plots        figures (tidy data in, Axes out)
   engine       papermill engine running a notebook in a fresh in-process IPython shell
   render       executes the notebooks per partner and writes the HTML reports
-  audit        checks every value a rendered page shows against the exported tables
+  audit        reads rendered pages: words in the wrong language, raw names, nan; values vs the tables
   files        atomic file writes, SHA-256 of files and bytes, URL-or-path test
   delivery     emails the reports (outbox or SMTP), exactly once
   datadoc      generates docs/data-model.md from the schemas

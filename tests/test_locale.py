@@ -26,6 +26,7 @@ from babel.messages.plurals import get_plural
 import delivery_fixtures as fx
 from bundle_factory import network_bundle, partner_bundle
 from channel_analysis import blocks, i18n, plots
+from channel_analysis.audit import english_leftovers
 from channel_analysis.delivery import message as email_message
 from channel_analysis.delivery.dispatch import run as deliver
 from channel_analysis.delivery.wording import compose
@@ -105,39 +106,6 @@ def visible_text(markup: str) -> list[str]:
     parser = _Text()
     parser.feed(markup)
     return [normalize(n) for n in parser.nodes]
-
-
-def english_ui(language: str):
-    """(whole, fragments): English message texts that must not be shown in ``language``.
-
-    ``whole``: every message id (and plural form) whose translation differs from it, to be compared
-    with whole text nodes (labels, headings, legend entries). ``fragments``: the literal parts of
-    message ids between placeholders that have 3 words or more, to be searched inside any text; a
-    fragment that also appears in the language's own translations (a name, "p =") is left out.
-    """
-    catalog = read_catalog(language)
-    own = " ".join(normalize(s) for m in catalog if m.id
-                   for s in (m.string if isinstance(m.string, (list, tuple)) else [m.string]))
-    whole, fragments = set(), set()
-    for m in catalog:
-        if not m.id:
-            continue
-        ids = [m.id] if isinstance(m.id, str) else list(m.id)
-        strings = [m.string] if isinstance(m.string, str) else list(m.string)
-        for text in ids:
-            if text not in strings:
-                whole.add(normalize(text))
-            for literal, *_ in string.Formatter().parse(text):
-                literal = normalize(literal).strip(" .,;:()*·—–")
-                if len(re.findall(r"[A-Za-z]+", literal)) >= 3 and literal not in own:
-                    fragments.add(literal)
-    return whole, fragments
-
-
-def english_leftovers(nodes: list[str], language: str) -> list[str]:
-    whole, fragments = english_ui(language)
-    text = "\n".join(nodes)
-    return sorted({n for n in nodes if n in whole} | {f for f in fragments if f in text})
 
 
 @pytest.fixture

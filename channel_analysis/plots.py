@@ -243,6 +243,19 @@ def _clear_corner(ax, renderer, axw: float, axh: float, xinfo=None, yinfo=None) 
     return True
 
 
+def _adjust(fig, left: float, right: float, bottom: float, top: float, W: float, H: float):
+    """Place the axes with these margins (display units), keeping at least a quarter of the figure
+    for the plot area: a legend entry wider than a phone-sized figure may overhang, never fail."""
+    if left + right > 0.75 * W:
+        right = max(0.0, 0.75 * W - left) if left < 0.75 * W else 0.0
+        left = min(left, 0.75 * W)
+    if bottom + top > 0.75 * H:
+        top = max(0.0, 0.75 * H - bottom) if bottom < 0.75 * H else 0.0
+        bottom = min(bottom, 0.75 * H)
+    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H)
+    return left, right, bottom, top
+
+
 def _fit_legend(ax, renderer, width: float):
     """A legend above the plot area that is wider than the figure gets fewer columns."""
     legend = ax.get_legend()
@@ -253,6 +266,11 @@ def _fit_legend(ax, renderer, width: float):
     while ncol > 1 and legend.get_window_extent(renderer).width > width:
         ncol, changed = ncol - 1, True
         legend = _legend(ax, **{**kw, "ncol": ncol})
+    if legend.get_window_extent(renderer).width > width:  # one column and still too wide: wrap its labels
+        for text in legend.get_texts():
+            label = text.get_text()
+            text.set_text(textwrap.fill(label, max(12, len(label) // 2 + 1)))
+        changed = True
     return changed
 
 
@@ -361,7 +379,7 @@ def _margins(fig, ax, renderer, pad: float):
         if ysizes:
             top = max(top, p + max(h / 2 - (1 - f) * axh for f, (_w, h) in zip(yfrac, ysizes)))
             bottom = max(bottom, p + max(h / 2 - f * axh for f, (_w, h) in zip(yfrac, ysizes)))
-    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H)
+    left, right, bottom, top = _adjust(fig, left, right, bottom, top, W, H)
     # a legend outside the plot area (e.g. above it): make room for it, then place the axes again
     legend = ax.get_legend()
     if legend is not None and legend.get_visible():
@@ -370,7 +388,7 @@ def _margins(fig, ax, renderer, pad: float):
         bottom = max(bottom, p + max(0.0, frame.y0 - box.y0))
         left = max(left, p + max(0.0, frame.x0 - box.x0))
         right = max(right, p + max(0.0, box.x1 - frame.x1))
-        fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H)
+        left, right, bottom, top = _adjust(fig, left, right, bottom, top, W, H)
     return left, right, bottom, top, below, beside, xl_pad, yl_pad, (xfrac, xsizes, xdist), (yfrac, ysizes, ydist)
 
 

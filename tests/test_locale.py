@@ -295,7 +295,9 @@ def test_french_scorecard_reads_french(figure_texts):
     assert "<h1>Tableau de bord partenaire</h1>" in html
     assert "Méthode de prévision\xa0: lissage exponentiel" in html
     assert "<dd>T3 2026 (du 1 juil. 2026 au 30 sept. 2026)</dd>" in html
-    assert "Vous accédez au niveau supérieur ce trimestre. Félicitations\u202f!" in html
+    # the recommended move up (the factory's full bundle), in French, with the tier name translated
+    assert ("Vos résultats remplissent les exigences du niveau Or depuis 2\u00a0trimestres consécutifs"
+            in html or "Vos résultats remplissent les exigences du niveau Or depuis 2 trimestres consécutifs" in html)
     assert "Chiffre d’affaires" in figure_texts["texts"]  # the revenue chart's legend
 
 

@@ -538,6 +538,14 @@ class Scorecard:
                                _("How many end customers bought from you, how many were new or stopped buying, "
                                  "and how many bought more."))
 
+    def deals(self) -> Html:
+        """Registered deals: created, won, lost, win rate and deal size (quarter, year, four quarters)."""
+        _ = self.tr.gettext
+        return self._kpi_table(["deals_created", "deals_won", "deals_lost", "win_rate", "deal_size_mean",
+                                "deal_size_median"],
+                               _("Your registered deals: how many you opened, won and lost, your win rate and the "
+                                 "size of the deals you won."))
+
     def leads(self) -> Html:
         _ = self.tr.gettext
         return self._kpi_table(["leads_received", "lead_accept_rate", "lead_accept_days_median",

@@ -87,6 +87,9 @@ report.section("pipeline")
 report.pipeline_summary()
 
 # %%
+report.deals()
+
+# %%
 report.pipeline_by_stage()
 
 # %%

@@ -38,7 +38,7 @@ NBSP, NNBSP = "\xa0", "\u202f"
 #: Every catalog but English must translate every message (English ones may stay empty: the ids are English).
 CATALOGS = i18n.available_languages()
 
-SCORECARD_BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table", "category_mix",
+SCORECARD_BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table", "category_mix", "deals",
                     "customers", "pipeline_summary", "pipeline_by_stage", "pipeline_aging", "stale_deals",
                     "sales_cycle", "leads", "registration", "mdf", "certifications", "satisfaction",
                     "tier_status", "tier_gap", "peer_benchmark", "benchmark_table", "focus", "glossary"]

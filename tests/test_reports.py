@@ -220,6 +220,13 @@ def test_every_outbox_message_carries_its_own_partners_pdf_and_html(run):
         assert title in text, (pid, entry["locale"], title)
         fonts = [f.get_object() for page in reader.pages for f in (page["/Resources"].get("/Font") or {}).values()]
         assert fonts and all(_embedded(f) for f in fonts)  # fonts travel with the file
+        # the email quotes the page's numbers: every tagged headline value is the page's, same text
+        body = next(part for part in msg.walk() if part.get_content_type() == "text/html"
+                    and not part.get_filename()).get_content()
+        page = parts["text/html"].decode("utf-8")
+        email_values = {(v["measure"], v.get("window")): v["value"] for v in audit.tagged_values(body)}
+        page_values = {(v["measure"], v.get("window")): v["value"] for v in audit.tagged_values(page)}
+        assert email_values and all(page_values.get(k) == v for k, v in email_values.items()), (pid, page_values)
 
 
 def test_partner_pages_carry_no_script(run):

@@ -14,7 +14,7 @@ from channel_analysis.scorecard import SECTIONS, Scorecard, tile_status
 from channel_analysis.settings import FOCUS_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table", "category_mix", "customers",
+BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "revenue_table", "category_mix", "customers", "deals",
           "pipeline_summary", "pipeline_by_stage", "pipeline_aging", "stale_deals", "sales_cycle", "leads",
           "registration", "mdf", "certifications", "satisfaction", "tier_status", "tier_gap", "peer_benchmark",
           "benchmark_table", "focus", "glossary"]

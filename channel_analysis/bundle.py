@@ -118,9 +118,10 @@ class PartnerBundle:
 class NetworkBundle:
     """Everything the internal network overview shows (all partners; never sent to partners).
 
-    ``tables`` maps a name to a DataFrame (kpis, targets, network, pareto, segments, tiers,
-    migration, open_deals, cycle_curves, cohorts, ...); ``notes`` holds scalars (gini, thresholds,
-    methods). See :func:`channel_analysis.exports.network_bundle` for the names.
+    ``tables`` maps a name to a DataFrame — exactly the tables the overview shows (network,
+    tier_migration, at_risk, key_figures, partners, pareto, segment_cells, …; see
+    :func:`channel_analysis.exports.network_bundle`); ``notes`` holds results of the run worth
+    stating (gini, top20_share, stale_threshold_days, the backtest summary), no thresholds.
     """
 
     period: str

@@ -9,7 +9,8 @@ Modules, one job each:
   executors    local process pool or Dask distributed cluster
   fingerprint  hashes of what a report depends on (re-runs skip unchanged reports)
   manifest     manifest.json, kept current (journal) while the run goes on
-  index_page   the internal index.html
+  index_page   the internal index.html (reports, languages, recipients, delivery state)
+  pdf          the scorecard as a print-quality PDF (WeasyPrint, offline)
 (atomic writes and file hashes: channel_analysis.files)
 """
 

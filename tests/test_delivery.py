@@ -157,7 +157,7 @@ def test_partner_name_is_escaped_in_html_and_cannot_inject_headers():
     name = "Smith & Sons <Pro>\r\nBcc: victim@evil.example"
     msg = parse(msgs.encode(_build(partner_name=name, contact="Eve\nCc: x@evil.example")))
 
-    assert msg["Subject"] == "Smith & Sons <Pro> Bcc: victim@evil.example — partner scorecard 2026Q3"
+    assert msg["Subject"] == "Smith & Sons <Pro> Bcc: victim@evil.example — partner scorecard Q3 2026"
     assert msg["Bcc"] is None and msg["Cc"] is None
     assert msg["To"].addresses[0].addr_spec == "anna@nordlicht.example"
     html = msg.get_body(("html",)).get_content()
@@ -285,8 +285,9 @@ def test_sample_eml_structure_text_html_alternative_and_attachment(tmp_path):
     assert name == "Scorecard_2026Q3_Nordlicht-GmbH.html"
     assert data == (run_dir / f"partners/{PERIOD}_P001_scorecard.html").read_bytes()
     _ = translator("de_DE")  # P001 writes German: texts as its catalog has them
+    quarter = _("Q{quarter} {year}").format(quarter=PERIOD[-1], year=PERIOD[:4])  # the quarter in words
     assert msg["Subject"] == _("{partner} — partner scorecard {period}").format(partner="Nordlicht GmbH",
-                                                                                period=PERIOD)
+                                                                                period=quarter)
     assert msg["From"] == "Channel team <channel-team@example.com>"
     assert msg["To"] == "Anna Schmidt <anna.schmidt@nordlicht.example>"
     assert msg["Content-Language"] == "de-DE"

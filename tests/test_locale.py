@@ -323,9 +323,9 @@ def _email(locale, contact="Anna Nowak", currency="EUR"):
 
 def test_french_email():
     c = _email("fr_FR")
-    assert c.subject == "Nordlicht GmbH — tableau de bord partenaire 2026Q3"
+    assert c.subject == "Nordlicht GmbH — tableau de bord partenaire T3 2026"
     assert c.greeting == "Bonjour Anna Nowak,"
-    assert c.paragraphs[0] == "Vous trouverez en pièce jointe votre tableau de bord partenaire pour 2026Q3."
+    assert c.paragraphs[0] == "Vous trouverez en pièce jointe votre tableau de bord partenaire pour T3 2026."
     assert c.closing[:2] == ("Une question sur ces chiffres\u202f? Il vous suffit de répondre à cet e-mail.",
                              "Cordialement,")
     # the scorecard's labels and formats (measure catalog): 1,234,567.4 € → whole euros, fr grouping
@@ -341,7 +341,7 @@ def test_french_email():
 
 def test_polish_email():
     c = _email("pl_PL", contact=None, currency="PLN")
-    assert c.subject == "Nordlicht GmbH — karta wyników partnera za 2026Q3"
+    assert c.subject == "Nordlicht GmbH — karta wyników partnera za 3. kwartał 2026"
     assert c.greeting == "Dzień dobry,"
     assert c.closing[1] == "Z poważaniem,"
     # pl: grouping U+00A0, "zł" after U+00A0, percent without a space
@@ -371,9 +371,9 @@ def test_dry_run_writes_each_email_in_the_partners_language(tmp_path, monkeypatc
     assert deliver(params).ok
     table = pd.read_csv(run_dir / "outbox" / "outbox.csv", dtype=str).set_index("recipients")
     subject = table["subject"].to_dict()
-    assert subject["anna.schmidt@nordlicht.example"] == "Nordlicht GmbH — tableau de bord partenaire 2026Q3"
-    assert subject["john@smithsons.example"] == "Smith & Sons <Pro> — karta wyników partnera za 2026Q3"
-    assert subject["giulia@zefiro.example"] == "Zefiro Srl — tableau de bord partenaire 2026Q3"
+    assert subject["anna.schmidt@nordlicht.example"] == "Nordlicht GmbH — tableau de bord partenaire T3 2026"
+    assert subject["john@smithsons.example"] == "Smith & Sons <Pro> — karta wyników partnera za 3. kwartał 2026"
+    assert subject["giulia@zefiro.example"] == "Zefiro Srl — tableau de bord partenaire T3 2026"
     msg = fx.parse((run_dir / "outbox" / table.loc["john@smithsons.example", "eml_file"]).read_bytes())
     assert msg["Content-Language"] == "pl-PL"
     assert "Dzień dobry, John Smith," in msg.get_body(("plain",)).get_content()

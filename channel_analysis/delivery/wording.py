@@ -155,8 +155,10 @@ def compose(
     contact_name = one_line(contact_name)
     figures = headline_figures(kpis, targets, locale=language, currency=currency, _=_, fx_rate=fx_rate)
     greeting = _("Dear {name},").format(name=contact_name) if contact_name else _("Hello,")
+    # the quarter in words, as on the scorecard ("Q3 2026", "T3 2026", "III kw. 2026")
+    quarter = _("Q{quarter} {year}").format(quarter=str(period)[-1], year=str(period)[:4])
     paragraphs = [
-        _("Your partner scorecard for {period} is attached to this email.").format(period=period),
+        _("Your partner scorecard for {period} is attached to this email.").format(period=quarter),
         _("It is attached twice: as a PDF to open, print and forward, and as an HTML page that any web "
           "browser opens offline."),
     ]
@@ -165,12 +167,12 @@ def compose(
                             "your targets, your trends and how you compare with your peer group."))
     return Content(
         language=language,
-        subject=_("{partner} — partner scorecard {period}").format(partner=partner_name, period=period),
-        title=_("Partner scorecard {period}").format(period=period),
+        subject=_("{partner} — partner scorecard {period}").format(partner=partner_name, period=quarter),
+        title=_("Partner scorecard {period}").format(period=quarter),
         partner_line=partner_name,
         greeting=greeting,
         paragraphs=tuple(paragraphs),
-        headlines_title=_("Headline figures, {period}").format(period=period),
+        headlines_title=_("Headline figures, {period}").format(period=quarter),
         headlines=figures,
         closing=(_("Questions about the figures? Just reply to this email."), _("Kind regards,"),
                  *([_("{name}, your channel account manager").format(name=one_line(account_manager))]

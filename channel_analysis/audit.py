@@ -88,7 +88,7 @@ class _Text(HTMLParser):
         self.notes: list[tuple[int, str]] = []
         self._skip = 0
         self._section = 0
-        self._in_note = False
+        self._note: list[str] | None = None  # the text of the note being read
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -97,20 +97,21 @@ class _Text(HTMLParser):
         if tag == "h2":
             self._section += 1
         if tag == "p" and "ca-note" in (a.get("class") or "").split():
-            self._in_note = True
+            self._note = []
         self.nodes += [v for k, v in attrs if k in ("alt", "title") and v and not self._skip]
 
     def handle_endtag(self, tag):
         if tag in ("style", "script", "head"):
             self._skip = max(0, self._skip - 1)
-        if tag == "p":
-            self._in_note = False
+        if tag == "p" and self._note is not None:  # a note is compared whole, not by its pieces
+            self.notes.append((self._section, normalize(" ".join(self._note))))
+            self._note = None
 
     def handle_data(self, data):
         if data.strip() and not self._skip:
             self.nodes.append(normalize(data))
-            if self._in_note:
-                self.notes.append((self._section, normalize(data)))
+            if self._note is not None:
+                self._note.append(data)
 
 
 def visible_text(markup: str) -> list[str]:

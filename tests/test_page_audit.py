@@ -101,6 +101,9 @@ def test_the_audit_finds_what_it_looks_for():
     assert any("raw name 'win_rate_shrunk'" in p for p in found)
     assert any("English words" in p for p in found)
     assert audit.page_problems("<p>Chiffre d’affaires : 12 €</p>", "fr_FR") == []
+    # one note quoting the same amount twice is one note, not a repetition
+    twice = ('<h2>Revenu</h2><p class="ca-note">Objectif <span>8 800 €</span>, il manque <span>8 800 €</span>.</p>')
+    assert audit.page_problems(twice, "fr_FR") == []
 
 
 @pytest.mark.browser

@@ -67,6 +67,9 @@ class NetworkStats:
     cycle_medians: pd.DataFrame
     retention: object
     time_to_first_deal: pd.DataFrame
+    #: [currency, fx_rate, account_manager] per partner id: what its page and email show money in,
+    #: and who signs them (Dataset.contract_rates, Dataset.account_managers; computed once)
+    partner_contract: pd.DataFrame
     #: results worth stating: stale_threshold_days, gini, top20_share, backtest (its summary)
     notes: dict = field(default_factory=dict)
 
@@ -305,6 +308,8 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
+        partner_contract=ds.contract_rates().set_index("partner_id").assign(
+            account_manager=ds.account_managers(params["report"]["account_managers"])),
     )
 
 
@@ -419,8 +424,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     peers = stats.peers.set_index("partner_id")
     fc_method = stats.forecast.set_index("partner_id")["method"]
     report_settings = ReportSettings.from_params(params)
-    rates = ds.contract_rates().set_index("partner_id")
-    managers = ds.account_managers(params["report"]["account_managers"])
+    contract = stats.partner_contract
     stale_days = stats.notes.get("stale_threshold_days")
     # the official tier and the move its results recommend at the next review (tiers.tier_status)
     tier_cols = ["tier", "tier_source", "qualified_tier", "recommendation", "recommended_tier", "quarters_qualified"]
@@ -453,9 +457,9 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
                 "peer_keys": [] if peer is None else [str(k) for k in peer["peer_keys"]],
                 "peer_n": None if peer is None else int(peer["peer_n"]),
                 # the contract currency the page shows amounts in, and its rate for the quarter
-                "currency": str(rates.at[pid, "currency"]),
-                "fx_rate": float(rates.at[pid, "fx_rate"]),
-                "account_manager": managers.get(pid),
+                "currency": str(contract.at[pid, "currency"]),
+                "fx_rate": float(contract.at[pid, "fx_rate"]),
+                "account_manager": contract.at[pid, "account_manager"],
             },
             period=ds.period, as_of=ds.as_of, period_start=start, period_end=end,
             reporting_currency=ds.reporting_currency, fy_start=ds.fy_start,

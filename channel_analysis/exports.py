@@ -344,11 +344,10 @@ def partners(stats: NetworkStats) -> pd.DataFrame:
     status = _rows(stats.kpis, ds.period, "quarter").set_index("partner_id")["status"]
     out["status"] = out["partner_id"].map(status)
     out["reported"] = out["partner_id"].isin(reported_partners(stats)["partner_id"]).astype(bool)
-    rates = ds.contract_rates().set_index("partner_id")
-    out["currency"] = out["partner_id"].map(rates["currency"])
-    out["fx_rate"] = out["partner_id"].map(rates["fx_rate"])
-    managers = ds.account_managers(stats.params["report"]["account_managers"])
-    out["account_manager"] = out["partner_id"].map(managers).astype(object)
+    contract = stats.partner_contract
+    out["currency"] = out["partner_id"].map(contract["currency"])
+    out["fx_rate"] = out["partner_id"].map(contract["fx_rate"])
+    out["account_manager"] = out["partner_id"].map(contract["account_manager"]).astype(object)
     return out.reset_index(drop=True)
 
 

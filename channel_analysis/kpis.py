@@ -513,7 +513,7 @@ def in_ramp_up(onboarded, period: str, ramp_up_quarters: int, fy_start: int = 1)
 
 
 def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
-    cube, cfg, ds = net.cube, net.cfg, net.ds
+    cube, ds = net.cube, net.ds
     nan = np.full(net.np, np.nan)
     L = w.length
     col: dict[str, np.ndarray] = {}

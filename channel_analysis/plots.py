@@ -34,7 +34,6 @@ draws the figure again). Tick formatters memoize their Babel output.
 from __future__ import annotations
 
 import functools
-import math
 import textwrap
 from contextlib import contextmanager
 from typing import Any, Mapping, Sequence

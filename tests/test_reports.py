@@ -19,7 +19,7 @@ import pytest
 
 import page_browser
 
-from channel_analysis import audit, build, i18n, quarter, render, sample
+from channel_analysis import audit, i18n, quarter, render, sample
 from channel_analysis.params import load_params
 from channel_analysis.scorecard import SECTIONS
 

@@ -183,14 +183,13 @@ class _Builder:
         if self.targets is not None:
             targets = self.targets[self.targets["partner_id"] == row.partner_id]
         contact = row.contact_name if isinstance(row.contact_name, str) else None
+        currency, fx_rate = self.money_of.get(row.partner_id, (self.currency, 1.0))
         mid = msgs.message_id(self.period, row.partner_id, row.recipient, row.report_sha256,
                               self.cfg["from_address"])
         filename = msgs.attachment_filename(row.partner_name, row.partner_id, self.period)
         try:
             content = compose(partner_name=row.partner_name, contact_name=contact,
-                              period=self.period, locale=row.locale,
-                              currency=self.money_of.get(row.partner_id, (self.currency, 1.0))[0],
-                              fx_rate=self.money_of.get(row.partner_id, (self.currency, 1.0))[1],
+                              period=self.period, locale=row.locale, currency=currency, fx_rate=fx_rate,
                               sender_name=self.cfg["from_name"], kpis=kpis, targets=targets,
                               account_manager=self.manager_of.get(row.partner_id))
             message = msgs.build_message(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..files import write_atomic
 from ..params import PROJECT_ROOT
 from .execute import render_overview, render_partner, short_error
 from .executors import make_pool

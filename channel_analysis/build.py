@@ -33,6 +33,8 @@ from . import (
     tiers,
 )
 from .dataset import Dataset
+from .errors import ParamsError
+from .schema import ACTIVITY_TABLES, TABLES
 from .settings import ReportSettings
 
 
@@ -72,16 +74,28 @@ class NetworkStats:
     partner_contract: pd.DataFrame
     #: results worth stating: stale_threshold_days, gini, top20_share, backtest (its summary)
     notes: dict = field(default_factory=dict)
+    #: what the data did not allow, and why: [item, reason] — an unavailable measure (its key), a
+    #: tier criterion (``tiers.<level>.<criterion>``), a segmentation weight
+    #: (``segmentation.weights.<criterion>``), a peer grouping, a derived input (see :func:`compute`)
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item", "reason"]))
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
-        return "\n".join([
+        unavailable = set(self.skipped["item"])
+        lines = [
             f"Network statistics for {self.dataset.period} (as of {self.dataset.as_of})",
             f"  partners reported: {len(k):,}   KPI rows: {len(self.kpis):,}",
-            f"  revenue this quarter: {k['revenue'].sum():,.0f} {self.dataset.reporting_currency}",
-            f"  Gini of trailing-four-quarter revenue: {self.concentration.gini:.3f}",
-            f"  open deals at as_of: {len(self.open_deals):,}",
-        ])
+        ]
+        if "revenue" not in unavailable:
+            lines.append(f"  revenue this quarter: {k['revenue'].sum():,.0f} {self.dataset.reporting_currency}")
+        if pd.notna(self.concentration.gini):
+            lines.append(f"  Gini of trailing-four-quarter revenue: {self.concentration.gini:.3f}")
+        if "pipeline_open_n" not in unavailable:
+            lines.append(f"  open deals at as_of: {len(self.open_deals):,}")
+        if len(self.skipped):
+            lines.append(f"  not available with this data ({len(self.skipped):,}):")
+            lines += [f"    {row.item}: {row.reason}" for row in self.skipped.itertuples(index=False)]
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         return self.summary()
@@ -195,6 +209,10 @@ def _add_run_rate(kpi: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
 def _category_mix(ds: Dataset, fy: int) -> pd.DataFrame:
     """Revenue per partner × category for the reported quarter and the same quarter a year earlier."""
     period, prev = ds.period, periods.shift(ds.period, -4, fy)
+    if not ds.provided("sales.category"):  # no product mix without categories
+        return pd.DataFrame({"partner_id": pd.Series(dtype=str), "category": pd.Series(dtype=str),
+                             "revenue": pd.Series(dtype=float), "revenue_prev_year": pd.Series(dtype=float),
+                             "share": pd.Series(dtype=float)})
     s = ds.sales
     q = periods.quarter_labels(s["date"], fy)
     keep = q.isin([period, prev]).to_numpy()
@@ -209,9 +227,115 @@ def _category_mix(ds: Dataset, fy: int) -> pd.DataFrame:
     return wide.sort_values(["partner_id", "revenue"], ascending=[True, False], ignore_index=True)
 
 
+def check_period(ds: Dataset) -> None:
+    """Raise :class:`~channel_analysis.errors.ParamsError` when the reported quarter has no activity
+    at all (no sale, no deal created, open or closed, no lead assigned in it): its scorecards would
+    be empty. The message gives the dates the data's activity covers."""
+    start, end = periods.quarter_bounds(ds.period, ds.fy_start)
+    dates, inside = [], False
+    for table, cols in (("sales", ("date",)), ("opportunities", ("created_date", "closed_date")),
+                        ("leads", ("assigned_date",))):
+        frame = getattr(ds, table)
+        if frame is None:
+            continue
+        for col in cols:
+            if col in frame.columns:
+                d = pd.to_datetime(frame[col]).dropna()
+                dates.append(d)
+                inside |= bool(((d >= start) & (d <= end)).any())
+        if table == "opportunities" and "closed_date" in frame.columns:  # open during the quarter
+            closed = pd.to_datetime(frame["closed_date"])
+            inside |= bool(((pd.to_datetime(frame["created_date"]) <= end)
+                            & (closed.isna() | (closed >= start))).any())
+    if inside:
+        return
+    found = pd.concat(dates) if dates else pd.Series(dtype="datetime64[ns]")
+    span = (f"runs from {found.min():%Y-%m-%d} to {found.max():%Y-%m-%d}" if len(found)
+            else "has no dated rows at all")
+    raise ParamsError(
+        f"period {ds.period} ({start:%Y-%m-%d} to {end:%Y-%m-%d}) has no data: no sale, deal or lead "
+        f"in it (the data's activity {span}); choose a period within that range (--period) and an "
+        f"as_of in or after it")
+
+
+def _criterion_measure(name: str) -> str:
+    """The measure a tier or segmentation criterion reads (``revenue_t4q`` → ``revenue``)."""
+    name = str(name).lstrip("-").strip()
+    base, _, suffix = name.rpartition("_")
+    return base if name not in measures.MEASURES and suffix in kpis.WINDOWS else name
+
+
+def effective_params(params: dict, ds: Dataset) -> tuple[dict, list[tuple[str, str]]]:
+    """The parameters this data can honour, and what was skipped: [(item, reason)].
+
+    Measures whose inputs are absent (:func:`channel_analysis.measures.unavailable`) are listed
+    first. A tier criterion on such a measure is skipped (a level left without any criterion of its
+    own is not assessed: removed); a segmentation weight on one is dropped (the score uses the
+    others); a peer grouping by a ``partners`` column the source lacks is skipped. Nothing is
+    silently renormalized: each change is a row of the returned list.
+    """
+    missing = measures.unavailable(ds.provided)
+    skipped = [(key, reason) for key, reason in missing.items()]
+    if ds.onboarded_derived:
+        n = ds.onboarded_derived
+        skipped.append(("partners.onboarded_date", f"derived from first activity (first sale, deal created "
+                                                   f"or lead assigned) for {n:,} partner{'s' * (n != 1)}"))
+    levels = []
+    for i, level in enumerate(params["tiers"]["levels"]):
+        criteria = dict(level.get("criteria") or {})
+        kept = {c: v for c, v in criteria.items() if _criterion_measure(c) not in missing}
+        for c in criteria:
+            if c not in kept:
+                skipped.append((f"tiers.{level['name']}.{c}",
+                                f"criterion skipped: {missing[_criterion_measure(c)]}"))
+        if i and criteria and not kept:
+            skipped.append((f"tiers.{level['name']}", "level not assessed: none of its criteria is available"))
+            continue
+        levels.append({**level, "criteria": kept})
+    seg = params["segmentation"]
+    weights = {c: w for c, w in seg["weights"].items() if _criterion_measure(c) not in missing}
+    dropped = {c: w for c, w in seg["weights"].items() if c not in weights}
+    for c, w in dropped.items():
+        skipped.append((f"segmentation.weights.{c}", f"weight {w:g} dropped: {missing[_criterion_measure(c)]}"
+                        + (f"; the score uses the other weights (sum {sum(weights.values()):g})" if weights
+                           else "; no weight left: no score")))
+    partner_cols = set(ds.partners.columns)
+    schema_cols = set(TABLES["partners"][0].to_schema().columns)
+    groups = []
+    for cols in params["benchmarks"]["peer_groups"]:
+        absent = [c for c in cols if c in schema_cols and c not in partner_cols]
+        if absent:
+            skipped.append((f"benchmarks.peer_groups[{', '.join(cols)}]",
+                            f"grouping skipped: partners.{', partners.'.join(absent)} not provided"))
+        else:
+            groups.append(cols)
+    out = {**params, "tiers": {**params["tiers"], "levels": levels},
+           "segmentation": {**seg, "weights": weights or dict(seg["weights"])},
+           "benchmarks": {**params["benchmarks"], "peer_groups": groups}}
+    return out, skipped
+
+
+def _blank_unavailable(frame: pd.DataFrame, skipped: list[tuple[str, str]]) -> pd.DataFrame:
+    """NaN in every column of an unavailable measure and its companions (never a computed 0)."""
+    keys = {item for item, _ in skipped if item in measures.MEASURES}
+    cols = [c for c in frame.columns if c in keys or (measures.companion_of(c) in keys
+                                                      and not c.endswith("_low_sample"))]
+    if not cols:
+        return frame
+    return frame.assign(**{c: np.nan for c in cols})
+
+
 def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStats:
-    """Every statistic of the run for the whole network (vectorized; see the module docstring)."""
+    """Every statistic of the run for the whole network (vectorized; see the module docstring).
+
+    The parameters are first restricted to what the data can honour (:func:`effective_params`):
+    ``NetworkStats.params`` holds the effective ones and ``NetworkStats.skipped`` what was left
+    out and why. A reported quarter without any activity raises (:func:`check_period`).
+    """
     fy = ds.fy_start
+    check_period(ds)
+    given_weights = params["segmentation"]["weights"]
+    params, skipped = effective_params(params, ds)
     quarters = periods.quarter_range(ds.period, params["history_quarters"])
     steps = tqdm(total=8, desc="statistics", disable=not progress, leave=False)
 
@@ -219,14 +343,17 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     kpi = _add_pipeline(kpi, ds, params, quarters)
     kpi = _add_shrunk_win_rate(kpi)
     kpi = _add_run_rate(kpi, ds)
+    kpi = _blank_unavailable(kpi, skipped)
     targets = kpis.target_attainment(kpi, ds.targets, params)
-    network = kpis.network_kpis(ds, params, quarters)
+    network = _blank_unavailable(kpis.network_kpis(ds, params, quarters), skipped)
     monthly = kpis.monthly_revenue(ds, params)
     steps.update(1)
 
     seg = params["segmentation"]
     conc = segmentation.concentration(kpi, "revenue", seg["abc"], period=ds.period, window="t4q")
     scores = segmentation.weighted_score(kpi, seg["weights"], seg["missing"], period=ds.period, window="t4q")
+    if not any(_criterion_measure(c) not in {i for i, _ in skipped} for c in given_weights):
+        scores = scores.assign(score=np.nan)  # every weight is on an unavailable measure: no score
     matrix = segmentation.performance_potential(scores, kpi, cuts=seg["matrix_cuts"],
                                                 actions=seg["matrix_actions"], period=ds.period,
                                                 ramp_up_action=seg["ramp_up_action"])
@@ -253,11 +380,16 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     steps.update(1)
 
     quarterly = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue"]]
-    fc = forecast.forecast_next(quarterly, params, last_period=ds.period)
-    try:
-        bt = forecast.backtest(quarterly, holdout=4, params=params)
-    except Exception as exc:  # too short a history for a backtest is a fact to report, not a failure
-        bt = f"backtest not available: {exc}"
+    if ds.has("sales"):
+        fc = forecast.forecast_next(quarterly, params, last_period=ds.period)
+        try:
+            bt = forecast.backtest(quarterly, holdout=4, params=params)
+        except Exception as exc:  # too short a history for a backtest is a fact to report, not a failure
+            bt = f"backtest not available: {exc}"
+    else:  # no revenue to forecast
+        fc = forecast.forecast_next(quarterly.iloc[:0], params, last_period=ds.period)
+        bt = "backtest not available: sales not provided"
+        skipped.append(("forecast", "sales not provided"))
     steps.update(1)
 
     # The pipeline and the sales cycle are seen at the quarter's snapshot: its last day, or as_of for a
@@ -308,6 +440,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
+        skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )

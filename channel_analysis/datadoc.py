@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import validation
 from .params import PROJECT_ROOT
-from .schema import TABLES
+from .schema import ACTIVITY_TABLES, TABLES
 
 DEFAULT_PATH = PROJECT_ROOT / "docs" / "data-model.md"
 
@@ -22,8 +22,11 @@ _INTRO = """\
 
 <!-- Generated from channel_analysis/schema.py by `channel-analysis docs`; do not edit by hand. -->
 
-The input a quarterly run reads: {n_tables} tables, {n_required} of them required
-({required}). Each table below lists its columns with their type, whether they are required, what
+The input a quarterly run reads: {n_tables} tables. Required: {required} (its `partner_id` and
+`name`: what any CRM account list has) and at least one activity table among {activity}.
+Everything else is optional: a KPI whose input is absent is reported as *not available* (empty,
+never 0) and the run summary lists each skipped KPI with the missing input (the `needs` column
+of the measure catalog in `docs/kpis.md`). Each table below lists its columns with their type, whether they are required, what
 they mean, an example value and the KPIs that use them (KPIs are defined in `docs/kpis.md`).
 
 ## Sources
@@ -66,8 +69,14 @@ in progress) uses the currency's latest rate.
 
 ## Optional tables
 
-Only {required} are required. When an optional table is absent (or empty), the KPIs that need it
-are reported as unavailable; nothing else changes:
+Only {required} and one of {activity} are required. When an optional table (or column) is
+absent (or the table empty), the KPIs that need it are reported as not available; nothing else
+changes. Derived instead of required: a partner without `onboarded_date` (column or value) is
+taken as onboarded on its first activity (first sale, deal created or lead assigned), and the run
+summary says for how many partners; without `partners.currency` every partner is in the reporting
+currency; a peer grouping by a `partners` column the source lacks is skipped (the next grouping,
+finally the whole network, is used). Tier criteria and segmentation weights on a KPI that is not
+available are skipped, and the run summary lists each one.
 
 {optional}
 
@@ -189,8 +198,10 @@ def _table_section(name: str, model, required: bool) -> str:
             need = "required"
         elif column.required:
             need = "required, may be empty"
-        else:
+        elif column.nullable:
             need = "optional"
+        else:
+            need = "optional; not empty when given"
         kpis = ", ".join(meta.get("kpis", []))
         lines.append(
             f"| `{col_name}` | {_type(column.dtype)} | {need} | {_cell(column.description)} | "
@@ -219,6 +230,7 @@ def render() -> str:
         n_tables=len(TABLES),
         n_required=len(required),
         required=" and ".join(f"`{n}`" for n in required),
+        activity=", ".join(f"`{n}`" for n in ACTIVITY_TABLES),
         optional="\n".join(optional_lines),
         rules="\n".join(f"- {r}" for r in rules),
     )

@@ -16,7 +16,7 @@ import pandas as pd
 from . import periods, validation
 from .errors import DataSourceError, DataValidationError
 from .io import sources
-from .schema import TABLES
+from .schema import ACTIVITY_TABLES, TABLES
 from .validation import MONEY_COLUMNS, money_period, row_currency
 
 
@@ -29,9 +29,9 @@ class Dataset:
     """
 
     partners: pd.DataFrame
-    sales: pd.DataFrame
     as_of: dt.date
     period: str
+    sales: pd.DataFrame | None = None
     fy_start: int = 1
     reporting_currency: str = "EUR"
     partner_contacts: pd.DataFrame | None = None
@@ -46,10 +46,63 @@ class Dataset:
     program_costs: pd.DataFrame | None = None
     fx_rates: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default=())
+    #: partners whose onboarded_date was derived from their first activity (see __post_init__)
+    onboarded_derived: int = 0
+
+    def __post_init__(self):
+        # partners.onboarded_date absent (column or value): the partner's first activity — first
+        # sale, first deal created, first lead assigned — stated in ``notes``. The given frame is
+        # not modified; the Dataset holds a new one.
+        p = self.partners
+        given = p["onboarded_date"] if "onboarded_date" in p else pd.Series(pd.NaT, index=p.index,
+                                                                           dtype="datetime64[ns]")
+        missing = given.isna()
+        if not missing.any() and "onboarded_date" in p:
+            return
+        first = self.first_activity().reindex(p["partner_id"].astype(str).to_numpy())
+        derived = given.where(~missing, pd.Series(first.to_numpy(), index=p.index))
+        n = int((missing & derived.notna()).sum())
+        none = int(derived.isna().sum())
+        notes = list(self.notes)
+        if n:
+            notes.append(f"partners.onboarded_date: derived from first activity (first sale, deal created "
+                         f"or lead assigned) for {n:,} partner{'s' * (n != 1)}")
+        if none:
+            notes.append(f"partners.onboarded_date: {none:,} partner{'s' * (none != 1)} without onboarded_date "
+                         f"and without any activity: not reported")
+        object.__setattr__(self, "partners", p.assign(onboarded_date=pd.to_datetime(derived)))
+        object.__setattr__(self, "notes", tuple(notes))
+        object.__setattr__(self, "onboarded_derived", n)
+
+    def first_activity(self) -> pd.Series:
+        """Each partner's first activity date (first sale, first deal created, first lead
+        assigned), indexed by partner id; partners without activity are absent."""
+        parts = []
+        for table, col in (("sales", "date"), ("opportunities", "created_date"), ("leads", "assigned_date")):
+            frame = getattr(self, table)
+            if frame is not None and len(frame):
+                known = frame["partner_id"].notna()  # (unassigned leads belong to no partner)
+                parts.append(pd.DataFrame({"partner_id": frame.loc[known, "partner_id"].astype(str).to_numpy(),
+                                           "date": pd.to_datetime(frame.loc[known, col]).to_numpy()}))
+        if not parts:
+            return pd.Series(dtype="datetime64[ns]")
+        d = pd.concat(parts, ignore_index=True).dropna()
+        return d.groupby("partner_id")["date"].min()
 
     def has(self, table: str) -> bool:
         """True if the optional ``table`` was provided (KPIs that need it are otherwise unavailable)."""
         return getattr(self, table) is not None
+
+    def provided(self, name: str) -> bool:
+        """True if the source provided input ``name``: a table (``"sales"``) or a column
+        (``"sales.cost"``). Validation keeps only the columns a source has, so a column in a typed
+        frame is a provided one (an empty value in some rows is still "provided"). The one test
+        behind "not available" (:func:`channel_analysis.measures.unavailable`)."""
+        table, _, column = name.partition(".")
+        frame = getattr(self, table, None) if table in TABLES else None
+        if frame is None:
+            return False
+        return not column or column in frame.columns
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -136,6 +189,9 @@ def load_dataset(params: dict, *, validate: bool = True, progress: bool = True) 
         missing = [name for name, (_, required) in TABLES.items() if required and name not in raw]
         if missing:
             raise DataSourceError(f"{sources.describe(source)} has no table {', '.join(missing)} (required)")
+        if not any(name in raw for name in ACTIVITY_TABLES):
+            raise DataSourceError(f"{sources.describe(source)} has none of {', '.join(ACTIVITY_TABLES)}: "
+                                  "provide at least one activity table")
         tables = validation.coerce_tables(raw)
         notes = ()
     tables = convert_money(tables, params)

@@ -30,6 +30,10 @@ TARGET_ACTUALS = measures.TARGET_ACTUALS
 SAMPLED = measures.SAMPLED
 
 _EPOCH = pd.Timestamp("1970-01-01")
+#: The sales lines of a source without a sales table: none (every sales KPI is then not available).
+_NO_SALES = pd.DataFrame({"line_id": pd.Series(dtype="str"), "date": pd.Series(dtype="datetime64[ns]"),
+                          "partner_id": pd.Series(dtype="str"), "quantity": pd.Series(dtype="int64"),
+                          "revenue": pd.Series(dtype="float64")})
 # Combined integer keys (partner, customer, category, quarter) must stay below this.
 _KEY_LIMIT = 2.0**62
 
@@ -246,7 +250,8 @@ class _Network:
 
     # -- sales ---------------------------------------------------------------------------------
     def _sales(self) -> None:
-        s = self.ds.sales
+        # no sales table: no line at all, so every sales window is "not covered" (NaN, never 0)
+        s = self.ds.sales if self.ds.sales is not None else _NO_SALES
         p = self.pidx(s["partner_id"])
         q = self.quarters_of(s["date"])
         ok = p >= 0
@@ -254,7 +259,8 @@ class _Network:
         rev = s["revenue"].to_numpy(dtype=float)[ok]
         qty = s["quantity"].to_numpy(dtype=float)[ok]
         day = _days(s["date"])[ok]
-        st = (s["channel"] == "sell_through").to_numpy()[ok]
+        # without a channel column every line counts as sell-through (the registration base)
+        st = ((s["channel"] == "sell_through").to_numpy() if "channel" in s else np.ones(len(s), bool))[ok]
         cube = self.cube
         self.data_start = int(q.min()) if len(q) else None
         cube.add("lines", p, q)
@@ -267,10 +273,13 @@ class _Network:
             cube.add("margin", p[known], q[known], rev[known] - cost[known])
             cube.add("revenue_costed", p[known], q[known], rev[known])
         # registration (sell-through lines only; registered units capped at the line's quantity)
-        reg = s["registered_units"].to_numpy(dtype=float)[ok]
-        cube.add("st_units", p[st], q[st], qty[st])
-        cube.add("st_registered", p[st], q[st], np.minimum(reg[st], qty[st]))
-        self.has_reg_date = "registered_date" in s
+        self.has_registration = "registered_units" in s
+        reg = (s["registered_units"].to_numpy(dtype=float, na_value=np.nan)[ok] if self.has_registration
+               else np.zeros(int(ok.sum())))
+        if self.has_registration:
+            cube.add("st_units", p[st], q[st], qty[st])
+            cube.add("st_registered", p[st], q[st], np.minimum(reg[st], qty[st]))
+        self.has_reg_date = self.has_registration and "registered_date" in s
         if self.has_reg_date and self.with_customers:  # (the network KPIs need neither)
             rday = _days(s["registered_date"])[ok]
             lagok = st & (reg > 0) & ~np.isnan(rday)
@@ -294,14 +303,19 @@ class _Network:
         if len(p):
             first = pd.Series(day).groupby(p).min()
             self.first_sale[first.index.to_numpy()] = first.to_numpy()
+        self.has_customers = "customer_id" in s
+        self.has_categories = "category" in s
         if self.with_customers:
             self._customers(s, ok, p, q, rev)
 
     def _customers(self, s: pd.DataFrame, ok: np.ndarray, p: np.ndarray, q: np.ndarray,
                    rev: np.ndarray) -> None:
         """Distinct (partner-customer, category, quarter) rows, sorted by quarter for slicing."""
-        c, c_uni = pd.factorize(s["customer_id"])
-        k, k_uni = pd.factorize(s["category"])
+        # (without customer_id the structures are built on no customer: the customer KPIs are NaN)
+        c, c_uni = (pd.factorize(s["customer_id"]) if self.has_customers
+                    else (np.zeros(len(s), dtype=np.int64), np.zeros(1)))
+        k, k_uni = (pd.factorize(s["category"]) if self.has_categories
+                    else (np.zeros(len(s), dtype=np.int64), np.zeros(1)))
         c, k = c[ok].astype(np.int64), k[ok].astype(np.int64)
         nc, nk = max(len(c_uni), 1), max(len(k_uni), 1)
         q0 = int(q.min()) if len(q) else 0
@@ -397,7 +411,8 @@ class _Network:
             cq = self.quarters_of(closed)
             outcome = o["outcome"].astype(str).to_numpy()
             won, lost = outcome == "won", outcome == "lost"
-            amount = o["amount"].to_numpy(dtype=float)
+            amount = (o["amount"].to_numpy(dtype=float, na_value=np.nan) if "amount" in o
+                      else np.full(len(o), np.nan))  # (validation: every won deal has an amount)
             cube.add("deals_won", p[won], cq[won])
             cube.add("deals_lost", p[lost], cq[lost])
             cube.add("won_amount", p[won], cq[won], amount[won])
@@ -549,19 +564,19 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
     else:
         col["potential"], col["share_of_wallet"] = nan.copy(), nan.copy()
 
-    # end customers
-    covered = _sales_covered(net, w.lo)
+    # end customers (not available without sales.customer_id)
+    covered = _sales_covered(net, w.lo) and net.has_customers
     act, spend = net.customer_activity(w.lo, w.hi)
     active_n = net.per_partner(act)
     col["customers_active"] = np.where(covered, active_n, np.nan)
     new = act & (net.pc_first_q >= w.lo) & (net.pc_first_q <= w.hi)
-    col["customers_new"] = (net.per_partner(new) if _sales_covered(net, w.lo - 1) else nan.copy())
+    col["customers_new"] = (net.per_partner(new) if covered and _sales_covered(net, w.lo - 1) else nan.copy())
     # lost: bought in the previous window of the same length, not in this one
     act_prev, spend_prev = net.customer_activity(w.lo - L, w.hi - L)
-    prev_covered = _sales_covered(net, w.lo - L)
+    prev_covered = net.has_customers and _sales_covered(net, w.lo - L)
     col["customers_lost"] = net.per_partner(act_prev & ~act) if prev_covered else nan.copy()
     ncat = net.categories_bought(w.lo, w.hi)
-    cross_n = np.where(covered, active_n, np.nan)
+    cross_n = np.where(covered and net.has_categories, active_n, np.nan)
     col["cross_sell_rate"] = _ratio(net.per_partner(act & (ncat >= 2)), cross_n)
     col["cross_sell_rate_n"] = cross_n
     repeat = act & act_prev
@@ -569,9 +584,10 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
     col["upsell_rate"] = _ratio(net.per_partner(repeat & (spend > spend_prev)), up_n)
     col["upsell_rate_n"] = up_n
 
-    # registration
-    st_units = sales_sum("st_units", w.lo, w.hi)
-    col["registration_rate"] = _ratio(sales_sum("st_registered", w.lo, w.hi), st_units)
+    # registration (not available without sales.registered_units)
+    st_units = sales_sum("st_units", w.lo, w.hi) if net.has_registration else nan.copy()
+    col["registration_rate"] = (_ratio(sales_sum("st_registered", w.lo, w.hi), st_units)
+                                if net.has_registration else nan.copy())
     col["registration_rate_n"] = st_units
     if net.has_reg_date and covered:
         lg = net.lags
@@ -739,8 +755,9 @@ def monthly_revenue(ds: Dataset, params: dict) -> pd.DataFrame:
 
     Returns [partner_id, month (Timestamp, first day of the month), revenue, gross_margin]: one
     row per partner and month in which the partner existed (onboarded on or before the month's
-    last day, not ended before its first day), zeros for months without sales. ``gross_margin``
-    sums revenue − cost over lines with a known cost (NaN when sales have no cost column).
+    last day, not ended before its first day), zeros for months without sales (NaN for both
+    without a sales table). ``gross_margin`` sums revenue − cost over lines with a known cost (NaN
+    when sales have no cost column).
     """
     quarters = _default_quarters(ds, params)
     start, _ = periods.quarter_bounds(quarters[0], ds.fy_start)
@@ -748,7 +765,7 @@ def monthly_revenue(ds: Dataset, params: dict) -> pd.DataFrame:
     months = pd.period_range(start, end, freq="M")
     ids = ds.partners["partner_id"].astype(str).to_numpy()
     index = pd.Index(ids)
-    s = ds.sales
+    s = ds.sales if ds.sales is not None else _NO_SALES
     p = index.get_indexer(s["partner_id"].astype(str))
     m = pd.to_datetime(s["date"]).dt.to_period("M")
     mi = np.asarray(m.array.asi8, dtype=np.int64) - months[0].ordinal
@@ -757,6 +774,8 @@ def monthly_revenue(ds: Dataset, params: dict) -> pd.DataFrame:
     size = len(ids) * len(months)
     rev = s["revenue"].to_numpy(dtype=float)[ok]
     revenue = np.bincount(key, weights=rev, minlength=size)
+    if ds.sales is None:  # no sales table: revenue not available, not zero
+        revenue = np.full(size, np.nan)
     if "cost" in s:
         cost = s["cost"].to_numpy(dtype=float, na_value=np.nan)[ok]
         known = ~np.isnan(cost)

@@ -45,7 +45,9 @@ class Measure:
     docs/kpis.md); ``sampled``: the table carries ``<key>_n`` and ``<key>_low_sample``;
     ``interval``: it also carries ``<key>_low`` / ``<key>_high`` (95 %); ``benchmark``: shown among
     the peer benchmarks; ``target``: the ``targets.metric`` value whose actual this column holds;
-    ``headline``: quoted in the email's headline figures; ``table``: kpis | network.
+    ``headline``: quoted in the email's headline figures; ``table``: kpis | network; ``needs``: the
+    inputs it is computed from, each ``"table"`` or ``"table.column"`` (``"a|b"``: either one) —
+    without them the measure is not available (NaN, never 0; see :func:`unavailable`).
     """
 
     key: str
@@ -59,6 +61,7 @@ class Measure:
     target: str | None = None
     headline: bool = False
     table: str = "kpis"
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS or self.direction not in DIRECTIONS or self.table not in TABLES:
@@ -73,103 +76,127 @@ _M = Measure
 _CATALOG: tuple[Measure, ...] = (
     # revenue, growth, margin
     _M("revenue", N_("Revenue"), "currency", "Sum of sales revenue in the window.",
-       benchmark=True, target="revenue", headline=True),
+       benchmark=True, target="revenue", headline=True, needs=("sales",)),
     _M("revenue_prev", N_("Revenue, previous period"), "currency",
-       "Revenue of the window of the same length just before."),
-    _M("revenue_growth_prev", N_("Growth vs previous period"), "percent", "revenue ÷ revenue_prev − 1."),
-    _M("revenue_yoy", N_("Revenue a year earlier"), "currency", "Revenue of the same window one year earlier."),
+       "Revenue of the window of the same length just before.", needs=("sales",)),
+    _M("revenue_growth_prev", N_("Growth vs previous period"), "percent", "revenue ÷ revenue_prev − 1.",
+       needs=("sales",)),
+    _M("revenue_yoy", N_("Revenue a year earlier"), "currency", "Revenue of the same window one year earlier.",
+       needs=("sales",)),
     _M("revenue_growth_yoy", N_("Growth vs a year earlier"), "percent", "revenue ÷ revenue_yoy − 1.",
-       benchmark=True, headline=True),
+       benchmark=True, headline=True, needs=("sales",)),
     _M("gross_margin", N_("Gross margin"), "currency", "Revenue − cost over lines with a known cost.",
-       target="gross_margin"),
+       target="gross_margin", needs=("sales.cost",)),
     _M("gross_margin_pct", N_("Gross margin %"), "percent", "gross_margin ÷ revenue of the lines with a known cost.",
-       benchmark=True),
+       benchmark=True, needs=("sales.cost",)),
     _M("revenue_target_fy", N_("Revenue target of the fiscal year"), "currency",
-       "Sum of the fiscal year's quarterly revenue targets (all four agreed)."),
+       "Sum of the fiscal year's quarterly revenue targets (all four agreed).", needs=("targets",)),
     _M("revenue_run_rate_needed", N_("Revenue needed per remaining quarter"), "currency",
-       "(Fiscal-year revenue target − revenue so far this year) ÷ quarters left in the year.", direction="down"),
-        _M("units", N_("Units sold"), "integer", "Sum of quantities sold in the window."),
-    _M("revenue_per_rep", N_("Revenue per sales rep"), "currency", "revenue ÷ partners.sales_reps."),
-    _M("potential", N_("Market potential"), "currency", "Sum of the potential of the window's quarters."),
+       "(Fiscal-year revenue target − revenue so far this year) ÷ quarters left in the year.", direction="down",
+       needs=("sales", "targets")),
+        _M("units", N_("Units sold"), "integer", "Sum of quantities sold in the window.", needs=("sales",)),
+    _M("revenue_per_rep", N_("Revenue per sales rep"), "currency", "revenue ÷ partners.sales_reps.",
+       needs=("sales", "partners.sales_reps")),
+    _M("potential", N_("Market potential"), "currency", "Sum of the potential of the window's quarters.",
+       needs=("potential",)),
     _M("share_of_wallet", N_("Share of wallet"), "percent", "Revenue ÷ potential, quarters with a potential.",
-       benchmark=True),
+       benchmark=True, needs=("sales", "potential")),
     # end customers
     _M("customers_active", N_("Active customers"), "integer", "Distinct customers who bought in the window.",
-       benchmark=True),
+       benchmark=True, needs=("sales.customer_id",)),
     _M("customers_new", N_("New customers"), "integer",
-       "Active customers buying from the partner for the first time.", target="new_customers"),
+       "Active customers buying from the partner for the first time.", target="new_customers",
+       needs=("sales.customer_id",)),
     _M("customers_lost", N_("Lost customers"), "integer",
-       "Customers who bought in the previous window of the same length and not in this one.", direction="down"),
+       "Customers who bought in the previous window of the same length and not in this one.", direction="down",
+       needs=("sales.customer_id",)),
     _M("cross_sell_rate", N_("Cross-sell rate"), "percent",
-       "Active customers buying two or more categories ÷ active customers.", sampled=True, interval=True, benchmark=True),
+       "Active customers buying two or more categories ÷ active customers.", sampled=True, interval=True, benchmark=True,
+       needs=("sales.customer_id", "sales.category")),
     _M("upsell_rate", N_("Upsell rate"), "percent",
-       "Returning customers who spent more than in the previous window ÷ returning customers.", sampled=True, interval=True),
+       "Returning customers who spent more than in the previous window ÷ returning customers.", sampled=True, interval=True,
+       needs=("sales.customer_id",)),
     # registration
     _M("registration_rate", N_("Registration rate"), "percent",
        "Registered units ÷ units sold through to end customers.", sampled=True, interval=True, benchmark=True,
-       target="registration_rate", headline=True),
+       target="registration_rate", headline=True, needs=("sales.registered_units",)),
     _M("registration_lag_days_median", N_("Median days to registration"), "days",
-       "Median days from sale to registration.", direction="down", sampled=True),
+       "Median days from sale to registration.", direction="down", sampled=True,
+       needs=("sales.registered_units", "sales.registered_date")),
     # leads
-    _M("leads_received", N_("Leads received"), "integer", "Leads assigned in the window."),
+    _M("leads_received", N_("Leads received"), "integer", "Leads assigned in the window.", needs=("leads",)),
     _M("lead_accept_rate", N_("Leads accepted"), "percent", "Accepted leads ÷ decided leads.",
-       sampled=True, interval=True, benchmark=True),
+       sampled=True, interval=True, benchmark=True, needs=("leads",)),
     _M("lead_accept_days_median", N_("Median days to accept a lead"), "days",
-       "Median days from assignment to acceptance.", direction="down", sampled=True),
+       "Median days from assignment to acceptance.", direction="down", sampled=True,
+       needs=("leads.accepted_date",)),
     _M("lead_conversion_rate", N_("Leads converted to deals"), "percent", "Converted leads ÷ decided leads.",
-       sampled=True, interval=True),
+       sampled=True, interval=True, needs=("leads",)),
     # deals
-    _M("deals_created", N_("Deals registered"), "integer", "Deals created in the window."),
-    _M("deals_won", N_("Deals won"), "integer", "Deals won (closed) in the window."),
-    _M("deals_lost", N_("Deals lost"), "integer", "Deals lost (closed) in the window.", direction="down"),
+    _M("deals_created", N_("Deals registered"), "integer", "Deals created in the window.",
+       needs=("opportunities",)),
+    _M("deals_won", N_("Deals won"), "integer", "Deals won (closed) in the window.", needs=("opportunities",)),
+    _M("deals_lost", N_("Deals lost"), "integer", "Deals lost (closed) in the window.", direction="down",
+       needs=("opportunities",)),
     _M("win_rate", N_("Win rate"), "percent", "Deals won ÷ deals closed in the window.", sampled=True,
-       interval=True, target="win_rate", headline=True),
+       interval=True, target="win_rate", headline=True, needs=("opportunities",)),
     _M("win_rate_shrunk", N_("Win rate (adjusted for few deals)"), "percent",
-       "Empirical-Bayes win rate: pulled towards the network's rate when few deals closed.", benchmark=True),
-    _M("deal_size_mean", N_("Average deal size"), "currency", "Won amount ÷ deals won.", sampled=True),
+       "Empirical-Bayes win rate: pulled towards the network's rate when few deals closed.", benchmark=True,
+       needs=("opportunities",)),
+    _M("deal_size_mean", N_("Average deal size"), "currency", "Won amount ÷ deals won.", sampled=True,
+       needs=("opportunities.amount",)),
     _M("deal_size_median", N_("Median deal size"), "currency", "Median amount of the deals won.",
-       sampled=True, benchmark=True),
+       sampled=True, benchmark=True, needs=("opportunities.amount",)),
     # pipeline and sales cycle
-    _M("pipeline_open_n", N_("Open deals"), "integer", "Deals open at the period's snapshot."),
+    _M("pipeline_open_n", N_("Open deals"), "integer", "Deals open at the period's snapshot.",
+       needs=("opportunities",)),
     _M("pipeline_open", N_("Open pipeline"), "currency", "Amount of the deals open at the snapshot.",
-       target="pipeline"),
-    _M("pipeline_open_amount", N_("Open pipeline"), "currency", "Same as pipeline_open (the pipeline module's name)."),
+       target="pipeline", needs=("opportunities.amount",)),
+    _M("pipeline_open_amount", N_("Open pipeline"), "currency", "Same as pipeline_open (the pipeline module's name).",
+       needs=("opportunities.amount",)),
     _M("pipeline_weighted", N_("Weighted pipeline"), "currency",
-       "Open amount × the network's chance of winning at each deal's stage."),
+       "Open amount × the network's chance of winning at each deal's stage.", needs=("opportunities.amount",)),
     _M("stale_deals_n", N_("Stale deals"), "integer",
-       "Open deals past their expected close date or open unusually long.", direction="down"),
+       "Open deals past their expected close date or open unusually long.", direction="down",
+       needs=("opportunities",)),
     _M("next_quarter_revenue_target", N_("Next quarter's revenue target"), "currency",
-       "The revenue target agreed for the next quarter."),
+       "The revenue target agreed for the next quarter.", needs=("targets",)),
     _M("pipeline_coverage", N_("Pipeline coverage"), "percent",
-       "Weighted pipeline ÷ next quarter's revenue target."),
+       "Weighted pipeline ÷ next quarter's revenue target.", needs=("opportunities.amount", "targets")),
     _M("pipeline_velocity", N_("Pipeline velocity"), "currency",
-       "Open deals × win rate × average deal size ÷ median sales cycle, per quarter."),
+       "Open deals × win rate × average deal size ÷ median sales cycle, per quarter.",
+       needs=("opportunities.amount",)),
     _M("sales_cycle_median_days", N_("Median sales cycle"), "days",
        "Kaplan–Meier median days to close, deals created in the last four quarters, open deals censored.",
-       direction="down", benchmark=True),
+       direction="down", benchmark=True, needs=("opportunities",)),
     _M("sales_cycle_events", N_("Deals closed in the sales-cycle estimate"), "integer",
-       "Closed deals behind the median sales cycle."),
+       "Closed deals behind the median sales cycle.", needs=("opportunities",)),
     # MDF
-    _M("mdf_allocated", N_("MDF allocated"), "currency", "Marketing funds allocated in the window."),
-    _M("mdf_claimed", N_("MDF claimed"), "currency", "Marketing funds claimed in the window."),
-    _M("mdf_utilization", N_("MDF used"), "percent", "mdf_claimed ÷ mdf_allocated.", benchmark=True),
+    _M("mdf_allocated", N_("MDF allocated"), "currency", "Marketing funds allocated in the window.",
+       needs=("mdf",)),
+    _M("mdf_claimed", N_("MDF claimed"), "currency", "Marketing funds claimed in the window.", needs=("mdf",)),
+    _M("mdf_utilization", N_("MDF used"), "percent", "mdf_claimed ÷ mdf_allocated.", benchmark=True,
+       needs=("mdf",)),
     _M("mdf_attributed_revenue", N_("Revenue from MDF activities"), "currency",
-       "Revenue attributed to MDF activities."),
-    _M("mdf_return", N_("Return on MDF"), "ratio", "Attributed revenue ÷ funds claimed for those activities."),
+       "Revenue attributed to MDF activities.", needs=("mdf.attributed_revenue",)),
+    _M("mdf_return", N_("Return on MDF"), "ratio", "Attributed revenue ÷ funds claimed for those activities.",
+       needs=("mdf.attributed_revenue",)),
     # people
     _M("certified_reps", N_("Certified sales reps"), "integer",
        "People holding a valid certification at the end of the window.", benchmark=True,
-       target="certified_reps"),
-    _M("trainings_completed", N_("Trainings completed"), "integer", "Trainings completed in the window."),
+       target="certified_reps", needs=("trainings",)),
+    _M("trainings_completed", N_("Trainings completed"), "integer", "Trainings completed in the window.",
+       needs=("trainings",)),
     # satisfaction
     _M("csat_mean", N_("Customer satisfaction (1–5)"), "decimal", "Mean satisfaction score of survey answers.",
-       sampled=True, benchmark=True, target="csat"),
-    _M("nps", N_("Net promoter score"), "integer", "100 × (promoters − detractors) ÷ answers.", sampled=True),
+       sampled=True, benchmark=True, target="csat", needs=("surveys.csat",)),
+    _M("nps", N_("Net promoter score"), "integer", "100 × (promoters − detractors) ÷ answers.", sampled=True,
+       needs=("surveys.nps",)),
     # tenure
     _M("tenure_days", N_("Days in the programme"), "days", "Days from onboarding to the end of the window.",
        direction="none"),
     _M("time_to_first_deal_days", N_("Days to first deal"), "days",
-       "Days from onboarding to the first sale or won deal.", direction="down"),
+       "Days from onboarding to the first sale or won deal.", direction="down", needs=("sales|opportunities",)),
     # network table
     _M("partners_active_start", N_("Active partners at the start"), "integer",
        "Partners active on the quarter's first day.", table="network"),
@@ -184,22 +211,25 @@ _CATALOG: tuple[Measure, ...] = (
     _M("churn_rate", N_("Partner churn"), "percent", "Partners active at the start who ended ÷ active at the start.",
        direction="down", sampled=True, table="network"),
     _M("activation_cohort", N_("Partners in the activation cohort"), "integer",
-       "Partners onboarded in the last four quarters whose activation period is over.", table="network"),
+       "Partners onboarded in the last four quarters whose activation period is over.", table="network",
+       needs=("sales|opportunities",)),
     _M("partners_activated", N_("Partners activated"), "integer",
-       "Cohort partners with a first deal within the activation period.", table="network"),
+       "Cohort partners with a first deal within the activation period.", table="network",
+       needs=("sales|opportunities",)),
     _M("activation_rate", N_("Activation rate"), "percent", "partners_activated ÷ activation_cohort.",
-       sampled=True, table="network"),
+       sampled=True, table="network", needs=("sales|opportunities",)),
     _M("program_costs_cohort", N_("Programme costs of the cohort"), "currency",
-       "Programme costs of the activation cohort.", direction="none", table="network"),
+       "Programme costs of the activation cohort.", direction="none", table="network", needs=("program_costs",)),
     _M("cost_to_acquire_and_onboard_per_activated_partner", N_("Cost per activated partner"), "currency",
-       "Cohort programme costs ÷ partners activated.", direction="down", table="network"),
+       "Cohort programme costs ÷ partners activated.", direction="down", table="network",
+       needs=("program_costs", "sales|opportunities")),
     _M("program_costs", N_("Programme costs"), "currency", "Programme costs dated in the quarter.",
-       direction="none", table="network"),
+       direction="none", table="network", needs=("program_costs",)),
     _M("channel_return", N_("Channel return"), "ratio", "Revenue ÷ (programme costs + MDF claimed).",
-       table="network"),
+       table="network", needs=("sales", "program_costs|mdf")),
     _M("revenue_gini_t4q", N_("Gini coefficient"), "decimal",
        "Concentration of partners' trailing-four-quarter revenue: 0 = equal, 1 = one partner sells all.",
-       direction="none", table="network"),
+       direction="none", table="network", needs=("sales",)),
 )
 
 #: key → Measure, KPI-table measures and network-table measures (keys are unique across both,
@@ -223,6 +253,20 @@ TARGET_METRICS: tuple[str, ...] = tuple(TARGET_ACTUALS)
 HEADLINE: tuple[str, ...] = tuple(m.key for m in _CATALOG if m.headline)
 #: KPI-table columns that are not measures: keys, and the companions of sampled measures.
 KEY_COLUMNS = ("partner_id", "period", "window", "period_start", "period_end", "status")
+
+
+def unavailable(provided) -> dict[str, str]:
+    """The measures whose inputs the data lacks: key → reason ("sales.cost not provided").
+
+    ``provided(name)`` tells whether an input (``"table"`` or ``"table.column"``) was provided
+    (:meth:`channel_analysis.dataset.Dataset.provided`). A measure is unavailable when any of its
+    :attr:`Measure.needs` has none of its alternatives provided."""
+    out = {}
+    for m in _CATALOG:
+        lacking = [need for need in m.needs if not any(provided(alt) for alt in need.split("|"))]
+        if lacking:
+            out[m.key] = ", ".join(" or ".join(need.split("|")) for need in lacking) + " not provided"
+    return out
 
 
 def get(key: str) -> Measure:
@@ -269,17 +313,23 @@ def catalog_markdown() -> str:
         "Generated from `channel_analysis/measures.py` (`channel-analysis docs`); do not edit by hand.",
         "Every page, table, email and doc reads these declarations. *better*: which direction is good;",
         "*sampled*: carries `_n` and `_low_sample`; *interval*: carries `_low`/`_high`; *benchmark*:",
-        "compared with peers; *target*: the `targets.metric` it answers; *email*: a headline figure.",
+        "compared with peers; *target*: the `targets.metric` it answers; *email*: a headline figure;",
+        "*needs*: the input tables/columns it is computed from (`a \\| b`: either) — without them it is",
+        "not available (empty, never 0) and the run summary lists it.",
         "",
-        "| measure | label | table | format | better | sampled | interval | benchmark | target | email | definition |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| measure | label | table | format | better | sampled | interval | benchmark | target | email | needs | definition |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in _CATALOG:
         lines.append(
             f"| `{m.key}` | {m.label} | {m.table} | {m.kind} | {m.direction} | {yes if m.sampled else ''} | "
             f"{yes if m.interval else ''} | {yes if m.benchmark else ''} | {m.target or ''} | "
-            f"{yes if m.headline else ''} | {m.doc} |")
+            f"{yes if m.headline else ''} | {_needs_cell(m.needs)} | {m.doc} |")
     return "\n".join(lines) + "\n"
+
+
+def _needs_cell(needs: tuple[str, ...]) -> str:
+    return ", ".join(f"`{n}`".replace("|", "` \\| `") for n in needs)
 
 
 #: The KPI definitions doc whose last section is the generated catalog.

@@ -495,7 +495,11 @@ def time_to_first_deal(partners: pd.DataFrame, opps_or_first_dates, as_of: dt.da
     p = partners.loc[partners["onboarded_date"] <= t, ["partner_id", "onboarded_date"]].copy()
     end = partners.loc[p.index, "end_date"] if "end_date" in partners else pd.Series(pd.NaT, index=p.index)
     censor = end.where(end.notna() & (end < t), t)
-    first = p["partner_id"].map(_first_dates(opps_or_first_dates, t))
+    # a look-up by reindexing, not Series.map: mapping through an empty date series (no partner has a
+    # first deal) fails with "Cannot cast DatetimeArray to dtype float64"
+    dates = pd.to_datetime(_first_dates(opps_or_first_dates, t))
+    dates = dates[~dates.index.duplicated()]
+    first = pd.Series(dates.reindex(p["partner_id"].to_numpy()).to_numpy(), index=p.index)
     event = first.notna() & (first <= censor)
     stop = first.where(event, censor)
     days = (stop - p["onboarded_date"]).dt.days.clip(lower=0).astype("float64")

@@ -57,15 +57,19 @@ class Partners(_Table):
     partner_id: Series[str] = F("Partner identifier, unique.", "P0042", ("all",), unique=True)
     name: Series[str] = F("Partner's trading name, shown only in its own report.", "Nordlicht GmbH",
                           str_length={"min_value": 1})
-    partner_type: Series[str] = F("distributor, reseller, dealer, franchise, integrator, agent or other.",
-                                  "reseller", ("peer groups",), isin=PARTNER_TYPES)
-    region: Series[str] = F("Sales region of the partner.", "DACH", ("peer groups",))
-    country: Series[str] = F("ISO 3166-1 alpha-2 country code.", "DE", str_matches=r"^[A-Z]{2}$")
+    partner_type: Optional[Series[str]] = F("distributor, reseller, dealer, franchise, integrator, agent or other.",
+                                            "reseller", ("peer groups",), nullable=True, isin=PARTNER_TYPES)
+    region: Optional[Series[str]] = F("Sales region of the partner.", "DACH", ("peer groups",), nullable=True)
+    country: Optional[Series[str]] = F("ISO 3166-1 alpha-2 country code.", "DE", nullable=True,
+                                       str_matches=r"^[A-Z]{2}$")
     locale: Optional[Series[str]] = F("Language of the partner's report and email (fr, pl_PL, en_GB).",
                                       "de_DE", nullable=True, str_matches=r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$")
-    currency: Series[str] = F("ISO 4217 currency the partner reports in.", "EUR", str_matches=r"^[A-Z]{3}$")
-    onboarded_date: Series[pd.Timestamp] = F("Date the partner agreement started.", "2023-02-15",
-                                             ("tenure", "activation", "time_to_first_deal", "retention"))
+    currency: Optional[Series[str]] = F("ISO 4217 currency the partner reports in; absent or empty: the "
+                                        "reporting currency.", "EUR", nullable=True, str_matches=r"^[A-Z]{3}$")
+    onboarded_date: Optional[Series[pd.Timestamp]] = F(
+        "Date the partner agreement started; absent or empty: derived as the partner's first activity "
+        "(first sale, deal created or lead assigned), and the run says so.", "2023-02-15",
+        ("tenure", "activation", "time_to_first_deal", "retention"), nullable=True)
     end_date: Optional[Series[pd.Timestamp]] = F("Date the partner churned or was terminated; empty while active.",
                                                  "2026-05-31", ("status", "retention", "churn_rate"), nullable=True)
     sales_reps: Optional[Series[pd.Int64Dtype]] = F("Number of the partner's sales reps selling our products.",
@@ -93,10 +97,12 @@ class Sales(_Table):
     line_id: Series[str] = F("Line identifier, unique.", "INV-2026-000123-1", unique=True)
     date: Series[pd.Timestamp] = F("Invoice / sale date.", "2026-08-14", ("revenue", "customers"))
     partner_id: Series[str] = F("Selling partner.", "P0042", ("all",))
-    customer_id: Series[str] = F("End customer identifier (as known to the partner).", "C-88121",
-                                 ("active/new/lost customers", "cross_sell_rate", "upsell_rate"))
-    product_id: Series[str] = F("Product (SKU).", "SKU-4410")
-    category: Series[str] = F("Product category.", "Controllers", ("product mix", "cross_sell_rate"))
+    customer_id: Optional[Series[str]] = F("End customer identifier (as known to the partner); absent: the "
+                                           "customer KPIs are not available.", "C-88121",
+                                           ("active/new/lost customers", "cross_sell_rate", "upsell_rate"))
+    product_id: Optional[Series[str]] = F("Product (SKU).", "SKU-4410")
+    category: Optional[Series[str]] = F("Product category; absent: no product mix, cross-sell not available.",
+                                        "Controllers", ("product mix", "cross_sell_rate"))
     quantity: Series[int] = F("Units sold.", "3", ("registration_rate",), ge=0)
     revenue: Series[float] = F("Net revenue of the line, in `currency`.", "1250.00",
                                ("revenue", "growth", "share_of_wallet", "forecast"), ge=0)
@@ -104,12 +110,14 @@ class Sales(_Table):
                                       ("gross_margin", "gross_margin_pct"), nullable=True, ge=0)
     currency: Optional[Series[str]] = F("ISO 4217 currency of revenue and cost; empty: the partner's currency.",
                                         "EUR", nullable=True, str_matches=r"^[A-Z]{3}$")
-    registered_units: Series[int] = F("Units of the line registered by the end customer (warranty/product registration).",
-                                      "2", ("registration_rate",), ge=0)
+    registered_units: Optional[Series[int]] = F(
+        "Units of the line registered by the end customer (warranty/product registration); absent: "
+        "the registration KPIs are not available.", "2", ("registration_rate",), ge=0)
     registered_date: Optional[Series[pd.Timestamp]] = F("Date the (last) unit was registered.", "2026-08-20",
                                                         ("registration_lag_days",), nullable=True)
-    channel: Series[str] = F("sell_in (manufacturer → partner) or sell_through (partner → end customer).",
-                             "sell_through", isin=SALES_CHANNELS)
+    channel: Optional[Series[str]] = F("sell_in (manufacturer → partner) or sell_through (partner → end "
+                                       "customer); absent: every line counts as sell_through for registration.",
+                                       "sell_through", ("registration_rate",), isin=SALES_CHANNELS)
 
 
 class Opportunities(_Table):
@@ -122,8 +130,9 @@ class Opportunities(_Table):
                                            ("sales_cycle_median_days", "pipeline age"))
     stage: Series[str] = F("Current stage (an open stage from params pipeline.stages, or Won / Lost).",
                            "Propose", ("pipeline by stage", "P(win | stage)"))
-    amount: Series[float] = F("Expected (open) or final (closed) deal value, in `currency`.", "48000",
-                              ("pipeline", "deal size", "velocity"), ge=0)
+    amount: Optional[Series[float]] = F("Expected (open) or final (closed) deal value, in `currency`; may be "
+                                        "empty for open and lost deals, required for won ones.", "48000",
+                                        ("pipeline", "deal size", "velocity"), nullable=True, ge=0)
     currency: Optional[Series[str]] = F("ISO 4217 currency of amount; empty: the partner's currency.", "EUR",
                                         nullable=True, str_matches=r"^[A-Z]{3}$")
     expected_close_date: Optional[Series[pd.Timestamp]] = F("Expected close date of an open deal.", "2026-11-30",
@@ -145,7 +154,8 @@ class Leads(_Table):
     """Leads the manufacturer passed to partners."""
 
     lead_id: Series[str] = F("Lead identifier, unique.", "L-77120", unique=True)
-    partner_id: Series[str] = F("Partner the lead was assigned to.", "P0042", ("leads",))
+    partner_id: Series[str] = F("Partner the lead was assigned to; empty: not assigned to a partner (counted "
+                                "in the network funnel only).", "P0042", ("leads",), nullable=True)
     assigned_date: Series[pd.Timestamp] = F("Date the lead was assigned.", "2026-07-01", ("leads_received",))
     accepted_date: Optional[Series[pd.Timestamp]] = F("Date the partner accepted it; empty if not (yet).",
                                                       "2026-07-03", ("lead_accept_rate", "lead_accept_days_median"),
@@ -245,11 +255,15 @@ class FxRates(_Table):
         return ~df.duplicated(["currency", "period"], keep=False)
 
 
+#: The activity tables: a source needs at least one of them (besides ``partners``); the KPIs of the
+#: others are then not available.
+ACTIVITY_TABLES = ("sales", "opportunities", "leads")
+
 #: Every input table: name → (model, required?). The name is the file / database table name.
 TABLES: dict[str, tuple[type[pa.DataFrameModel], bool]] = {
     "partners": (Partners, True),
     "partner_contacts": (PartnerContacts, False),
-    "sales": (Sales, True),
+    "sales": (Sales, False),
     "opportunities": (Opportunities, False),
     "opportunity_stages": (OpportunityStages, False),
     "leads": (Leads, False),

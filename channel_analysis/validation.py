@@ -3,7 +3,9 @@
 :func:`validate_tables` checks raw frames (as read by :mod:`channel_analysis.io.sources`) in four
 passes and collects *all* problems instead of stopping at the first:
 
-1. tables: a required table missing or empty is an error; an optional one empty is a warning;
+1. tables: a required table missing or empty is an error, and so is a source without any activity
+   table (:data:`~channel_analysis.schema.ACTIVITY_TABLES`: sales, opportunities or leads); an
+   optional table empty is a warning;
 2. columns and types: a missing required column is an error, an extra column a warning (it is
    dropped); each value is converted to its schema type (numbers, ISO dates, true/false) and a
    value that cannot be is an error naming its row;
@@ -17,7 +19,9 @@ passes and collects *all* problems instead of stopping at the first:
 
 The result, :class:`ValidationReport`, holds the problems (one row per problem and row, with the
 1-based row number in the file and the row's key) and the typed frames (schema columns only, in
-schema order, absent optional columns added empty). Nothing raises for bad data; a source that
+schema order). An optional column absent from the source is absent from its typed frame too: a
+column in a typed frame means the source provided it (``"cost" in sales`` is the one test for
+"provided"; KPIs whose input is absent are not available, never 0). Nothing raises for bad data; a source that
 cannot be read at all raises :class:`~channel_analysis.errors.DataSourceError`.
 """
 
@@ -33,7 +37,7 @@ import pandera.pandas as pa
 from . import periods
 from .errors import DataSourceError
 from .io import sources
-from .schema import TABLES
+from .schema import ACTIVITY_TABLES, TABLES
 
 PROBLEM_COLUMNS = ["severity", "table", "column", "row", "key", "problem", "fix"]
 
@@ -420,7 +424,9 @@ def _coerce(table: str, raw: pd.Series, dtype, nullable: bool, col: str, out: _C
 
 def _typed_frame(table: str, raw: pd.DataFrame, out: _Collector) -> tuple[pd.DataFrame, list[str]]:
     """Schema columns of ``raw`` converted to their types; returns the frame and the missing
-    required columns. Problems (missing/extra columns, unconvertible values) go to ``out``."""
+    required columns. Optional columns ``raw`` lacks stay absent (a missing required column is
+    added empty, so the other checks still run, and reported). Problems (missing/extra columns,
+    unconvertible values) go to ``out``."""
     schema = _schema(table)
     present = {str(c): c for c in raw.columns}
     extra = [c for c in present if c not in schema.columns]
@@ -443,6 +449,8 @@ def _typed_frame(table: str, raw: pd.DataFrame, out: _Collector) -> tuple[pd.Dat
                 out.table("error", table, f"required column {name!r} is missing",
                           f"add the column {name!r} ({_DOCS}); column names are case-sensitive",
                           column=name)
+            else:
+                continue  # an absent optional column stays absent: its KPIs are not available
             typed[name] = _empty(column.dtype, raw.index)
             continue
         typed[name] = _coerce(table, raw[present[name]], column.dtype, column.nullable, name, out)
@@ -680,6 +688,21 @@ def _cross_rules(t: dict[str, pd.DataFrame], usable: dict[str, set], params: dic
         if ok(table, first, then):
             _order_check(out, t, table, first, then, problem, f"correct {then} or {first}")
 
+    if ok("opportunities", "outcome"):  # a won deal's value is the revenue it brought: never unknown
+        o = t["opportunities"]
+        won = o["outcome"].eq("won")
+        if "amount" not in o.columns:
+            if won.any():
+                out.table("error", "opportunities", f"{int(won.sum()):,} won deals but no amount column",
+                          "add amount (the value of each won deal; it may stay empty for open and lost "
+                          "deals)", column="amount")
+        else:
+            no_amount = won & o["amount"].isna()
+            if no_amount.any():
+                idx = no_amount[no_amount].index
+                out.rows("error", "opportunities", "amount", idx, "won deal without amount",
+                         "fill in the won deal's value (amount may stay empty only for open and lost deals)")
+
     # outcome vs closed date
     if ok("opportunities", "outcome", "closed_date"):
         o = t["opportunities"]
@@ -845,11 +868,11 @@ def _currency_rules(t, usable, params, fy, as_of, out: _Collector) -> None:
 
 def row_currency(t: dict[str, pd.DataFrame], table: str, reporting: str) -> pd.Series:
     """The currency of each row's money: its ``currency``, else the partner's (sales,
-    opportunities), else the reporting currency."""
+    opportunities; when ``partners.currency`` is given), else the reporting currency."""
     frame = t[table]
     cur = frame["currency"] if "currency" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="str")
     missing = cur.isna()
-    if missing.any() and table in ("sales", "opportunities") and "partners" in t:
+    if missing.any() and table in ("sales", "opportunities") and "partners" in t and "currency" in t["partners"]:
         p = t["partners"].drop_duplicates("partner_id")
         partner_cur = p["currency"].to_numpy(dtype=object)
         if len(set(partner_cur) - {None}) == 1 and not pd.isna(partner_cur).any():
@@ -966,6 +989,12 @@ def validate_tables(raw: dict[str, pd.DataFrame], params: dict, *,
         typed_frame = _pandera(name, typed_frame, missing, out)
         typed[name] = typed_frame
         usable[name] = set(typed_frame.columns) - set(missing)
+    activity = [name for name in ACTIVITY_TABLES if name in raw or name in read_errors]
+    if not activity:
+        out.table("error", "sales", "no activity table: the source has none of "
+                  + ", ".join(ACTIVITY_TABLES),
+                  "provide at least one of " + ", ".join(ACTIVITY_TABLES)
+                  + " (the KPIs of the others are reported as not available)")
     _cross_rules(typed, usable, params, out)
     for frame in typed.values():
         frame.attrs = {}

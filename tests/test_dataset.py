@@ -105,8 +105,15 @@ def test_without_validation_only_types_are_converted(raw, params):
 
 
 def test_without_validation_a_required_table_is_still_required(raw, params):
-    del raw["sales"]
-    with pytest.raises(DataSourceError, match="has no table sales"):
+    del raw["partners"]
+    with pytest.raises(DataSourceError, match="has no table partners"):
+        load(raw, params, validate=False)
+
+
+def test_without_validation_an_activity_table_is_still_required(raw, params):
+    for name in ("sales", "opportunities", "opportunity_stages", "leads"):
+        del raw[name]
+    with pytest.raises(DataSourceError, match="none of sales, opportunities, leads"):
         load(raw, params, validate=False)
 
 

@@ -49,11 +49,19 @@ def test_tables_are_typed_in_schema_order_and_ids_stay_text(raw, params):
     assert tables["trainings"]["certification"].tolist() == [True, False]
 
 
-def test_absent_optional_columns_are_added_empty(raw, params):
+def test_absent_optional_columns_stay_absent(raw, params):
+    # a column in a typed frame means the source provided it: the KPIs of an absent one are
+    # "not available", never computed from an invented empty column (gross margin $0)
     raw["sales"] = raw["sales"].drop(columns=["cost", "registered_date", "currency"])
     report = check(raw, params)
     assert report.ok, report.format()
-    assert report.tables["sales"]["cost"].isna().all()
+    assert not {"cost", "registered_date", "currency"} & set(report.tables["sales"].columns)
+
+
+def test_a_provided_column_empty_in_some_rows_is_kept(raw, params):
+    report = check(raw, params)  # tiny_raw: sales.cost is empty on one line
+    assert report.ok, report.format()
+    assert report.tables["sales"]["cost"].isna().sum() == 1
 
 
 def test_validation_does_not_modify_the_input(raw, params):
@@ -66,10 +74,73 @@ def test_validation_does_not_modify_the_input(raw, params):
 # --- tables and columns --------------------------------------------------------------------------
 
 def test_missing_required_table(raw, params):
-    del raw["sales"]
-    problems = only(check(raw, params), "sales")
-    assert problems["problem"].tolist() == ["required table sales is missing"]
-    assert "sales.csv" in problems["fix"].iloc[0]
+    del raw["partners"]
+    problems = only(check(raw, params), "partners")
+    assert problems["problem"].tolist() == ["required table partners is missing"]
+    assert "partners.csv" in problems["fix"].iloc[0]
+
+
+@pytest.mark.parametrize("kept", ["sales", "opportunities", "leads"])
+def test_one_activity_table_is_enough(raw, params, kept):
+    # the minimum is what a CRM has: partners and one of sales, opportunities, leads
+    activity = {"sales", "opportunities", "leads"}
+    for name in activity - {kept}:
+        del raw[name]
+    if kept != "opportunities":
+        del raw["opportunity_stages"]
+    if kept == "leads":
+        raw["leads"] = raw["leads"].drop(columns=["opportunity_id"])
+    report = check(raw, params)
+    assert report.ok, report.format()
+    assert set(report.tables) & activity == {kept}
+
+
+def test_no_activity_table_is_an_error_naming_the_three(raw, params):
+    for name in ("sales", "opportunities", "opportunity_stages", "leads"):
+        del raw[name]
+    errors = check(raw, params).errors
+    assert len(errors) == 1
+    text = errors["problem"].iloc[0] + " " + errors["fix"].iloc[0]
+    assert all(name in text for name in ("sales", "opportunities", "leads"))
+
+
+def test_partners_need_only_id_and_name(raw, params):
+    raw["partners"] = raw["partners"][["partner_id", "name"]]
+    raw["sales"] = raw["sales"].drop(columns=["currency"])  # (P002's PLN came from partners.currency)
+    report = check(raw, params)
+    assert report.ok, report.format()
+    assert list(report.tables["partners"].columns) == ["partner_id", "name"]
+
+
+def test_sales_without_customer_registration_channel_category_product(raw, params):
+    dropped = ["customer_id", "registered_units", "registered_date", "channel", "category", "product_id"]
+    raw["sales"] = raw["sales"].drop(columns=dropped)
+    report = check(raw, params)
+    assert report.ok, report.format()
+    assert not set(dropped) & set(report.tables["sales"].columns)
+
+
+def test_deal_amount_may_be_empty_for_open_and_lost_deals_not_won_ones(raw, params):
+    raw["opportunities"]["amount"] = [None, None, None]  # won, open, lost
+    errors = check(raw, params).errors
+    assert errors[["table", "column", "key", "problem"]].values.tolist() == [
+        ["opportunities", "amount", "O1", "won deal without amount"]]
+    raw["opportunities"]["amount"] = ["48000", None, None]
+    assert check(raw, params).ok
+
+
+def test_won_deals_without_an_amount_column_are_an_error(raw, params):
+    raw["opportunities"] = raw["opportunities"].drop(columns=["amount"])
+    errors = check(raw, params).errors
+    assert errors["column"].tolist() == ["amount"]
+    assert "1 won deals but no amount column" in errors["problem"].iloc[0]
+
+
+def test_a_lead_may_have_no_partner(raw, params):
+    raw["leads"]["partner_id"] = ["P001", None]
+    report = check(raw, params)
+    assert report.ok, report.format()
+    assert report.tables["leads"]["partner_id"].isna().sum() == 1
 
 
 def test_missing_optional_table_is_fine(raw, params):

@@ -153,12 +153,23 @@ EXPORTS: dict[str, dict[str, Col]] = {
             "number", "`program_costs_cohort ÷ partners_activated`"),
         "program_costs": Col("number", "programme costs dated in the quarter"),
         "mdf_claimed": Col("number", "MDF claimed in the quarter"),
+        "leads_received": Col("number", "leads assigned in the quarter, with or without a partner"),
+        "leads_unassigned": Col("number", "of which without a partner (`leads.partner_id` empty)"),
+        "lead_conversion_rate": Col("number", "converted ÷ decided leads of the quarter, every lead"),
+        "lead_conversion_rate_n": Col("number", "decided leads of the quarter"),
+        "lead_conversion_rate_low_sample": Col("true/false", "`lead_conversion_rate_n` below `kpis.min_sample`"),
         "revenue": Col("number", "network revenue of the quarter"),
         "revenue_growth_prev": Col("number", "`revenue` ÷ the previous quarter's `revenue` − 1"),
         "gross_margin": Col("number", "network gross margin of the quarter"),
         "channel_return": Col("number", "`revenue ÷ (program_costs + mdf_claimed)`"),
         "revenue_gini_t4q": Col("number", "Gini coefficient of the partners' trailing-four-quarter revenue "
                                           "(reported quarter only; empty for earlier quarters)"),
+    },
+    "skipped": {
+        "item": Col("text", "a measure key (`docs/kpis.md`), `tiers.<level>.<criterion>`, "
+                            "`segmentation.weights.<criterion>`, `benchmarks.peer_groups[…]`, `forecast` or "
+                            "the input derived"),
+        "reason": Col("text", "the input missing (`sales.cost not provided`) and what was done instead"),
     },
     "forecast": {
         "partner_id": Col("text", "the partner"),
@@ -252,6 +263,9 @@ PURPOSE = {
     "kpis": "One row per partner × period × window: every KPI (definitions in `docs/kpis.md`).",
     "targets": "Target attainment: one row per partner × quarter × metric with a target.",
     "network": "Network-level KPIs, one row per quarter of the history.",
+    "skipped": "What the data did not allow, and why: one row per KPI not available (its inputs are absent), "
+               "tier criterion, segmentation weight or peer grouping skipped, and input derived "
+               "(`partners.onboarded_date` from first activity). Empty when the data has everything.",
     "forecast": "Next-quarter revenue forecast, one row per partner.",
     "backtest": "How the forecast would have done in each of the last quarters (absent when the history "
                 "is too short).",
@@ -372,6 +386,7 @@ def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
         "kpis": stats.kpis,
         "targets": stats.targets,
         "network": _network(stats),
+        "skipped": stats.skipped.reset_index(drop=True),
         "forecast": stats.forecast,
     }
     if hasattr(stats.backtest, "per_quarter"):
@@ -408,7 +423,9 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
     figures = key_figures(stats)
 
     quarter = stats.kpis[(stats.kpis["period"] == ds.period) & (stats.kpis["window"] == "quarter")]
-    table = quarter.merge(ds.partners[["partner_id", "partner_type"]], on="partner_id", how="left").merge(
+    # (partners.partner_type is optional: without it there is no segment to group by)
+    types = ds.partners.reindex(columns=["partner_id", "partner_type"])
+    table = quarter.merge(types, on="partner_id", how="left").merge(
         figures[["partner_id", "tier"]], on="partner_id", how="left")
     order = {lvl["name"]: i for i, lvl in enumerate(stats.params["tiers"]["levels"])}
     mdf_by_tier = table.groupby("tier", observed=True).agg(
@@ -426,8 +443,9 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         pipeline_by_segment["pipeline_weighted"] / pipeline_by_segment["revenue"].where(pipeline_by_segment["revenue"] != 0))
     pipeline_by_segment = pipeline_by_segment.sort_values("pipeline_open", ascending=False, ignore_index=True)
 
-    segment_of = ds.partners.set_index("partner_id")["partner_type"]
-    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of))
+    segment_of = types.set_index("partner_id")["partner_type"]
+    durations = stats.durations.assign(segment=stats.durations["partner_id"].map(segment_of)).dropna(
+        subset=["segment"])  # (partners without a partner_type are in no segment's curve)
     tables = {
         "network": exported["network"],
         "pareto": stats.concentration.table,
@@ -442,6 +460,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "at_risk": exported["at_risk"],
         "key_figures": figures,
         "partners": exported["partners"],
+        "skipped": exported["skipped"],
     }
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=dict(stats.notes))

@@ -403,6 +403,9 @@ class _Network:
             cube.add("leads_converted", p, q, decided & converted)
             days = acc_day - _days(L["assigned_date"])
             self.lead_days = pd.DataFrame({"p": p, "q": q, "d": days})[~np.isnan(days) & (p >= 0)]
+            # the network funnel: every lead, assigned to a partner or not (quarter ordinal → count)
+            self.network_leads = pd.DataFrame({"q": q, "unassigned": L["partner_id"].isna().to_numpy(),
+                                               "decided": decided, "converted": decided & converted})
         if ds.opportunities is not None:
             o = ds.opportunities
             p = self.pidx(o["partner_id"])
@@ -854,7 +857,9 @@ def network_kpis(ds: Dataset, params: dict, quarters: list[str] | None = None) -
     cohort, first deal within ``kpis.activation_days``), program_costs_cohort,
     cost_to_acquire_and_onboard_per_activated_partner (cohort program costs ÷ activated),
     program_costs, mdf_claimed, revenue, gross_margin, channel_return (revenue ÷ (program costs +
-    MDF claimed))] plus the ``_low_sample`` flags of the rates. Money in the reporting currency.
+    MDF claimed)), leads_received, leads_unassigned, lead_conversion_rate (+ _n) — the network's
+    lead funnel: every lead assigned in the quarter, leads without a partner included] plus the
+    ``_low_sample`` flags of the rates. Money in the reporting currency.
     """
     quarters = list(quarters) if quarters is not None else _default_quarters(ds, params)
     wins = [w for w in _windows(quarters, ds.fy_start) if w.window == "quarter"]
@@ -918,12 +923,21 @@ def network_kpis(ds: Dataset, params: dict, quarters: list[str] | None = None) -
         row["revenue"] = float(net.cube.sum("revenue", w.lo, w.hi).sum()) if covered else np.nan
         row["gross_margin"] = (float(net.cube.sum("margin", w.lo, w.hi).sum())
                                if covered and net.has_cost else np.nan)
+        if ds.leads is not None:  # the network funnel counts leads no partner was assigned
+            nl = net.network_leads[(net.network_leads["q"] >= w.lo) & (net.network_leads["q"] <= w.hi)]
+            row["leads_received"] = int(len(nl))
+            row["leads_unassigned"] = int(nl["unassigned"].sum())
+            row["lead_conversion_rate"] = _ratio(nl["converted"].sum(), nl["decided"].sum()).item()
+            row["lead_conversion_rate_n"] = int(nl["decided"].sum())
+        else:
+            row["leads_received"] = row["leads_unassigned"] = np.nan
+            row["lead_conversion_rate"] = row["lead_conversion_rate_n"] = np.nan
         spend = np.nansum([row["program_costs"], row["mdf_claimed"]])
         both_missing = ds.program_costs is None and ds.mdf is None
         row["channel_return"] = np.nan if both_missing else _ratio(row["revenue"], spend).item()
         rows.append(row)
     out = pd.DataFrame(rows)
-    for rate in ("retention_rate", "churn_rate", "activation_rate"):
+    for rate in ("retention_rate", "churn_rate", "activation_rate", "lead_conversion_rate"):
         out[rate + "_low_sample"] = ~(out[rate + "_n"] >= cfg["min_sample"])
     out["period_start"] = pd.to_datetime(out["period_start"])
     out["period_end"] = pd.to_datetime(out["period_end"])

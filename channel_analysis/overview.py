@@ -25,6 +25,7 @@ cohorts              cohorts (salescycle.partner_retention(...).cohorts)
 mdf_by_tier          mdf_by_tier: tier, mdf_return (tiers in programme order)
 at_risk (exported)   at_risk: exports.KEY_FIGURES of the partners at risk, largest first
 key_figures          partner_table: exports.KEY_FIGURES of every partner, largest first
+skipped (exported)   data_gaps: what the data did not allow (item, reason)
 ===================  ===========================================================================
 
 KPI values in tables and tiles are :func:`channel_analysis.blocks.tagged` with the KPI-table (or
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import blocks, i18n, plots
+from . import blocks, i18n, measures, plots
 from .blocks import Html, Tile
 from .bundle import NetworkBundle
 from .i18n import N_
@@ -134,6 +135,30 @@ class Overview:
         heading = _("Channel network overview")  # not inside the f-string: pybabel cannot see into one
         return Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
                     f'<dl class="ca-meta">{dl}</dl></header>') + blocks.grid_script(_("Filter"))
+
+    def data_gaps(self) -> Html:
+        """What this data did not allow (the exported ``skipped`` table): the measures not available
+        by their labels, and how many tier criteria, segmentation weights and peer groupings were
+        skipped. Nothing when the data has everything."""
+        _ = self.tr.gettext
+        gaps = self.table("skipped")
+        if not _usable(gaps, "item"):
+            return Html("")
+        items = gaps["item"].astype(str)
+        keys = [k for k in items if k in measures.MEASURES]
+        out = Html("")
+        if keys:
+            labels = sorted({_(measures.get(k).label) for k in keys})
+            out += blocks.note(_("Not available with this data: {measures}.").format(measures=", ".join(labels)),
+                               "unavailable")
+        settings = int(items.str.startswith(("tiers.", "segmentation.", "benchmarks.")).sum())
+        if settings:
+            out += blocks.note(self.tr.ngettext(
+                "{n} tier criterion, segmentation weight or peer grouping was skipped for lack of data "
+                "(kpis/skipped.csv lists each with its reason).",
+                "{n} tier criteria, segmentation weights or peer groupings were skipped for lack of data "
+                "(kpis/skipped.csv lists each with its reason).", settings).format(n=settings))
+        return out
 
     def title(self) -> str:
         return self.tr.gettext("Channel network overview — {period}").format(period=self.b.period)

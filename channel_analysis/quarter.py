@@ -59,6 +59,7 @@ def prepare(params: Mapping[str, Any], stats: build.NetworkStats | None = None) 
                            title=translator(params["locale"]["network"]).gettext(
                                "Channel network overview — {period}").format(period=ds.period)),
         fingerprint_extra=_fingerprint(params),
+        data_gaps=tuple(f"{row.item}: {row.reason}" for row in stats.skipped.itertuples(index=False)),
     )
 
 
@@ -68,6 +69,8 @@ def run(params: Mapping[str, Any], *, force: bool = False, scheduler: str | None
     """The whole quarterly run: :func:`prepare`, then render every scorecard that is missing, failed
     or out of date and the overview (see :func:`channel_analysis.render.run`)."""
     prepared = prepare(params)
-    return render.run(prepared, params.get("render") or {}, force=force, scheduler=scheduler,
-                      progress=progress, scorecard_notebook=scorecard_notebook,
-                      overview_notebook=overview_notebook)
+    summary = render.run(prepared, params.get("render") or {}, force=force, scheduler=scheduler,
+                         progress=progress, scorecard_notebook=scorecard_notebook,
+                         overview_notebook=overview_notebook)
+    summary.data_gaps = list(prepared.data_gaps)
+    return summary

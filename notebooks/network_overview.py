@@ -38,6 +38,9 @@ overview.header()
 # %%
 overview.section("about")
 
+# %%
+overview.data_gaps()
+
 # %% [markdown] tags=["remove-cell"]
 # ## Totals and trends
 

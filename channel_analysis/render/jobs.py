@@ -91,6 +91,9 @@ class PreparedRun:
     network: NetworkJob | None = None
     as_of: str | None = None
     fingerprint_extra: str = ""
+    #: what the data did not allow, one line each ("gross_margin: sales.cost not provided"), for
+    #: the run summary (the statistics step's ``NetworkStats.skipped``)
+    data_gaps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.period = str(self.period)

@@ -43,6 +43,8 @@ class RunSummary:
     overview_error: str | None = None
     seconds: float = 0.0
     render_seconds: dict[str, float] = field(default_factory=dict)
+    #: what the data did not allow (PreparedRun.data_gaps), listed by :meth:`format`
+    data_gaps: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +77,9 @@ class RunSummary:
             for pid, err in sorted(self.failed.items()):
                 nb = self.failed_notebooks.get(pid)
                 lines.append(f"  {pid}: {err}" + (f"  [{self.run_dir / nb}]" if nb else ""))
+        if self.data_gaps:
+            lines.append(f"not available with this data ({len(self.data_gaps)}; kpis/skipped.csv):")
+            lines += [f"  {gap}" for gap in self.data_gaps]
         lines.append(f"index: {self.index_path}")
         lines.append(f"manifest: {self.manifest_path}")
         if not self.ok:

@@ -409,6 +409,10 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     open_deals["stale"] = open_deals["stale_reason"].notna()
     open_deals = open_deals.merge(p_win[["stage", "p_win"]], on="stage", how="left")
     open_deals["weighted_amount"] = open_deals["amount"] * open_deals["p_win"].fillna(0.0)
+    no_amount = int(open_deals["amount"].isna().sum())
+    if no_amount and ds.provided("opportunities.amount"):  # (an absent column is listed already)
+        skipped.append(("opportunities.amount", f"{no_amount:,} of {len(open_deals):,} open deals have no amount: "
+                                                f"pipeline values cover the other {len(open_deals) - no_amount:,}"))
     conversion = pipeline.stage_conversion(opps, stages, ds.opportunity_stages)
     steps.update(1)
 

@@ -121,7 +121,8 @@ def open_pipeline(opps: pd.DataFrame, as_of: dt.date, stages, stage_history: pd.
             "partner_id": o["partner_id"],
             "stage": names[order.to_numpy() - 1],
             "stage_order": order,
-            "amount": o["amount"].astype("float64"),
+            # (an open or lost deal may have no amount; without the column no deal has one)
+            "amount": o["amount"].astype("float64") if "amount" in o else np.nan,
             "created_date": o["created_date"],
             "expected_close_date": expected,
             "age_days": age,

@@ -10,6 +10,7 @@ import pytest
 
 from channel_analysis import build, bundle, exports, sample
 from channel_analysis.dataset import load_dataset
+from channel_analysis.errors import ParamsError
 from channel_analysis.params import load_params
 
 
@@ -148,7 +149,7 @@ def test_network_bundle_holds_exactly_the_overview_tables(stats):
     net = exports.network_bundle(stats)
     assert set(net.tables) == {"network", "pareto", "segment_cells", "tier_migration", "movements",
                                "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
-                               "key_figures", "partners"}
+                               "key_figures", "partners", "skipped"}
     # one partner count per run: the overview header counts what partner_bundles reports
     from channel_analysis.overview import Overview
     reported, churned, outside = Overview(net).population()
@@ -230,3 +231,93 @@ def test_scorecard_tier_is_the_official_tier(stats, roles):
     net = exports.network_bundle(stats)
     assert net.tables["tier_migration"]["partners"].sum() == len(stats.tier_status)
     assert set(net.tables["movements"]["recommendation"]) <= {"promote", "relegate"}
+
+
+# --- minimal extracts ----------------------------------------------------------------------------
+
+def _minimal(tmp_path, tables: dict, **overrides):
+    data = tmp_path / "data"
+    sample.write(tables, data)
+    params = load_params(None, {"as_of": "2026-10-05", "period": "2026Q3", "history_quarters": 4,
+                                "data": {"source": str(data)}, **overrides})
+    return load_dataset(params, progress=False), params
+
+
+@pytest.fixture(scope="module")
+def small_sample():
+    return sample.generate(partners=12, quarters=4, seed=5)
+
+
+def test_sales_only_without_a_won_deal_computes(tmp_path, small_sample):
+    # crashed with "TypeError: Cannot cast DatetimeArray to dtype float64" (time_to_first_deal)
+    ds, params = _minimal(tmp_path, {"partners": small_sample["partners"][["partner_id", "name"]],
+                                     "sales": small_sample["sales"].drop(columns=["currency"])})
+    stats = build.compute(ds, params)
+    assert len(stats.time_to_first_deal) and not stats.time_to_first_deal["first_deal"].any()
+    assert stats.kpis["revenue"].notna().any()
+
+
+def test_pipeline_only_computes_with_revenue_not_available(tmp_path, small_sample):
+    ds, params = _minimal(tmp_path, {"partners": small_sample["partners"][["partner_id", "name"]],
+                                     "opportunities": small_sample["opportunities"].drop(columns=["currency"])})
+    stats = build.compute(ds, params)
+    assert stats.kpis["revenue"].isna().all() and stats.network["revenue"].isna().all()
+    assert stats.kpis["win_rate"].notna().any()
+    assert stats.forecast.empty and "sales not provided" in stats.notes["backtest"]
+    assert "Gini" not in stats.summary() and "nan" not in stats.summary().lower()
+    assert "revenue" in set(exports.network_tables(stats)["skipped"]["item"])
+
+
+def test_open_deals_without_amount_are_open_deals_with_no_value(tmp_path, small_sample):
+    opps = small_sample["opportunities"].drop(columns=["currency"]).copy()
+    opps["amount"] = opps["amount"].where(opps["outcome"] == "won")
+    ds, params = _minimal(tmp_path, {"partners": small_sample["partners"][["partner_id", "name"]],
+                                     "opportunities": opps})
+    stats = build.compute(ds, params)
+    q = stats.kpis[(stats.kpis["period"] == "2026Q3") & (stats.kpis["window"] == "quarter")]
+    assert q["pipeline_open_n"].sum() == len(stats.open_deals) > 0
+    no_amount = int(stats.open_deals["amount"].isna().sum())
+    assert 0 < no_amount < len(stats.open_deals)  # (one deal open at the snapshot was won after it)
+    assert q["pipeline_open_amount"].sum() == pytest.approx(stats.open_deals["amount"].sum())
+    assert q["deal_size_mean"].notna().any()
+    reasons = dict(zip(stats.skipped["item"], stats.skipped["reason"]))
+    assert reasons["opportunities.amount"].startswith(f"{no_amount} of {len(stats.open_deals)} open deals")
+
+
+def test_a_period_without_any_data_is_a_clear_error(tmp_path, small_sample):
+    ds, params = _minimal(tmp_path, {"partners": small_sample["partners"][["partner_id", "name"]],
+                                     "sales": small_sample["sales"].drop(columns=["currency"])},
+                          period="2030Q1", as_of="2030-03-31")
+    with pytest.raises(ParamsError, match=r"period 2030Q1 \(2030-01-01 to 2030-03-31\) has no data.*runs from \d{4}-\d\d-\d\d to 2026-10-05"):
+        build.compute(ds, params)
+
+
+def test_effective_params_skip_unavailable_criteria_and_weights_and_say_so(tmp_path, small_sample):
+    ds, params = _minimal(tmp_path, {"partners": small_sample["partners"][["partner_id", "name", "region"]],
+                                     "sales": small_sample["sales"].drop(columns=["currency"])})
+    effective, skipped = build.effective_params(params, ds)
+    reasons = dict(skipped)
+    assert reasons["tiers.Silver.certified_reps"] == "criterion skipped: trainings not provided"
+    assert effective["tiers"]["levels"][1]["criteria"] == {"revenue": 100000}
+    assert "certified_reps" not in effective["segmentation"]["weights"]
+    assert reasons["segmentation.weights.certified_reps"].startswith("weight 0.1 dropped: trainings not provided")
+    assert effective["benchmarks"]["peer_groups"] == [[]]  # partner_type absent: only the whole network
+    assert "benchmarks.peer_groups[partner_type]" in reasons
+    assert params["tiers"]["levels"][1]["criteria"] == {"revenue": 100000, "certified_reps": 1}  # not modified
+
+
+def test_full_data_skips_nothing_it_has(stats):
+    items = set(stats.skipped["item"])
+    assert not items & {"revenue", "gross_margin", "win_rate", "mdf_return", "certified_reps", "csat_mean"}
+    assert not any(i.startswith(("tiers.", "segmentation.", "benchmarks.")) for i in items)
+
+
+def test_deals_without_an_amount_column_and_no_won_deal_compute(tmp_path, small_sample):
+    o = small_sample["opportunities"]
+    opps = o[o["outcome"] != "won"].drop(columns=["currency", "amount"])
+    ds, params = _minimal(tmp_path, {"partners": small_sample["partners"][["partner_id", "name"]],
+                                     "opportunities": opps})
+    stats = build.compute(ds, params)
+    reasons = dict(zip(stats.skipped["item"], stats.skipped["reason"]))
+    assert reasons["pipeline_open"] == "opportunities.amount not provided"
+    assert stats.kpis["pipeline_open"].isna().all() and stats.kpis["pipeline_open_n"].notna().any()

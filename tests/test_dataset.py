@@ -120,3 +120,62 @@ def test_without_validation_an_activity_table_is_still_required(raw, params):
 def test_missing_source_setting(params):
     with pytest.raises(DataSourceError, match="data.source is not set"):
         load_dataset({**params, "data": {"source": "", "tables": {}}}, progress=False)
+
+
+# --- minimal extracts: what a CRM has ------------------------------------------------------------
+
+def test_partners_with_only_id_and_name_load_in_the_reporting_currency(raw, params):
+    raw["partners"] = raw["partners"][["partner_id", "name"]]
+    raw["sales"] = raw["sales"].drop(columns=["currency"])
+    raw["opportunities"] = raw["opportunities"].drop(columns=["currency"])
+    ds = load(raw, params)
+    assert set(ds.partners.columns) == {"partner_id", "name", "onboarded_date"}
+    rates = ds.contract_rates()
+    assert rates["currency"].eq("EUR").all() and rates["fx_rate"].eq(1.0).all()
+    assert ds.provided("partners.name") and not ds.provided("partners.region")
+
+
+def test_onboarded_date_absent_is_derived_from_first_activity_and_noted(raw, params):
+    # first activity: P001 lead 2026-03-25 (before its first sale and deal); P002 deal 2026-05-01
+    # (before its first sale 2026-08-14); 007 sale 2026-09-30 after its deal 2026-07-01
+    raw["partners"] = raw["partners"].drop(columns=["onboarded_date"])
+    ds = load(raw, params)
+    onboarded = ds.partners.set_index("partner_id")["onboarded_date"].dt.strftime("%Y-%m-%d").to_dict()
+    assert onboarded == {"P001": "2026-03-25", "P002": "2026-05-01", "007": "2026-07-01"}
+    assert ds.onboarded_derived == 3
+    assert any("onboarded_date: derived from first activity" in n and "3 partners" in n for n in ds.notes)
+
+
+def test_an_empty_onboarded_date_is_derived_the_others_kept(raw, params):
+    raw["partners"]["onboarded_date"] = ["2023-02-15", None, "2025-06-01"]
+    ds = load(raw, params)
+    onboarded = ds.partners.set_index("partner_id")["onboarded_date"].dt.strftime("%Y-%m-%d").to_dict()
+    assert onboarded == {"P001": "2023-02-15", "P002": "2026-05-01", "007": "2025-06-01"}
+    assert ds.onboarded_derived == 1
+
+
+def test_deriving_onboarded_date_does_not_modify_the_given_frame(raw, params):
+    ds = load(raw, params)
+    partners = ds.partners.drop(columns=["onboarded_date"])
+    before = partners.copy()
+    derived = Dataset(partners=partners, sales=ds.sales, as_of=ds.as_of, period=ds.period)
+    pd.testing.assert_frame_equal(partners, before)
+    assert "onboarded_date" in derived.partners.columns
+
+
+def test_a_partner_without_date_and_activity_stays_undated_and_is_noted(raw, params):
+    raw["partners"] = pd.concat([raw["partners"], pd.DataFrame({"partner_id": ["P404"], "name": ["Idle"]})],
+                                ignore_index=True)
+    raw["partners"]["onboarded_date"] = ["2023-02-15", "2024-01-10", "2025-06-01", None]
+    raw["partner_contacts"] = pd.concat([raw["partner_contacts"], pd.DataFrame({
+        "partner_id": ["P404"], "name": ["I. Dle"], "email": ["idle@idle.example"], "receives_scorecard": ["true"]})],
+        ignore_index=True)
+    ds = load(raw, params)
+    assert pd.isna(ds.partners.set_index("partner_id").at["P404", "onboarded_date"])
+    assert any("1 partner without onboarded_date and without any activity" in n for n in ds.notes)
+
+
+def test_sales_is_optional(raw, params):
+    del raw["sales"]
+    ds = load(raw, params)
+    assert ds.sales is None and not ds.provided("sales") and not ds.provided("sales.cost")

@@ -35,8 +35,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channel_analysis import kpis
-from channel_analysis.dataset import Dataset
+from channel_analysis.dataset import Dataset, load_dataset
 from channel_analysis.errors import ParamsError
+from channel_analysis.io.sources import write_tables
 from channel_analysis.params import load_defaults
 
 NaN = float("nan")
@@ -837,3 +838,92 @@ def test_every_interval_rate_carries_its_wilson_interval(table):
         assert table.loc[~(table[rate + "_n"] > 0), rate + "_low"].isna().all()
         checked += len(rows)
     assert checked > 0
+
+
+# --- minimal extracts: absent inputs are not available, never 0 -------------------------------------
+
+def _loaded(raw, params):
+    write_tables(raw, params["data"]["source"], "parquet")
+    return load_dataset(params, progress=False)
+
+
+def _quarter(table, pid="P001", period="2026Q3"):
+    return table[(table["partner_id"] == pid) & (table["period"] == period) & (table["window"] == "quarter")].iloc[0]
+
+
+def test_no_cost_column_gives_no_gross_margin_not_zero(raw, params):
+    # the bug: validation added the absent cost column empty, so "cost" in sales was always true and
+    # every scorecard printed "Gross margin $0"
+    raw["sales"] = raw["sales"].drop(columns=["cost"])
+    ds = _loaded(raw, params)
+    table = kpis.partner_kpis(ds, params)
+    assert table["gross_margin"].isna().all() and table["gross_margin_pct"].isna().all()
+    assert table["revenue"].notna().any()
+    assert kpis.network_kpis(ds, params)["gross_margin"].isna().all()
+    assert kpis.monthly_revenue(ds, params)["gross_margin"].isna().all()
+
+
+def test_no_attributed_revenue_column_gives_no_mdf_return(raw, params):
+    raw["mdf"] = raw["mdf"].drop(columns=["attributed_revenue"])
+    table = kpis.partner_kpis(_loaded(raw, params), params)
+    assert table["mdf_return"].isna().all() and table["mdf_attributed_revenue"].isna().all()
+    assert _quarter(table)["mdf_claimed"] == 7600
+
+
+def test_without_sales_revenue_is_not_available_and_deals_still_count(raw, params):
+    del raw["sales"]
+    ds = _loaded(raw, params)
+    table = kpis.partner_kpis(ds, params)
+    for col in ("revenue", "units", "customers_active", "registration_rate", "revenue_growth_prev"):
+        assert table[col].isna().all(), col
+    assert _quarter(table)["deals_won"] == 1
+    # first deal = the first won deal (O1 closed 2026-09-18; P001 onboarded 2023-02-15)
+    assert _quarter(table)["time_to_first_deal_days"] == (pd.Timestamp("2026-09-18") - pd.Timestamp("2023-02-15")).days
+    assert kpis.network_kpis(ds, params)["revenue"].isna().all()
+    assert kpis.monthly_revenue(ds, params)["revenue"].isna().all()
+
+
+def test_sales_without_customer_id_registration_or_category(raw, params):
+    raw["sales"] = raw["sales"].drop(columns=["customer_id", "registered_units", "registered_date", "category"])
+    table = kpis.partner_kpis(_loaded(raw, params), params)
+    for col in ("customers_active", "customers_new", "customers_lost", "cross_sell_rate", "upsell_rate",
+                "registration_rate", "registration_lag_days_median"):
+        assert table[col].isna().all(), col
+    assert _quarter(table, "007")["revenue"] == 500
+
+
+def test_sales_without_category_keep_the_customer_counts(raw, params):
+    raw["sales"] = raw["sales"].drop(columns=["category"])
+    table = kpis.partner_kpis(_loaded(raw, params), params)
+    assert _quarter(table, "P002")["customers_active"] == 1
+    assert table["cross_sell_rate"].isna().all()
+
+
+def test_sales_without_channel_count_every_line_for_registration(raw, params):
+    # 007's line (5 units, 5 registered) is sell-through anyway; P002's two sell-in lines (3 units, 1
+    # registered) count once the channel is unknown
+    raw["sales"] = raw["sales"].drop(columns=["channel"])
+    table = kpis.partner_kpis(_loaded(raw, params), params)
+    assert _quarter(table, "P002")["registration_rate"] == pytest.approx(1 / 3)
+    assert _quarter(table, "007")["registration_rate"] == 1.0
+
+
+def test_leads_without_partner_count_in_the_network_funnel_only(raw, params):
+    raw["leads"] = pd.concat([raw["leads"], pd.DataFrame({
+        "lead_id": ["L3", "L4"], "partner_id": [None, None], "assigned_date": ["2026-07-02", "2026-08-01"],
+        "accepted_date": [None, None], "status": ["expired", "assigned"], "opportunity_id": [None, None]})],
+        ignore_index=True)
+    ds = _loaded(raw, params)
+    table = kpis.partner_kpis(ds, params)
+    q3 = table[(table["period"] == "2026Q3") & (table["window"] == "quarter")]
+    assert q3["leads_received"].sum() == 1  # L2 (P002): the unassigned leads belong to no partner
+    net = kpis.network_kpis(ds, params).set_index("period").loc["2026Q3"]
+    assert net["leads_received"] == 3 and net["leads_unassigned"] == 2
+    # decided: L3 (expired, not converted); L2 and L4 are still assigned
+    assert net["lead_conversion_rate_n"] == 1 and net["lead_conversion_rate"] == 0.0
+
+
+def test_deals_without_amount_for_open_and_lost_ones(raw, params):
+    raw["opportunities"]["amount"] = ["48000", None, None]
+    table = kpis.partner_kpis(_loaded(raw, params), params)
+    assert _quarter(table)["deal_size_mean"] == 48000

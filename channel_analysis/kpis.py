@@ -925,10 +925,10 @@ def network_kpis(ds: Dataset, params: dict, quarters: list[str] | None = None) -
                                if covered and net.has_cost else np.nan)
         if ds.leads is not None:  # the network funnel counts leads no partner was assigned
             nl = net.network_leads[(net.network_leads["q"] >= w.lo) & (net.network_leads["q"] <= w.hi)]
-            row["leads_received"] = int(len(nl))
-            row["leads_unassigned"] = int(nl["unassigned"].sum())
+            row["leads_received"] = float(len(nl))
+            row["leads_unassigned"] = float(nl["unassigned"].sum())
             row["lead_conversion_rate"] = _ratio(nl["converted"].sum(), nl["decided"].sum()).item()
-            row["lead_conversion_rate_n"] = int(nl["decided"].sum())
+            row["lead_conversion_rate_n"] = float(nl["decided"].sum())
         else:
             row["leads_received"] = row["leads_unassigned"] = np.nan
             row["lead_conversion_rate"] = row["lead_conversion_rate_n"] = np.nan

@@ -25,7 +25,7 @@ cohorts              cohorts (salescycle.partner_retention(...).cohorts)
 mdf_by_tier          mdf_by_tier: tier, mdf_return (tiers in programme order)
 at_risk (exported)   at_risk: exports.KEY_FIGURES of the partners at risk, largest first
 key_figures          partner_table: exports.KEY_FIGURES of every partner, largest first
-skipped (exported)   data_gaps: what the data did not allow (item, reason)
+skipped (exported)   header (data_gaps): what the data did not allow (item, reason)
 ===================  ===========================================================================
 
 KPI values in tables and tiles are :func:`channel_analysis.blocks.tagged` with the KPI-table (or
@@ -133,8 +133,9 @@ class Overview:
                  (_("Reporting currency"), self.currency), (_("Partners"), f"{count} ({left_out})")]
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
         heading = _("Channel network overview")  # not inside the f-string: pybabel cannot see into one
-        return Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
-                    f'<dl class="ca-meta">{dl}</dl></header>') + blocks.grid_script(_("Filter"))
+        return (Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
+                     f'<dl class="ca-meta">{dl}</dl>') + self.data_gaps() + Html('</header>')
+                + blocks.grid_script(_("Filter")))
 
     def data_gaps(self) -> Html:
         """What this data did not allow (the exported ``skipped`` table): the measures not available

@@ -38,9 +38,6 @@ overview.header()
 # %%
 overview.section("about")
 
-# %%
-overview.data_gaps()
-
 # %% [markdown] tags=["remove-cell"]
 # ## Totals and trends
 

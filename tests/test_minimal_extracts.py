@@ -85,6 +85,10 @@ def test_pages_read_clean_and_say_not_available(minimal_run):
     assert problems == [], "\n".join(problems[:30])
     overview = (minimal_run["dir"] / "network_overview.html").read_text(encoding="utf-8")
     assert "Not available with this data:" in overview
+    if minimal_run["shape"] == "sales_only":  # no cost: no gross margin row (it printed "$0")
+        for path in pages[:-1]:
+            page = path.read_text(encoding="utf-8")
+            assert ">Revenue<" in page and ">Gross margin<" not in page and ">Active customers<" not in page
 
 
 def test_every_shown_number_is_the_exported_value(minimal_run):

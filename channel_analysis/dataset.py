@@ -25,7 +25,10 @@ class Dataset:
     """Validated input tables plus the run's time frame.
 
     ``as_of`` is the date the run describes; ``period`` the quarter reported (``"2026Q3"``);
-    ``fy_start`` the first month of the fiscal year.
+    ``fy_start`` the first month of the fiscal year. ``sales`` is optional like every table but
+    ``partners`` (a source has at least one of sales, opportunities, leads). A partner without
+    ``onboarded_date`` (column or value) gets its first activity date (:meth:`first_activity`);
+    ``onboarded_derived`` counts them and ``notes`` says so.
     """
 
     partners: pd.DataFrame

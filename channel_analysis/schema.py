@@ -9,7 +9,10 @@ Conventions
 - Money columns are in the row's ``currency`` (or the partner's currency when the column is absent
   or empty) and are converted to the reporting currency with ``fx_rates``.
 - Period columns hold quarter labels like ``2026Q3`` (see :mod:`channel_analysis.periods`).
-- A column marked optional may be absent from the file or empty in a row.
+- A column marked optional may be absent from the file (it then stays absent from the validated
+  frame and the KPIs that need it are not available); a nullable one may also be empty in a row.
+- Required input is what a CRM has: ``partners`` (``partner_id``, ``name``) and at least one of
+  :data:`ACTIVITY_TABLES`.
 
 Cross-table rules (unknown partners, closed before created, ...) live in
 :mod:`channel_analysis.validation`; statistics rely on what is guaranteed here and do not re-check.

@@ -200,6 +200,16 @@ def test_time_to_first_deal_by_hand():
     assert sc.km_median(d, by=None, event="first_deal").loc[0, "events"] == 1
 
 
+def test_time_to_first_deal_when_no_partner_has_won_a_deal():
+    # raised "TypeError: Cannot cast DatetimeArray to dtype float64" (every sales-only extract)
+    partners = pd.DataFrame({"partner_id": ["A", "B"], "onboarded_date": pd.to_datetime(["2026-01-01", "2026-02-01"])})
+    lost = pd.DataFrame({"opportunity_id": ["1"], "partner_id": ["A"], "outcome": ["lost"],
+                         "closed_date": pd.to_datetime(["2026-01-10"])})
+    for source in (lost, lost.iloc[:0], pd.Series(dtype="datetime64[ns]")):
+        d = sc.time_to_first_deal(partners, source, pd.Timestamp("2026-03-02").date())
+        assert d["days"].tolist() == [60, 29] and not d["first_deal"].any()
+
+
 def test_partner_retention_by_hand():
     partners = pd.DataFrame({
         "partner_id": ["A", "B", "C", "D"],

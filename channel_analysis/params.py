@@ -23,6 +23,7 @@ import yaml
 from . import periods
 from .errors import ParamsError
 from .files import is_url
+from .io.mapping import merge_fragments, parse_tables, read_fragment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
@@ -154,6 +155,8 @@ def finalize(params: dict, *, root: Path = PROJECT_ROOT) -> dict:
                 "quarter that has not begun"
             )
     out["data"]["source"] = _resolve_path(str(out["data"]["source"]), root)
+    _merge_mapping_files(out["data"], root)
+    parse_tables(out["data"]["tables"])  # every table mapping checked once, before reading
     out["output_dir"] = _resolve_path(str(out["output_dir"]), root)
     weights = out["segmentation"]["weights"]
     bad = {k: v for k, v in weights.items() if not isinstance(v, (int, float)) or v < 0}
@@ -167,6 +170,20 @@ def finalize(params: dict, *, root: Path = PROJECT_ROOT) -> dict:
     if out["delivery"]["smtp"]["security"] not in {"starttls", "tls", "none"}:
         raise ParamsError("delivery.smtp.security must be 'starttls', 'tls' or 'none'")
     return out
+
+
+def _merge_mapping_files(data: dict, root: Path) -> None:
+    """``data.mapping`` (a path or a list of paths) resolved, and its files' tables merged under
+    ``data.tables`` (the run file's entries win; see :func:`channel_analysis.io.mapping.merge_fragments`)."""
+    files = data.get("mapping")
+    if files is None:
+        return
+    files = [files] if isinstance(files, str) else files
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f.strip() for f in files):
+        raise ParamsError(f"data.mapping must be a mapping file's path or a list of paths, got {data['mapping']!r}")
+    paths = [Path(_resolve_path(f, root)) for f in files]
+    data["mapping"] = [str(p) for p in paths]
+    data["tables"] = merge_fragments([read_fragment(p) for p in paths], data.get("tables") or {})
 
 
 def load_params(

@@ -954,6 +954,8 @@ def validate_tables(raw: dict[str, pd.DataFrame], params: dict, *,
                           f"{name} in the database, or map it in data.tables)")
             continue
         files[name] = frame.attrs.get("file", name)
+        for note in frame.attrs.get("mapping_notes", ()):  # what data.tables.<name> left unmapped
+            out.table("warning", name, note.problem, note.fix, column=note.column)
         frame = frame.reset_index(drop=True)
         out.meta[name] = {"first_row": frame.attrs.get("first_row", 1), "frame": frame}
         if len(frame) == 0:

@@ -21,7 +21,9 @@ column it names; other source columns are kept as they are and validation report
 data model does not know), constants are added, values are mapped, dates are parsed. Rows keep
 their order, so validation messages still name the file's row numbers.
 
-- ``values``: text is compared exactly (after trimming spaces). A value the map does not list is
+- ``values``: text is compared exactly (after trimming spaces; an unquoted YAML key ``Yes`` /
+  ``No`` / ``true`` / ``On`` ... is a boolean and matches each of those spellings: quote it to
+  match one). A value the map does not list is
   kept as it is and reported (a warning naming the values and how many rows have them); validation
   then flags it where the column only allows some values. An empty cell stays empty.
 - ``dates``: a strftime format (``"%d-%m-%y"``, ``"%m/%d/%Y %H:%M"``), ``excel`` (Excel serial
@@ -60,6 +62,8 @@ KEYS = ("from", "columns", "values", "dates", "constants")
 #: Date formats with a name; anything else must be a strftime format (containing "%").
 DATE_FORMATS = ("iso", "excel", "dayfirst", "monthfirst")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # Excel's day 0 (it counts 1900-02-29, so day 60 is off)
+_YAML_BOOL = {flag: tuple(v for w in words for v in (w, w.capitalize(), w.upper()))
+              for flag, words in ((True, ("true", "yes", "on")), (False, ("false", "no", "off")))}
 _EXCEL_LAST = 130_000  # serial 130000 is in 2255: later ones cannot be held and are reported
 
 
@@ -183,7 +187,13 @@ class TableMapping:
             for key, value in pairs.items():
                 if isinstance(value, (Mapping, list)):
                     raise ParamsError(f"{where}.values.{col}.{key} must be one value, got {value!r}")
-            out[str(col)] = {_text(k): (None if v is None else _text(v)) for k, v in pairs.items()}
+            mapped: dict[str, str | None] = {}
+            for key, value in pairs.items():
+                # YAML reads an unquoted Yes/No/On/Off/true/false key as a boolean: it stands for
+                # each of those spellings (write the key in quotes to match one exact text)
+                for text in (_YAML_BOOL[key] if isinstance(key, bool) else (_text(key),)):
+                    mapped[text] = None if value is None else _text(value)
+            out[str(col)] = mapped
         return out
 
     @staticmethod

@@ -239,3 +239,20 @@ def test_parse_tables_checks_every_entry():
     assert parsed["opportunities"].columns["Stage"] == ("stage", "outcome")
     with pytest.raises(ParamsError, match=r"unknown table\(s\) 'opportunity' \(did you mean 'opportunities'\?\)"):
         parse_tables({"opportunity": MAPPING})
+
+
+def test_only_when_splits_one_close_date_into_expected_and_closed():
+    m = TableMapping.parse("opportunities", {
+        "columns": {"Stage": ["stage", "outcome"], "Close Date": ["closed_date", "expected_close_date"]},
+        "values": {"outcome": {"Closed Won": "won", "Closed Lost": "lost", "Prospecting": "open"}},
+        "only_when": {"closed_date": {"outcome": ["won", "lost"]}, "expected_close_date": {"outcome": "open"}},
+    })
+    out, notes = m.apply(pd.DataFrame({"Stage": ["Closed Won", "Prospecting", "Closed Lost"],
+                                       "Close Date": ["2026-01-05", "2026-12-01", "2026-02-01"]}))
+    assert notes == []
+    assert list(out["closed_date"].fillna("-")) == ["2026-01-05", "-", "2026-02-01"]
+    assert list(out["expected_close_date"].fillna("-")) == ["-", "2026-12-01", "-"]
+    with pytest.raises(ParamsError, match=r"only_when.closed_date must name one column"):
+        TableMapping.parse("opportunities", {"only_when": {"closed_date": {"outcome": ["won"], "stage": ["x"]}}})
+    with pytest.raises(ParamsError, match=r"only_when.closed_date: opportunities has no column 'outcom'"):
+        TableMapping.parse("opportunities", {"only_when": {"closed_date": {"outcom": ["won"]}}})

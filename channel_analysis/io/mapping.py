@@ -13,13 +13,14 @@
         outcome: {Won: won, Lost: lost, Engaging: open}
       dates: {created_date: "%d-%m-%y", closed_date: excel}   # or one format for every date column
       constants: {currency: USD}      # a data-model column the export lacks, one value for all rows
+      only_when: {closed_date: {outcome: [won, lost]}}   # keep a column only in rows like these
 
 Every key names data-model columns except the keys of ``columns`` and ``from``, which name what
 is in the export. The mapping is applied right after reading and before validation, in this
 order: columns are renamed (a source column listed under ``columns`` is copied to each model
 column it names; other source columns are kept as they are and validation reports the ones the
-data model does not know), constants are added, values are mapped, dates are parsed. Rows keep
-their order, so validation messages still name the file's row numbers.
+data model does not know), constants are added, values are mapped, dates are parsed, ``only_when``
+empties cells. Rows keep their order, so validation messages still name the file's row numbers.
 
 - ``values``: text is compared exactly (after trimming spaces; an unquoted YAML key ``Yes`` /
   ``No`` / ``true`` / ``On`` ... is a boolean and matches each of those spellings: quote it to
@@ -31,6 +32,11 @@ their order, so validation messages still name the file's row numbers.
   separator style) or ``iso`` (YYYY-MM-DD, the default). Parsed dates are written as YYYY-MM-DD;
   a value that does not fit the format is kept as it is, reported, and then flagged by validation
   with its row number.
+- ``only_when``: per data-model column, a condition on another (mapped) data-model column: the
+  column keeps its value only in rows where that column has one of the listed values, and is
+  empty elsewhere. For the CRMs whose one "Close Date" is the expected date while a deal is open
+  and the actual date once it is closed: ``Close Date: [closed_date, expected_close_date]`` with
+  ``only_when: {closed_date: {outcome: [won, lost]}, expected_close_date: {outcome: [open]}}``.
 - ``constants``: only for a column the export does not have (an honest fact such as the currency
   of a one-currency export), never to fill a column with a made-up value.
 
@@ -58,7 +64,7 @@ import yaml
 from ..errors import DataSourceError, ParamsError
 from ..schema import TABLES
 
-KEYS = ("from", "columns", "values", "dates", "constants")
+KEYS = ("from", "columns", "values", "dates", "constants", "only_when")
 #: Date formats with a name; anything else must be a strftime format (containing "%").
 DATE_FORMATS = ("iso", "excel", "dayfirst", "monthfirst")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # Excel's day 0 (it counts 1900-02-29, so day 60 is off)
@@ -107,11 +113,12 @@ class TableMapping:
     values: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     dates: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, Any] = field(default_factory=dict)
+    only_when: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def transforms(self) -> bool:
         """True if the mapping changes the frame (not only where it is read from)."""
-        return bool(self.columns or self.values or self.dates or self.constants)
+        return bool(self.columns or self.values or self.dates or self.constants or self.only_when)
 
     # --- parsing ---------------------------------------------------------------------------------
 
@@ -151,8 +158,29 @@ class TableMapping:
         if both:
             raise ParamsError(f"{where}: column {both[0]!r} is both mapped from the export (columns) and "
                               "a constant; keep one")
+        only_when = cls._parse_only_when(where, entry.get("only_when"), model)
         return cls(table, source=source, columns=columns, values=values, dates=dates,
-                   constants={str(k): v for k, v in constants.items()})
+                   constants={str(k): v for k, v in constants.items()}, only_when=only_when)
+
+    @staticmethod
+    def _parse_only_when(where, raw, model) -> dict[str, tuple[str, tuple[str, ...]]]:
+        raw = _mapping_of(f"{where}.only_when", raw)
+        table = where.rsplit(".", 1)[-1]
+        out = {}
+        for col, cond in raw.items():
+            _check_column(f"{where}.only_when", col, model, table)
+            cond = _mapping_of(f"{where}.only_when.{col}", cond)
+            if len(cond) != 1:
+                raise ParamsError(f"{where}.only_when.{col} must name one column and its values, e.g. "
+                                  "{outcome: [won, lost]}")
+            (other, values), = cond.items()
+            _check_column(f"{where}.only_when.{col}", other, model, table)
+            values = values if isinstance(values, list) else [values]
+            if not values or any(isinstance(v, (Mapping, list)) or v is None for v in values):
+                raise ParamsError(f"{where}.only_when.{col}.{other} must list the values to keep "
+                                  f"{col} for, got {cond[other]!r}")
+            out[str(col)] = (str(other), tuple(_text(v) for v in values))
+        return out
 
     @staticmethod
     def _parse_columns(where, raw, model) -> dict[str, tuple[str, ...]]:
@@ -274,6 +302,15 @@ class TableMapping:
             out[col], note = _parse_dates(out[col], fmt, f"{where}.dates.{col}")
             if note:
                 notes.append(Note(col, *note))
+        for col, (other, keep) in self.only_when.items():
+            if col not in out:
+                continue
+            if other not in out:
+                raise DataSourceError(
+                    f"{where}.only_when.{col}: {what} has no column {other!r} to decide by; map one to it"
+                )
+            kept = pd.Series([_text(v) for v in out[other].to_numpy()], index=frame.index).isin(keep)
+            out[col] = out[col].astype(object).where(kept, None)
         mapped = pd.DataFrame(out, index=frame.index) if out else pd.DataFrame(index=frame.index)
         mapped.attrs = dict(frame.attrs)
         return mapped, notes

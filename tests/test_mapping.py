@@ -146,11 +146,23 @@ def test_mistakes_in_a_mapping_are_errors_naming_the_key(entry, message):
         TableMapping.parse("opportunities", entry)
 
 
-def test_a_mapping_naming_a_column_the_export_lacks_says_which_columns_it_has():
-    m = TableMapping.parse("opportunities", {"columns": {"Deal Id": "opportunity_id"}})
-    with pytest.raises(DataSourceError, match=r"names column 'Deal Id' \(did you mean 'Deal ID'\?\), which "
-                                              r"deals.csv does not have. Its columns are: Deal ID, Account"):
-        m.apply(_crm_export(), file="deals.csv")
+def test_a_mapping_naming_a_column_the_export_lacks_says_which_columns_it_has(tmp_path, params):
+    m = TableMapping.parse("opportunities", {"columns": {"Deal Id": "opportunity_id", "Currency": "currency"}})
+    out, notes = m.apply(_crm_export(), file="deals.csv")
+    assert "opportunity_id" not in out.columns and "currency" not in out.columns
+    assert [n.column for n in notes] == ["opportunity_id", "currency"]
+    assert ("names column 'Deal Id' (did you mean 'Deal ID'?), which deals.csv does not have (its columns "
+            "are: Deal ID, Account, Stage") in notes[0].problem
+    # validation then says the required column is missing, next to the mapping's warning
+    raw = tiny_raw()
+    write_tables({"partners": raw["partners"], "sales": raw["sales"], "crm_deals": _crm_export()},
+                 tmp_path / "data", "csv")
+    params["data"]["tables"] = {"opportunities": {**MAPPING, "columns": {**MAPPING["columns"], "Deal Id": "opportunity_id"}}}
+    del params["data"]["tables"]["opportunities"]["columns"]["Deal ID"]
+    probs = validation.validate_source(params, progress=False).problems
+    opp = probs[(probs["table"] == "opportunities") & (probs["column"] == "opportunity_id")]
+    assert set(zip(opp["severity"], opp["problem"].str[:30])) == {
+        ("warning", "data.tables.opportunities.colu"), ("error", "required column 'opportunity_i")}
     m = TableMapping.parse("opportunities", {"constants": {"currency": "USD"}})
     with pytest.raises(DataSourceError, match="already has a column 'currency'"):
         m.apply(pd.DataFrame({"currency": ["EUR"]}))

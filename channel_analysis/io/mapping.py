@@ -46,8 +46,10 @@ file's own entries winning key by key (see :func:`merge_fragments`).
 
 :meth:`TableMapping.parse` checks an entry once (unknown keys, unknown tables or columns, bad
 formats) and raises :class:`~channel_analysis.errors.ParamsError` naming the key and what to do;
-:meth:`TableMapping.apply` raises :class:`~channel_analysis.errors.DataSourceError` when the export
-lacks a column the mapping names.
+:meth:`TableMapping.apply` reports a column the mapping names but the export lacks as a warning
+(the model column stays absent, and validation says so if it is required: a ready mapping file
+can name columns that only some exports have) and raises
+:class:`~channel_analysis.errors.DataSourceError` when the mapped frame would be ambiguous.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def _model_columns(table: str) -> dict[str, str]:
     schema = TABLES[table][0].to_schema()
     return {name: ("date" if "datetime" in str(col.dtype) else "other")
             for name, col in schema.columns.items()}
+
+
 
 
 def _hint(name: str, known) -> str:
@@ -260,13 +264,15 @@ class TableMapping:
         where = f"data.tables.{self.table}"
         what = file or self.table
         present = [str(c) for c in frame.columns]
-        missing = [c for c in self.columns if c not in present]
-        if missing:
-            raise DataSourceError(
-                f"{where}.columns names column {missing[0]!r}{_hint(missing[0], present)}, which {what} "
-                f"does not have. Its columns are: {', '.join(present)}. Fix the mapping (column names "
-                "are case-sensitive) or re-export with that column"
-            )
+        notes: list[Note] = []
+        for src in (c for c in self.columns if c not in present):
+            targets = self.columns[src]
+            notes.append(Note(
+                targets[0],
+                f"{where}.columns names column {src!r}{_hint(src, present)}, which {what} does not have "
+                f"(its columns are: {', '.join(present)}); {', '.join(targets)} stays absent",
+                "fix the mapping (column names are case-sensitive), or add the column to the export",
+            ))
         out: dict[str, pd.Series] = {}
         origin: dict[str, str] = {}
         for col, src in zip(frame.columns, present):
@@ -287,12 +293,9 @@ class TableMapping:
                 )
             out[col] = pd.Series(_text(value) if not isinstance(value, str) else value,
                                  index=frame.index, dtype=object)
-        notes: list[Note] = []
         for col, pairs in self.values.items():
             if col not in out:
-                notes.append(Note(col, f"{where}.values.{col}: {what} has no column {col!r} to map",
-                                  f"map a source column to {col!r} under {where}.columns"))
-                continue
+                continue  # reported above (an optional source column absent) or by validation
             out[col], note = _map_values(out[col], pairs, f"{where}.values.{col}")
             if note:
                 notes.append(Note(col, *note))
@@ -307,7 +310,8 @@ class TableMapping:
                 continue
             if other not in out:
                 raise DataSourceError(
-                    f"{where}.only_when.{col}: {what} has no column {other!r} to decide by; map one to it"
+                    f"{where}.only_when.{col}: {what} has no column {other!r} to decide by; map a "
+                    f"column to {other!r} under {where}.columns"
                 )
             kept = pd.Series([_text(v) for v in out[other].to_numpy()], index=frame.index).isin(keep)
             out[col] = out[col].astype(object).where(kept, None)

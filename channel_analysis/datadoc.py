@@ -41,6 +41,9 @@ they mean, an example value and the KPIs that use them (KPIs are defined in `doc
 `data.tables` maps a table to another table (or file) name in the source, or to a SQL query, e.g.
 `{{sales: "SELECT * FROM erp.invoice_lines WHERE invoice_date >= '2024-01-01'"}}`. In a folder, a
 query runs in DuckDB over the folder's files, each available under its file name without extension.
+It can also map an export's own column names, values, date formats and constants onto this model
+without rewriting the files, and include ready mapping files for Salesforce, HubSpot and Dynamics
+365: see [mappings.md](mappings.md).
 
 Identifiers (every `*_id` column) are text: `007` stays `007`. Column names are case-sensitive;
 columns that are not listed here are reported as warnings and ignored.

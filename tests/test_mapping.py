@@ -268,3 +268,12 @@ def test_only_when_splits_one_close_date_into_expected_and_closed():
         TableMapping.parse("opportunities", {"only_when": {"closed_date": {"outcome": ["won"], "stage": ["x"]}}})
     with pytest.raises(ParamsError, match=r"only_when.closed_date: opportunities has no column 'outcom'"):
         TableMapping.parse("opportunities", {"only_when": {"closed_date": {"outcom": ["won"]}}})
+
+
+def test_data_mapping_must_name_files(tmp_path):
+    run = tmp_path / "run.yaml"
+    run.write_text(yaml.safe_dump({"as_of": "2026-10-05", "data": {"mapping": [42]}}))
+    with pytest.raises(ParamsError, match=r"data.mapping must be a mapping file's path or a list of paths, got \[42\]"):
+        load_params(run)
+    shipped = load_params(None, {"as_of": "2026-10-05", "data": {"mapping": "params/mappings/salesforce.yaml"}})
+    assert shipped["data"]["tables"]["opportunities"]["from"] == "salesforce_opportunities"

@@ -156,7 +156,8 @@ def finalize(params: dict, *, root: Path = PROJECT_ROOT) -> dict:
             )
     out["data"]["source"] = _resolve_path(str(out["data"]["source"]), root)
     _merge_mapping_files(out["data"], root)
-    parse_tables(out["data"]["tables"])  # every table mapping checked once, before reading
+    # every table mapping checked once, before reading, and kept in its canonical plain form
+    out["data"]["tables"] = {name: m.as_params() for name, m in parse_tables(out["data"]["tables"]).items()}
     out["output_dir"] = _resolve_path(str(out["output_dir"]), root)
     weights = out["segmentation"]["weights"]
     bad = {k: v for k, v in weights.items() if not isinstance(v, (int, float)) or v < 0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import yaml
@@ -277,3 +279,17 @@ def test_data_mapping_must_name_files(tmp_path):
         load_params(run)
     shipped = load_params(None, {"as_of": "2026-10-05", "data": {"mapping": "params/mappings/salesforce.yaml"}})
     assert shipped["data"]["tables"]["opportunities"]["from"] == "salesforce_opportunities"
+
+
+def test_the_parameters_keep_each_mapping_in_a_plain_sortable_form(tmp_path):
+    run = tmp_path / "run.yaml"
+    run.write_text("as_of: 2026-10-05\ndata:\n  mapping: params/mappings/dynamics365.yaml\n  tables:\n"
+                   "    partners: {values: {partner_type: {Yes: reseller, 9: reseller, Other: other}}}\n"
+                   "    sales: {}\n")
+    params = load_params(run)
+    tables = params["data"]["tables"]
+    assert tables["opportunities"]["values"]["outcome"] == {"0": "open", "1": "won", "2": "lost"}
+    assert tables["partners"]["values"]["partner_type"]["YES"] == "reseller"  # YAML's boolean, spelled out
+    assert tables["sales"] == {}
+    json.dumps(params, sort_keys=True, default=str)  # the run fingerprint hashes the parameters
+    assert {n: m.as_params() for n, m in parse_tables(tables).items()} == tables

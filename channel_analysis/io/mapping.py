@@ -253,6 +253,22 @@ class TableMapping:
                 out[str(col)] = fmt
         return out
 
+    def as_params(self) -> str | dict:
+        """The canonical plain form of this entry for ``params["data"]["tables"]``: text keys only
+        (YAML booleans and numbers spelled out), so the parameters stay JSON-able and sortable, and
+        :meth:`parse` of it gives this mapping back."""
+        if not self.transforms:
+            return self.source if self.source is not None else {}
+        out: dict[str, Any] = {} if self.source is None else {"from": self.source}
+        if self.columns:
+            out["columns"] = {src: (list(t) if len(t) > 1 else t[0]) for src, t in self.columns.items()}
+        for key in ("values", "dates", "constants"):
+            if getattr(self, key):
+                out[key] = {col: (dict(v) if isinstance(v, Mapping) else v) for col, v in getattr(self, key).items()}
+        if self.only_when:
+            out["only_when"] = {col: {other: list(keep)} for col, (other, keep) in self.only_when.items()}
+        return out
+
     # --- applying --------------------------------------------------------------------------------
 
     def apply(self, frame: pd.DataFrame, *, file: str = "") -> tuple[pd.DataFrame, list[Note]]:

@@ -20,13 +20,15 @@ is in the export. The mapping is applied right after reading and before validati
 order: columns are renamed (a source column listed under ``columns`` is copied to each model
 column it names; other source columns are kept as they are and validation reports the ones the
 data model does not know), constants are added, values are mapped, dates are parsed, ``only_when``
-empties cells. Rows keep their order, so validation messages still name the file's row numbers.
+empties cells. Rows keep their order, so validation messages still name the file's row numbers
+(the rows of a query's result when ``from`` is a query). :func:`channel_analysis.params.load_params`
+keeps each entry in its canonical plain form (:meth:`TableMapping.as_params`).
 
 - ``values``: text is compared exactly (after trimming spaces; an unquoted YAML key ``Yes`` /
   ``No`` / ``true`` / ``On`` ... is a boolean and matches each of those spellings: quote it to
-  match one). A value the map does not list is
-  kept as it is and reported (a warning naming the values and how many rows have them); validation
-  then flags it where the column only allows some values. An empty cell stays empty.
+  match one). A value the map does not list is kept as it is and reported (a warning naming the
+  values and how many rows have them); validation then flags it where the column only allows
+  some values. An empty cell stays empty.
 - ``dates``: a strftime format (``"%d-%m-%y"``, ``"%m/%d/%Y %H:%M"``), ``excel`` (Excel serial
   day numbers, 45000 = 2023-03-15), ``dayfirst`` / ``monthfirst`` (day or month first in any
   separator style) or ``iso`` (YYYY-MM-DD, the default). Parsed dates are written as YYYY-MM-DD;
@@ -69,7 +71,8 @@ from ..schema import TABLES
 KEYS = ("from", "columns", "values", "dates", "constants", "only_when")
 #: Date formats with a name; anything else must be a strftime format (containing "%").
 DATE_FORMATS = ("iso", "excel", "dayfirst", "monthfirst")
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # Excel's day 0 (it counts 1900-02-29, so day 60 is off)
+# Excel's day 0 for serials from 61 (1900-03-01) on: Excel counts a 29 February 1900 that did not exist
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _YAML_BOOL = {flag: tuple(v for w in words for v in (w, w.capitalize(), w.upper()))
               for flag, words in ((True, ("true", "yes", "on")), (False, ("false", "no", "off")))}
 _EXCEL_LAST = 130_000  # serial 130000 is in 2255: later ones cannot be held and are reported
@@ -80,8 +83,6 @@ def _model_columns(table: str) -> dict[str, str]:
     schema = TABLES[table][0].to_schema()
     return {name: ("date" if "datetime" in str(col.dtype) else "other")
             for name, col in schema.columns.items()}
-
-
 
 
 def _hint(name: str, known) -> str:

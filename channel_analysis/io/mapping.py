@@ -286,9 +286,10 @@ class TableMapping:
             targets = self.columns[src]
             notes.append(Note(
                 targets[0],
-                f"{where}.columns names column {src!r}{_hint(src, present)}, which {what} does not have "
-                f"(its columns are: {', '.join(present)}); {', '.join(targets)} stays absent",
-                "fix the mapping (column names are case-sensitive), or add the column to the export",
+                f"mapped column {src!r}{_hint(src, present)} is not in {what}: {', '.join(targets)} "
+                "stays absent",
+                f"fix {where}.columns (names are case-sensitive; {what} has: {', '.join(present)}), or "
+                "add the column to the export",
             ))
         out: dict[str, pd.Series] = {}
         origin: dict[str, str] = {}
@@ -367,8 +368,7 @@ def _map_values(s: pd.Series, pairs: Mapping[str, str | None], where: str):
         return out, None
     counts = left.value_counts()
     shown = ", ".join(repr(v) for v in counts.index[:8]) + (f" and {len(counts) - 8} more" if len(counts) > 8 else "")
-    problem = (f"{where} does not map {shown} ({len(left):,} row{'s' * (len(left) != 1)}); "
-               "they are kept as they are")
+    problem = f"unmapped {shown} ({len(left):,} row{'s' * (len(left) != 1)}), kept as they are"
     return out, (problem, f"add them to {where}")
 
 
@@ -395,9 +395,9 @@ def _parse_dates(s: pd.Series, fmt: str, where: str):
     if not bad.any():
         return out, None
     first = text[bad].iloc[0]
-    problem = (f"{where}: {int(bad.sum()):,} value{'s' * (int(bad.sum()) != 1)} do not fit the format "
-               f"{fmt!r} (first: {first!r}); they are kept as they are")
-    return out, (problem, f"fix the values or the format in {where}")
+    n = int(bad.sum())
+    problem = f"{first!r}{f' and {n - 1:,} more' if n > 1 else ''} not in date format {fmt!r}, kept as they are"
+    return out, (problem, f"fix the values, or the format in {where}")
 
 
 # --- the run file --------------------------------------------------------------------------------

@@ -295,3 +295,10 @@ def test_the_parameters_keep_each_mapping_in_a_plain_sortable_form(tmp_path):
     assert tables["sales"] == {}
     json.dumps(params, sort_keys=True, default=str)  # the run fingerprint hashes the parameters
     assert {n: m.as_params() for n, m in parse_tables(tables).items()} == tables
+
+
+def test_a_renamed_column_colliding_with_a_kept_one_is_an_error_naming_both():
+    m = TableMapping.parse("opportunities", {"columns": {"Stage": "stage"}})
+    with pytest.raises(DataSourceError, match=r"deals.csv would get two columns 'stage' \(from 'stage' and "
+                                              r"'Stage'\); map only one of them to 'stage'"):
+        m.apply(pd.DataFrame({"stage": ["x"], "Stage": ["y"]}), file="deals.csv")

@@ -317,20 +317,27 @@ class _FolderReader:
     def __init__(self, folder: Path):
         self.folder = folder
         self.files: dict[str, Path] = {}
+        #: table → why its entry cannot be read (a dangling link, a folder named like a file)
+        self.broken: dict[str, str] = {}
         for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix.lower() in EXTENSIONS and not path.name.startswith("."):
-                if path.stem in self.files:
-                    raise DataSourceError(
-                        f"{folder} has both {self.files[path.stem].name} and {path.name}: keep one "
-                        f"file per table (remove the older one)"
-                    )
-                self.files[path.stem] = path
+            if path.suffix.lower() not in EXTENSIONS or path.name.startswith("."):
+                continue
+            if not path.is_file():
+                if path.stem in TABLES:
+                    self.broken[path.stem] = _not_a_file(path)
+                continue
+            if path.stem in self.files:
+                raise DataSourceError(
+                    f"{folder} has both {self.files[path.stem].name} and {path.name}: keep one "
+                    f"file per table (remove the older one)"
+                )
+            self.files[path.stem] = path
 
     def names(self) -> list[str]:
         return [p.name for p in self.files.values()]
 
     def available(self) -> set[str]:
-        return set(self.files)
+        return set(self.files) | set(self.broken)
 
     def _file(self, ref: str) -> Path | None:
         ref = ref.strip()
@@ -348,6 +355,8 @@ class _FolderReader:
         if is_query(ref):
             return self._query(name, ref)
         path = self._file(ref)
+        if path is None and ref.strip() in self.broken:
+            raise DataSourceError(self.broken[ref.strip()])
         if path.suffix.lower() == ".parquet":
             frame = read_parquet(path)
         else:
@@ -380,6 +389,16 @@ class _FolderReader:
 
     def close(self) -> None:
         pass
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a folder entry named like a table file cannot be read, and what to do."""
+    if path.is_symlink() and not path.exists():
+        return (f"{path} is a link to {path.readlink()}, which does not exist: restore the file "
+                f"or remove the link (a table left out is reported as not available)")
+    kind = "a folder" if path.is_dir() else "not a regular file"
+    return (f"{path} is {kind}, not a {path.suffix.lstrip('.')} file: put the table's file there "
+            f"or remove it (a table left out is reported as not available)")
 
 
 def _sq(path: Path) -> str:
@@ -415,7 +434,10 @@ def _check_csv_header(path: Path) -> None:
         with open(path, "rb") as fh:
             head = fh.read(64 * 1024)
     except OSError as exc:
-        raise DataSourceError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        raise DataSourceError(
+            f"{path} cannot be read: {exc.strerror or exc}. Check that the file exists and that "
+            "the user running channel-analysis may read it"
+        ) from None
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]

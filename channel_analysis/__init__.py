@@ -7,6 +7,7 @@ Modules, one job each:
   dataset      the validated, currency-converted tables a run works on
   periods      calendar and fiscal quarters
   params       run parameters: defaults <- run file <- command line, strictly checked
+  starter      `init`: inspects an extract and writes the run file fitted to it
   settings     the thresholds pages apply, as one typed, validated object (ReportSettings)
   measures     the measure catalog: every KPI's label, format, direction, sampling, benchmark, target
   sample       the deterministic sample-data generator

@@ -27,6 +27,11 @@ from .io.mapping import merge_fragments, parse_tables, read_fragment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
+#: The run file of the sample dataset: the default of a command given neither --params nor --data.
+SAMPLE_RUN_FILE = PROJECT_ROOT / "params" / "sample.yaml"
+#: The run file ``channel-analysis init`` writes next to an extract, and that a command given
+#: ``--data`` without ``--params`` uses (:func:`run_file_for`).
+RUN_FILE_NAME = "channel-analysis.yaml"
 
 # Mappings whose keys are the user's to name (dotted paths from the top).
 FREE_FORM = frozenset(
@@ -50,6 +55,11 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(loaded, dict):
         raise ParamsError(f"{path} must hold a mapping of keys, not {type(loaded).__name__}")
     return loaded
+
+
+def read_run_file(path: str | Path) -> dict:
+    """The keys a run file sets, as written (not merged with the defaults, not checked)."""
+    return _read_yaml(Path(path))
 
 
 def load_defaults() -> dict:
@@ -117,6 +127,15 @@ def parse_assignment(text: str) -> dict:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
     return out
+
+
+def run_file_for(source: str | Path) -> Path:
+    """The run file that belongs to an extract: ``channel-analysis.yaml`` in its folder, next to
+    its ``.duckdb`` file, or (a database URL) in the current folder."""
+    if is_url(source):
+        return Path.cwd() / RUN_FILE_NAME
+    path = Path(source).expanduser().resolve()
+    return (path if path.is_dir() or not path.suffix else path.parent) / RUN_FILE_NAME
 
 
 def _resolve_path(value: str, base: Path) -> str:

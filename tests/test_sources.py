@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -276,8 +278,6 @@ def test_a_folder_named_like_a_table_file_is_a_failure(tmp_path, params):
 
 
 def test_an_unreadable_file_is_a_failure(tmp_path):
-    import os
-
     write_tables(tiny_raw(), tmp_path, "csv")
     (tmp_path / "surveys.csv").chmod(0)
     if os.access(tmp_path / "surveys.csv", os.R_OK):  # root reads anything

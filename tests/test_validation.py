@@ -475,7 +475,7 @@ def test_cli_validate_prints_every_problem_and_exits_2(raw, tmp_path, capsys):
     raw["sales"].loc[0, "revenue"] = "-5"
     raw["partners"].loc[1, "country"] = "pl"
     write_tables(raw, tmp_path / "x", "csv")
-    code = cli.main(["validate", "--data", str(tmp_path / "x"), "--as-of", "2026-10-05",
+    code = cli.main(["validate", "--params", str(cli.SAMPLE_RUN_FILE), "--data", str(tmp_path / "x"), "--as-of", "2026-10-05",
                      "--set", "history_quarters=2"])
     out = capsys.readouterr().out
     assert code == 2

@@ -109,9 +109,9 @@ def inspect(source: str | Path, *, fy: int = 1, progress: bool = False) -> Inspe
     first, span_from = None, ""
     for table in SPAN_TABLES:
         cols = [c for t, c in ACTIVITY_DATES if t == table and (t, c) in filled]
-        if cols:
-            first = min(typed[table][c].min() for c in cols)
-            span_from = table
+        starts = pd.Series([typed[table][c].min() for c in cols], dtype="datetime64[ns]").dropna()
+        if len(starts):
+            first, span_from = starts.min(), table
             break
     currencies: Counter = Counter()
     for table, col in CURRENCY_COLUMNS:

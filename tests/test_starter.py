@@ -197,3 +197,16 @@ def test_cli_init_writes_then_refuses_a_second_time(tmp_path, capsys):
     assert "already exists: pass --force" in capsys.readouterr().err
     assert cli.main(["init", "--data", str(folder), "--force", "--out", str(tmp_path / "run.yaml")]) == 0
     assert load_params(tmp_path / "run.yaml")["reporting_currency"] == "USD"
+
+
+def test_init_then_validate_with_data_only(tmp_path, sample_folder, capsys):
+    _, tables = sample_folder
+    folder = tmp_path / "export"
+    write_tables(tables, folder, "parquet")
+    assert cli.main(["validate", "--data", str(folder)]) == 2  # no run file yet: asks for init
+    assert f"channel-analysis init --data {folder}" in capsys.readouterr().err
+    assert cli.main(["init", "--data", str(folder)]) == 0
+    capsys.readouterr()
+    assert cli.main(["validate", "--data", str(folder)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"run file {folder / RUN_FILE_NAME} · data {folder} · as_of ")

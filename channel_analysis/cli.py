@@ -125,9 +125,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from . import validation
 
     report = validation.validate_source(params)
-    print(report.format())
-    if args.report:
-        path = report.write(args.report)
+    path = report.write(args.report) if args.report else None
+    print(report.format(written_to=path))
+    if path is not None:
         print(f"wrote every problem ({len(report.problems):,} rows) to {path}")
     return 0 if report.ok else 2
 

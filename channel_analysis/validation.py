@@ -145,14 +145,15 @@ class ValidationReport:
                          f"{warn:>6,} warning{'s' * (warn != 1)}")
         return "\n".join(lines)
 
-    def format(self, rows_per_rule: int = ROWS_PER_RULE) -> str:
+    def format(self, rows_per_rule: int = ROWS_PER_RULE, *, written_to=None) -> str:
         """Every problem as a readable text table, grouped by table, errors first.
 
         Problems of one rule (same table, column, severity and fix) show their first
         ``rows_per_rule`` rows and then "… and N more rows like this"; the fix is printed once
         per rule, on its own line. Nothing is clipped: keys are printed whole and a problem text
         too long for its column wraps between words (a date, an id or a path is never cut). When
-        rows were left out, the last line says how to get them all (``validate --report``).
+        rows were left out, the last line says how to get them all (``validate --report``), or
+        where they are (``written_to``: the file :meth:`write` wrote).
         """
         if self.problems.empty:
             return self.summary() + "\n\nNo problems found."
@@ -187,9 +188,10 @@ class ValidationReport:
             out.append(_text_table(["severity", "column", "row", "key", "problem"], rows))
             out.append("")
         if elided:
-            out.append(f"{elided:,} problem row{'s' * (elided != 1)} not shown above: "
-                       "add `--report problems.csv` to the validate command to write every "
-                       "problem, untruncated (.csv or .parquet)")
+            where = (f"every problem is in {written_to}" if written_to else
+                     "add `--report problems.csv` to the validate command to write every problem, "
+                     "untruncated (.csv or .parquet)")
+            out.append(f"{elided:,} problem row{'s' * (elided != 1)} not shown above: {where}")
         return "\n".join(out).rstrip() + "\n"
 
     def write(self, path) -> Path:

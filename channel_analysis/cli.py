@@ -185,8 +185,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     for name, message in found.failures.items():
         print(f"  {name}: cannot be read: {message}")
     shown = args.data if is_url(args.data) else str(Path(args.data))
-    print(f"next: check the file, then `channel-analysis validate --data {shown}` "
-          f"(it uses {path.name} next to the data)")
+    if path == run_file_for(source):
+        print(f"next: check the file, then `channel-analysis validate --data {shown}` "
+              f"(a command given --data uses the {path.name} next to the data)")
+    else:
+        print(f"next: check the file, then `channel-analysis validate --params {path}`")
     return 0
 
 

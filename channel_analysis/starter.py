@@ -271,7 +271,8 @@ def render(found: Inspection) -> str:
         days = (found.as_of - q_now.start_time.normalize()).days + 1
         why += (f"; the data end {days} days into {q_now} (it ends {end:%Y-%m-%d}), a partial quarter "
                 "that is not reported")
-    lines += _wrap(why[0].upper() + why[1:] + ".")
+    lines += _wrap(why[0].upper() + why[1:] + f". Quarters are fiscal quarters of a year starting "
+                   f"in month {found.fy} (fiscal_year_start_month, params/defaults.yaml).")
     lines.append(f"period: {period}")
 
     n = found.quarters()

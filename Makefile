@@ -39,7 +39,7 @@ sample: $(STAMP) ## (re)generate the sample dataset in data/sample/
 
 init: $(STAMP) ## write a run file fitted to your extract: make init DATA=exports/2026Q3 (then PARAMS=exports/2026Q3/channel-analysis.yaml)
 	@test -n "$(DATA)" || { echo "usage: make init DATA=path/to/extract (a folder, a .duckdb file or a database URL)"; exit 2; }
-	$(CLI) init --data $(DATA)
+	$(CLI) init --data $(DATA) $(if $(MAPPING),--mapping $(MAPPING))
 
 validate: $(NEEDS_DATA) ## check every input table and list all problems at once (REPORT=problems.csv writes them all)
 	$(CLI) validate --params $(PARAMS) $(if $(REPORT),--report $(REPORT))

@@ -177,7 +177,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from . import starter
 
     source = args.data if is_url(args.data) else str(Path(args.data).expanduser().resolve())
-    path, found = starter.write(source, args.out, force=args.force, progress=True)
+    mapping = [Path(f).expanduser().resolve() for f in args.mapping]
+    path, found = starter.write(source, args.out, mapping=mapping, force=args.force, progress=True)
     present = [name for name in found.tables if found.has(name)]
     print(f"wrote {path}")
     print(f"  as_of {found.as_of:%Y-%m-%d} (latest {found.as_of_from}) · period {found.period} · "
@@ -226,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "file or a SQLAlchemy URL")
     p.add_argument("--out", help=f"run file to write [{RUN_FILE_NAME} next to the data; in the current "
                                  "folder for a database URL]")
+    p.add_argument("--mapping", action="append", default=[], metavar="FILE",
+                   help="read the extract through this mapping file, e.g. params/mappings/salesforce.yaml "
+                        "(repeatable; written to data.mapping; see docs/mappings.md)")
     p.add_argument("--force", action="store_true", help="replace an existing run file")
     p.set_defaults(func=cmd_init)
 

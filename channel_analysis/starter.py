@@ -37,6 +37,7 @@ from . import measures, periods
 from .errors import ParamsError
 from .files import is_url, write_atomic
 from .io import sources
+from .io.mapping import merge_fragments, parse_tables, read_fragment
 from .params import finalize, load_defaults, merge, run_file_for
 from .schema import TABLES
 from .validation import coerce_tables
@@ -74,6 +75,7 @@ class Inspection:
     stage_order: str
     fy: int = 1
     files: dict[str, str] = field(default_factory=dict)
+    mapping: list[str] = field(default_factory=list)  # mapping files the tables were read through
 
     @property
     def period(self) -> str | None:
@@ -92,11 +94,15 @@ class Inspection:
         return (table, column) in self.filled
 
 
-def inspect(source: str | Path, *, fy: int = 1, progress: bool = False) -> Inspection:
-    """Read ``source`` and find what a run file needs (see the module's docstring). A table that
-    cannot be read is listed in ``failures`` (and left out), the others are inspected."""
+def inspect(source: str | Path, *, mapping: list[Path] = (), fy: int = 1,
+            progress: bool = False) -> Inspection:
+    """Read ``source`` (through the ``mapping`` files, ``params/mappings/*.yaml``, if any) and find
+    what a run file needs (see the module's docstring). A table that cannot be read is listed in
+    ``failures`` (and left out), the others are inspected."""
     failures: dict[str, str] = {}
-    raw = sources.read_tables(source, progress=progress, failures=failures)
+    tables = merge_fragments([read_fragment(Path(f)) for f in mapping], {})
+    parse_tables(tables)  # a mistake in a mapping file is named before reading
+    raw = sources.read_tables(source, tables, progress=progress, failures=failures)
     typed = coerce_tables(raw)
     filled = {(name, str(col)) for name, frame in raw.items() for col in frame.columns
               if frame[col].notna().any()}
@@ -123,6 +129,7 @@ def inspect(source: str | Path, *, fy: int = 1, progress: bool = False) -> Inspe
         tables=typed, failures=failures, filled=filled, as_of=latest, as_of_from=latest_from,
         first=first, span_from=span_from, currencies=currencies, stages=stages, stage_order=order,
         fy=fy, files={name: frame.attrs.get("file", name) for name, frame in raw.items()},
+        mapping=[str(Path(f).expanduser().resolve()) for f in mapping],
     )
 
 
@@ -269,8 +276,9 @@ def render(found: Inspection) -> str:
     why = "the last quarter that ended on or before as_of"
     if str(q_now) != period:
         days = (found.as_of - q_now.start_time.normalize()).days + 1
-        why += (f"; the data end {days} days into {q_now} (it ends {end:%Y-%m-%d}), a partial quarter "
-                "that is not reported")
+        why += (f"; the data end {days} day{'s' * (days != 1)} into {q_now} (it ends {end:%Y-%m-%d}), a partial quarter "
+                f"that is not reported. If {q_now} is in fact complete, set period: {q_now} and "
+                f"as_of: {end:%Y-%m-%d}")
     lines += _wrap(why[0].upper() + why[1:] + f". Quarters are fiscal quarters of a year starting "
                    f"in month {found.fy} (fiscal_year_start_month, params/defaults.yaml).")
     lines.append(f"period: {period}")
@@ -318,6 +326,10 @@ def render(found: Inspection) -> str:
     lines.append("data:")
     lines += _wrap("The extract this file was written for (--data overrides it).", "  # ")
     lines.append(f"  source: {_flow(found.source)}")
+    if found.mapping:
+        lines += _wrap("The mapping files the extract was read through (docs/mappings.md); add "
+                       "your own entries under data.tables (they win key by key).", "  # ")
+        lines.append(f"  mapping: {_flow(found.mapping)}")
     lines.append("")
 
     lines += _tables_comment(found)
@@ -361,7 +373,8 @@ def _tables_comment(found: Inspection) -> list[str]:
         if name in found.failures:
             lines += _wrap(f"{name}: CANNOT BE READ — {found.failures[name]}", "#   ")
         elif not found.has(name):
-            what = "required" if required else "not available: " + (", ".join(kpis) or "nothing")
+            what = ("required" if required else
+                    "not available: " + ", ".join(kpis) if kpis else "no KPI needs it")
             lines += _wrap(f"{name}: absent ({what})", "#   ")
         else:
             frame = found.tables[name]
@@ -383,15 +396,16 @@ def check(text: str, source: str) -> dict:
     return finalize(merge(load_defaults(), yaml.safe_load(text) or {}, source=source))
 
 
-def write(source: str | Path, out: str | Path | None = None, *, force: bool = False,
-          fy: int | None = None, progress: bool = False) -> tuple[Path, Inspection]:
-    """Inspect ``source`` and write its run file to ``out`` (default: :func:`run_file_for`);
-    an existing file is replaced only with ``force``. Returns the path and the inspection."""
+def write(source: str | Path, out: str | Path | None = None, *, mapping: list[Path] = (),
+          force: bool = False, fy: int | None = None, progress: bool = False) -> tuple[Path, Inspection]:
+    """Inspect ``source`` (through the ``mapping`` files) and write its run file to ``out``
+    (default: :func:`run_file_for`); an existing file is replaced only with ``force``. Returns the
+    path and the inspection."""
     path = Path(out).expanduser().resolve() if out else run_file_for(source)
     if path.exists() and not force:
         raise ParamsError(f"{path} already exists: pass --force to replace it, or --out another file")
     fy = int(load_defaults()["fiscal_year_start_month"]) if fy is None else fy
-    found = inspect(source, fy=fy, progress=progress)
+    found = inspect(source, mapping=mapping, fy=fy, progress=progress)
     text = render(found)
     check(text, str(path))  # never write a run file that does not load
     write_atomic(path, text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
@@ -210,3 +213,45 @@ def test_init_then_validate_with_data_only(tmp_path, sample_folder, capsys):
     assert cli.main(["validate", "--data", str(folder)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith(f"run file {folder / RUN_FILE_NAME} · data {folder} · as_of ")
+
+
+# --- through a mapping file ------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+PROJECT = TESTS.parent
+
+
+def test_init_reads_a_vendor_export_through_its_mapping_file(tmp_path):
+    folder = tmp_path / "salesforce"
+    shutil.copytree(TESTS / "data" / "exports" / "salesforce", folder)
+    mapping = PROJECT / "params" / "mappings" / "salesforce.yaml"
+    path, found = starter.write(folder, mapping=[mapping])
+    params = _checked(path)
+    assert params["data"]["mapping"] == [str(mapping)]
+    assert found.has("opportunities") and found.has("partners")
+    deals = pd.read_csv(folder / "salesforce_opportunities.csv", dtype=str)
+    created = pd.to_datetime(deals["Created Date"], format="%m/%d/%Y")
+    assert params["as_of"] >= created.max().date()
+    # open stages after the mapping: names of pipeline.stages, never a closed one
+    assert found.stages and set(found.stages) <= set(load_defaults()["pipeline"]["stages"])
+    assert "NO CURRENCY FOUND" in path.read_text(encoding="utf-8")  # said, not silently EUR
+
+
+def test_init_on_the_shipped_real_world_extract(tmp_path):
+    """The Maven CRM subset, read through its run file's mapping saved as a mapping file."""
+    run = yaml.safe_load((TESTS / "data" / "real" / "maven_crm" / "run.yaml").read_text(encoding="utf-8"))
+    mapping = tmp_path / "maven.yaml"
+    mapping.write_text(yaml.safe_dump({"tables": run["data"]["tables"]}), encoding="utf-8")
+    folder = tmp_path / "maven"
+    shutil.copytree(TESTS / "data" / "real" / "maven_crm", folder)
+    (folder / "run.yaml").unlink()
+    path, found = starter.write(folder, mapping=[mapping])
+    params = _checked(path)
+    deals = pd.read_csv(folder / "sales_pipeline.csv", dtype=str)
+    last = max(pd.to_datetime(deals["close_date"]).max(), pd.to_datetime(deals["engage_date"]).max())
+    assert params["as_of"] == last.date()
+    assert params["reporting_currency"] == "USD"  # the mapping's constant
+    # the open stages of the deals the mapping keeps (those with an engage date)
+    kept = deals[deals["engage_date"].notna() & ~deals["deal_stage"].isin(["Won", "Lost"])]
+    assert params["pipeline"]["stages"] == ["Engaging"] == sorted(set(kept["deal_stage"]))
+    assert params["period"] == periods.last_complete_quarter(params["as_of"])

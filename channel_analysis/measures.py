@@ -115,7 +115,11 @@ _CATALOG: tuple[Measure, ...] = (
     _M("lead_accept_rate", N_("Leads accepted"), "percent", "Accepted leads ÷ decided leads.",
        sampled=True, interval=True, benchmark=True),
     _M("lead_accept_days_median", N_("Median days to accept a lead"), "days",
-       "Median days from assignment to acceptance.", direction="down", sampled=True),
+       "Kaplan–Meier median days from assignment to acceptance, leads not accepted censored at the "
+       "window's end (or as_of); empty where fewer than half were accepted.", direction="down", sampled=True),
+    _M("lead_accept_days_not_reached", N_("Days followed, fewer than half of the leads accepted"), "days",
+       "Where the median time to accept is not reached: the longest follow-up of the window's leads (days).",
+       direction="none"),
     _M("lead_conversion_rate", N_("Leads converted to deals"), "percent", "Converted leads ÷ decided leads.",
        sampled=True, interval=True),
     # deals

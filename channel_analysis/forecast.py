@@ -13,9 +13,14 @@ Method (``docs/methods.md`` §3 has the formulas and the reasoning):
    partners × 16 quarters in under a second). The smoothing parameters are shared: chosen by a
    grid search on the pooled one-step errors of all partners (:func:`pooled_smoothing`).
    Partners with fewer than ``min_history`` quarters get the same smoothing without a trend.
-3. **Intervals** are empirical: the forecast times the quantiles of (actual / one-step forecast)
-   over every partner's in-sample one-step forecasts, pooled, so they are calibrated on the
-   network's own forecast errors and never negative.
+   A quarter whose revenue is NaN (not measured) is not data: a partner's series starts at its
+   first measured quarter; with fewer than ``min_quarters`` quarters it gets no forecast
+   ("not_enough_history").
+3. **Intervals** are empirical and additive: the forecast plus the quantiles of the scaled
+   one-step errors (actual − one-step forecast) / recent level, times the partner's recent level
+   (mean of its last four quarters), pooled over every partner's in-sample one-step forecasts — so
+   they are calibrated on the network's own forecast errors, never negative, and a forecast of 0
+   for a partner with recent sales still has an upper bound above 0.
 4. With < 5 quarters of network history no seasonality can be estimated: seasonal naive (a
    partner with 4 quarters) or the mean (fewer), as before.
 

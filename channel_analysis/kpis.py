@@ -496,7 +496,7 @@ def _lead_accept_days(net: _Network, w: _Window) -> tuple[np.ndarray, np.ndarray
     dur = pd.DataFrame({"partner_id": lt["p"].to_numpy(), "days": days, "accepted": event})
     km = salescycle.km_median(dur, by="partner_id", event="accepted")
     groups = km["group"].to_numpy(dtype=np.int64)
-    median, events, not_reached = nan.copy(), np.zeros(net.np), nan.copy()
+    median, events = nan.copy(), np.zeros(net.np)
     median[groups] = km["median_days"].to_numpy()
     events[groups] = km["events"].to_numpy()
     followed = dur.groupby("partner_id")["days"].max()

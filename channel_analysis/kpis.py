@@ -387,11 +387,22 @@ class _Network:
             cube.add("leads_decided", p, q, decided)
             cube.add("leads_accepted", p, q, decided & accepted)
             cube.add("leads_converted", p, q, decided & converted)
-            # time to accept, Kaplan–Meier per window (_lead_accept_days): a lead accepted without a
-            # date has no known time and is left out; every other lead is at risk until accepted
+            # times to accept and to convert, Kaplan–Meier per window (_lead_days): a lead accepted
+            # (converted) without a known date has no known time and is left out of that estimate;
+            # every other lead is at risk until accepted (converted). A lead converts on the day
+            # its deal (opportunity_id) was created; without the opportunities table no time is known.
             assigned = _days(L["assigned_date"])
-            known = (p >= 0) & ~np.isnan(assigned) & ~(accepted & np.isnan(acc_day))
-            self.lead_times = pd.DataFrame({"p": p, "q": q, "assigned": assigned, "accepted": acc_day})[known]
+            conv_day = np.full(len(L), np.nan)
+            if "opportunity_id" in L and ds.opportunities is not None:
+                created = ds.opportunities.drop_duplicates("opportunity_id").set_index("opportunity_id")["created_date"]
+                conv_day = np.maximum(_days(L["opportunity_id"].map(created)), assigned)  # NaN stays NaN
+            self.lead_times = {
+                "accepted": pd.DataFrame({"p": p, "q": q, "assigned": assigned, "day": acc_day})[
+                    (p >= 0) & ~np.isnan(assigned) & ~(accepted & np.isnan(acc_day))],
+                "converted": pd.DataFrame({"p": p, "q": q, "assigned": assigned, "day": conv_day})[
+                    (p >= 0) & ~np.isnan(assigned) & ~(converted & np.isnan(conv_day))]
+                if ds.opportunities is not None else None,
+            }
         if ds.opportunities is not None:
             o = ds.opportunities
             p = self.pidx(o["partner_id"])
@@ -477,24 +488,28 @@ class _Network:
 # --------------------------------------------------------------------------------------------
 
 
-def _lead_accept_days(net: _Network, w: _Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Kaplan–Meier median days from assignment to acceptance per partner, leads assigned in the
-    window: a lead not accepted by the snapshot (the window's last day, or as_of if earlier) is
-    censored there — rejected and expired ones included, they were never accepted — so the median
-    is not that of the accepted leads only (salescycle.km_median, as the sales cycle). Returns
-    (median days, NaN where fewer than half were accepted; accepted leads (the events); the
-    longest follow-up in days where the median is not reached, else NaN)."""
+def _lead_days(net: _Network, w: _Window, event: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier median days from assignment to acceptance (``event`` "accepted") or to
+    conversion ("converted": the creation of the lead's deal) per partner, leads assigned in the
+    window: a lead without the event by the snapshot (the window's last day, or as_of if earlier)
+    is censored there — rejected and expired ones included, they never had it — so the median is
+    not that of the accepted (converted) leads only (salescycle.km_median, as the sales cycle).
+    Returns (median days, NaN where fewer than half had the event; the events; the longest
+    follow-up in days where the median is not reached, else NaN); all NaN when the time is unknown
+    (conversion without the opportunities table)."""
     nan = np.full(net.np, np.nan)
-    lt = net.lead_times
+    lt = net.lead_times[event]
+    if lt is None:
+        return nan, nan.copy(), nan.copy()
     snap = min(_days([w.end])[0], _days([pd.Timestamp(net.ds.as_of)])[0])
     lt = lt[(lt["q"] >= w.lo) & (lt["q"] <= w.hi) & (lt["assigned"] <= snap)]
     if lt.empty:
         return nan, np.zeros(net.np), nan.copy()
-    acc = lt["accepted"].to_numpy()
-    event = acc <= snap  # (NaN compares False: not accepted)
-    days = np.where(event, acc, snap) - lt["assigned"].to_numpy()
-    dur = pd.DataFrame({"partner_id": lt["p"].to_numpy(), "days": days, "accepted": event})
-    km = salescycle.km_median(dur, by="partner_id", event="accepted")
+    day = lt["day"].to_numpy()
+    had = day <= snap  # (NaN compares False: not (yet))
+    days = np.where(had, day, snap) - lt["assigned"].to_numpy()
+    dur = pd.DataFrame({"partner_id": lt["p"].to_numpy(), "days": days, "event": had})
+    km = salescycle.km_median(dur, by="partner_id", event="event")
     groups = km["group"].to_numpy(dtype=np.int64)
     median, events = nan.copy(), np.zeros(net.np)
     median[groups] = km["median_days"].to_numpy()
@@ -620,14 +635,15 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
         col["leads_received"] = cube.sum("leads", w.lo, w.hi)
         col["lead_accept_rate"] = _ratio(cube.sum("leads_accepted", w.lo, w.hi), decided)
         col["lead_accept_rate_n"] = decided
-        (col["lead_accept_days_median"], col["lead_accept_days_median_n"],
-         col["lead_accept_days_not_reached"]) = _lead_accept_days(net, w)
+        for kind, key in (("accepted", "lead_accept_days"), ("converted", "lead_convert_days")):
+            col[key + "_median"], col[key + "_median_n"], col[key + "_not_reached"] = _lead_days(net, w, kind)
         col["lead_conversion_rate"] = _ratio(cube.sum("leads_converted", w.lo, w.hi), decided)
         col["lead_conversion_rate_n"] = decided
     else:
         for c in ("leads_received", "lead_accept_rate", "lead_accept_rate_n", "lead_accept_days_median",
                   "lead_accept_days_median_n", "lead_accept_days_not_reached", "lead_conversion_rate",
-                  "lead_conversion_rate_n"):
+                  "lead_conversion_rate_n", "lead_convert_days_median", "lead_convert_days_median_n",
+                  "lead_convert_days_not_reached"):
             col[c] = nan.copy()
 
     # deals

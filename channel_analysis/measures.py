@@ -122,6 +122,13 @@ _CATALOG: tuple[Measure, ...] = (
        direction="none"),
     _M("lead_conversion_rate", N_("Leads converted to deals"), "percent", "Converted leads ÷ decided leads.",
        sampled=True, interval=True),
+    _M("lead_convert_days_median", N_("Median days to convert a lead"), "days",
+       "Kaplan–Meier median days from assignment to the creation of the lead's deal, leads not converted "
+       "censored at the window's end (or as_of); empty where fewer than half were converted, or without "
+       "the opportunities table.", direction="down", sampled=True),
+    _M("lead_convert_days_not_reached", N_("Days followed, fewer than half of the leads converted"), "days",
+       "Where the median time to convert is not reached: the longest follow-up of the window's leads (days).",
+       direction="none"),
     # deals
     _M("deals_created", N_("Deals registered"), "integer", "Deals created in the window."),
     _M("deals_won", N_("Deals won"), "integer", "Deals won (closed) in the window."),

@@ -52,6 +52,7 @@ FORECAST_METHODS = {
 #: median is not reached, what the table cell says instead of a median).
 NOT_REACHED = {
     "lead_accept_days_median": ("lead_accept_days_not_reached", N_("fewer than half accepted within {days}")),
+    "lead_convert_days_median": ("lead_convert_days_not_reached", N_("fewer than half converted within {days}")),
 }
 #: forecast.NOT_ENOUGH_HISTORY: the ``method`` of a partner without a forecast (too short a history;
 #: pages never import the statistics, tests/test_scorecard.py checks the two agree).
@@ -582,7 +583,7 @@ class Scorecard:
     def leads(self) -> Html:
         _ = self.tr.gettext
         return self._kpi_table(["leads_received", "lead_accept_rate", "lead_accept_days_median",
-                                "lead_conversion_rate"],
+                                "lead_conversion_rate", "lead_convert_days_median"],
                                _("The leads we passed to you: how many you accepted, how fast, and how many became "
                                  "deals."))
 

@@ -337,6 +337,8 @@ def _issue12_bundle(locale: str = "en") -> bundle_mod.PartnerBundle:
     k = b.kpis.copy()
     k["lead_accept_days_median"] = np.nan
     k["lead_accept_days_not_reached"] = 88.0
+    k["lead_convert_days_median"] = np.nan
+    k["lead_convert_days_not_reached"] = 61.0
     b.kpis = k
     return b
 
@@ -351,6 +353,8 @@ def test_short_history_says_not_enough_history_instead_of_a_forecast():
 def test_lead_median_not_reached_says_so():
     html = Scorecard(_issue12_bundle()).leads().markup
     assert "fewer than half accepted within 88 days" in re.sub(r"<[^>]+>", "", html)
+    assert "fewer than half converted within 61 days" in re.sub(r"<[^>]+>", "", html)
+    assert "Median days to convert a lead" in html
     assert 'data-measure="lead_accept_days_not_reached" data-window="quarter" data-value="88.0"' in html
     assert "Median days to accept a lead" in html
 
@@ -369,7 +373,8 @@ def test_issue12_texts_render_in_every_language(locale):
     language = i18n.text_language(locale)
     tr = sc.tr
     for msgid, where in (("Not enough history for a forecast yet: it needs {n} quarters of revenue.", "revenue"),
-                         ("fewer than half accepted within {days}", "leads")):
+                         ("fewer than half accepted within {days}", "leads"),
+                         ("fewer than half converted within {days}", "leads")):
         text = tr.gettext(msgid)
         assert locale == "en" or text != msgid, (locale, msgid)
         head = text.split("{")[0].strip()

@@ -486,8 +486,11 @@ class Scorecard:
         notes = []
         method = self.b.facts.get("forecast_method")
         if method == NOT_ENOUGH_HISTORY:
-            notes.append(self.note(_("Not enough history for a forecast yet: it needs {n} quarters of revenue.").format(
-                n=self.settings.forecast_min_quarters), "lowsample"))
+            n = self.settings.forecast_min_quarters
+            notes.append(self.note(self.tr.ngettext(
+                "Not enough history for a forecast yet: it needs {n} quarter of revenue.",
+                "Not enough history for a forecast yet: it needs {n} quarters of revenue.", n).format(
+                n=i18n.format_number(n, self.locale, 0)), "lowsample"))
             method = None
         needed, year_target = self.kpi("revenue_run_rate_needed", "ytd"), self.kpi("revenue_target_fy", "ytd")
         if not math.isnan(needed):

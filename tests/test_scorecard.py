@@ -372,10 +372,12 @@ def test_issue12_texts_render_in_every_language(locale):
     parts = {"header": sc.header().markup, "revenue": sc.revenue_trend().markup, "leads": sc.leads().markup}
     language = i18n.text_language(locale)
     tr = sc.tr
-    for msgid, where in (("Not enough history for a forecast yet: it needs {n} quarters of revenue.", "revenue"),
-                         ("fewer than half accepted within {days}", "leads"),
-                         ("fewer than half converted within {days}", "leads")):
-        text = tr.gettext(msgid)
+    history = ("Not enough history for a forecast yet: it needs {n} quarter of revenue.",
+               "Not enough history for a forecast yet: it needs {n} quarters of revenue.")
+    for msgid, where, text in ((history[1], "revenue", tr.ngettext(*history, 2)),
+                               ("fewer than half accepted within {days}", "leads", None),
+                               ("fewer than half converted within {days}", "leads", None)):
+        text = text or tr.gettext(msgid)
         assert locale == "en" or text != msgid, (locale, msgid)
         head = text.split("{")[0].strip()
         assert head and head in parts[where], (locale, head)

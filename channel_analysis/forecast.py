@@ -385,7 +385,8 @@ def pooled_smoothing(x: np.ndarray, length: np.ndarray, *, trend: bool = True) -
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         scale = np.nanmean(np.where(inside, np.abs(x), np.nan), axis=1)
-    keep = np.isfinite(scale) & (scale > 0) & scored.any(axis=1)
+    # a vanishingly small mean (e.g. 5e-324) has no finite inverse: not a usable scale
+    keep = np.isfinite(scale) & (scale > np.finfo(float).tiny) & scored.any(axis=1)
     if not keep.any():
         d = {**DEFAULT_SMOOTHING, **({} if trend else {"beta": 0.0, "phi": 1.0})}
         return Smoothing(**d, seasonal=False, source="defaults (no partner history to fit)")

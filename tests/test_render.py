@@ -266,8 +266,9 @@ def test_prepared_run_rejects_duplicates_and_bad_ids(tmp_path):
     job = {"partner_id": "P1", "locale": "en", "bundle_path": "b", "title": "t"}
     with pytest.raises(render.RenderError, match="more than once"):
         PreparedRun(period=PERIOD, output_dir=tmp_path, partners=[job, job])
-    with pytest.raises(render.RenderError, match="without '/'"):
-        PartnerJob("../P1", "en", "b", "t")
+    with pytest.raises(render.RenderError, match="empty partner_id"):
+        PartnerJob("", "en", "b", "t")
+    assert PartnerJob("../P1", "en", "b", "t").partner_id == "../P1"  # files are named by safe_name
     assert PartnerJob.coerce({**job, "partner_id": 7}).partner_id == "7"
     # exactly the four documented parameters are injected
     assert PartnerJob.coerce(job).parameters(PERIOD) == {

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..files import sha256_bytes, write_atomic
+from ..files import safe_name, sha256_bytes, write_atomic
 from ..i18n import text_language
 from .export import to_html
 from .pdf import html_to_pdf
@@ -42,16 +42,19 @@ def _kernel_config():
 
 
 def partner_html_relpath(period: str, partner_id: str) -> str:
-    """Where a partner's scorecard goes, relative to the run folder."""
-    return f"partners/{period}_{partner_id}_scorecard.html"
+    """Where a partner's scorecard goes, relative to the run folder: the id's
+    :func:`~channel_analysis.files.safe_name`, never the id itself (``P0001`` →
+    ``partners/2026Q3_P0001_scorecard.html``; ``a/b`` → ``partners/2026Q3_a_b.<hash>_scorecard.html``)."""
+    return f"partners/{period}_{safe_name(partner_id)}_scorecard.html"
 
 
 OVERVIEW_HTML = "network_overview.html"
 
 
 def failed_relpath(name: str) -> str:
-    """Where the executed notebook of a failed report is kept, relative to the run folder."""
-    return f"failed/{name}.ipynb"
+    """Where the executed notebook of a failed report is kept, relative to the run folder
+    (``name`` is a partner id or ``network_overview``; its safe file name is used)."""
+    return f"failed/{safe_name(name)}.ipynb"
 
 
 def read_notebook_text(text: str) -> nbformat.NotebookNode:

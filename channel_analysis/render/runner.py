@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..params import PROJECT_ROOT
+from ..runlock import run_lock
 from .execute import render_overview, render_partner, short_error
 from .executors import make_pool
 from .export import TEMPLATE_DIR
@@ -26,7 +27,6 @@ from .manifest import OVERVIEW_KEY, Manifest
 SCORECARD_NOTEBOOK = PROJECT_ROOT / "notebooks" / "partner_scorecard.py"
 OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "network_overview.py"
 KERNEL_NAME = "python3"  # the kernel runs on the worker's own interpreter (jupyter_client maps "python")
-LOCK = ".render.lock"
 
 
 @dataclass
@@ -122,7 +122,6 @@ def run(
     ``progress``: show a progress bar (None = when the terminal is interactive).
     Returns a :class:`RunSummary`; writes ``manifest.json`` and ``index.html`` in the run folder.
     """
-    from filelock import FileLock, Timeout
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -134,7 +133,6 @@ def run(
     wanted = render_params.get("partners")
     jobs = _select(prepared, wanted)
     period, run_dir = prepared.period, prepared.output_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
     as_of = prepared.as_of
     as_of = as_of.isoformat() if hasattr(as_of, "isoformat") else (None if as_of is None else str(as_of))
 
@@ -158,14 +156,7 @@ def run(
         ov_ctx = context_sha256(notebook_text=overview.notebook_text, template_dir=template_dir,
                                 kernel_name=KERNEL_NAME, extra=prepared.fingerprint_extra)
 
-    lock = FileLock(str(run_dir / LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise RenderError(
-            f"another render of {period} is running in {run_dir} (lock {LOCK}); wait for it to end"
-        ) from None
-    try:
+    with run_lock(run_dir, period):  # re-entrant: a quarterly run already holds it
         summary = RunSummary(period=period, run_dir=run_dir)
         manifest = Manifest(run_dir, period=period, as_of=as_of)
         if wanted is None:  # a full run: partners that left the network leave the manifest
@@ -216,8 +207,6 @@ def run(
             manifest.save()
             write_index(run_dir, rendered={key for key, _, _ in tasks},
                         names={job.partner_id: job.name for job in prepared.partners})
-    finally:
-        lock.release()
     summary.seconds = time.perf_counter() - started
     return summary
 

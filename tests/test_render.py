@@ -32,9 +32,13 @@ PARTNERS = {"P001": "Alpha & Söhne <GmbH>", "P002": "Beta SARL", "P003": "Gamma
 # what the issue forbids in a report: src=/href= to http(s), @import, url(http
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?\s*https?:|@import|url\(\s*["']?https?""", re.I)
 
-def make_prepare(root: Path, *, fail=(), external=(), revenue=None):
-    """A fake statistics step: one JSON bundle per partner under <root>/<period>/.work/."""
+def make_prepare(root: Path, *, fail=(), external=(), revenue=None, kill=(), kill_once=None):
+    """A fake statistics step: one JSON bundle per partner under <root>/<period>/.work/.
+
+    ``kill``: partners whose report process kills itself (SIGKILL); ``kill_once``: {partner: marker
+    file}, the process kills itself only while the marker does not exist (then creates it)."""
     revenue = revenue or {}
+    kill_once = kill_once or {}
 
     def prepare(params):
         run_dir = root / PERIOD
@@ -43,7 +47,8 @@ def make_prepare(root: Path, *, fail=(), external=(), revenue=None):
         jobs = []
         for pid, name in PARTNERS.items():
             bundle = work / f"{pid}.json"
-            data = {"revenue": revenue.get(pid, [1, 2, 3]), "fail": pid in fail, "external": pid in external}
+            data = {"revenue": revenue.get(pid, [1, 2, 3]), "fail": pid in fail, "external": pid in external,
+                    "kill": pid in kill, "kill_once": str(kill_once[pid]) if pid in kill_once else None}
             text = json.dumps(data)
             if not bundle.exists() or bundle.read_text() != text:
                 bundle.write_text(text)
@@ -179,6 +184,23 @@ def test_failing_partner_is_recorded_and_others_render(tmp_path):
     summary = run(tmp_path)
     assert summary.ok and summary.rendered == ["P002"] and sorted(summary.skipped) == ["P001", "P003"]
     assert not (tmp_path / PERIOD / "failed" / "P002.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_report_process_fails_only_its_partner(tmp_path):
+    # P002's process SIGKILLs itself every time, P003's only the first time: P003 renders in its
+    # retry, P002 is reported failed by id with the signal, everything else renders
+    marker = tmp_path / "P003-was-killed"
+    summary = run(tmp_path, kill={"P002"}, kill_once={"P003": marker})
+
+    assert sorted(summary.rendered) == ["P001", "P003"] and summary.overview == "ok", summary.format()
+    assert summary.failed == {"P002": "ReportProcessDied: the report process killed by SIGKILL "
+                                      "(exit code -9), 2 times (retried in a fresh process)"}
+    assert marker.read_text() == "P003"  # P003's first process was killed
+    assert "P002: ReportProcessDied: the report process killed by SIGKILL" in summary.format()
+    entries = manifest_of(tmp_path)["reports"]
+    assert entries["P002"]["status"] == "failed" and entries["P002"]["output"] is None
+    assert entries["P003"]["status"] == "ok" and "isolation: clean" in html_of(tmp_path, "P003")
 
 
 @pytest.mark.slow

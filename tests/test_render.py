@@ -6,6 +6,7 @@ are tested with the statistics. A fake ``prepare`` writes one JSON bundle per pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -238,12 +239,28 @@ def test_dask_local_cluster_runs_the_same_jobs(tmp_path):
     distributed = pytest.importorskip("distributed")
     import dask
 
+    import psutil
+
     # workers fork one process per report (render.engine "warm"): they must not be daemonic
     with dask.config.set({"distributed.worker.daemon": False}), \
             distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                      dashboard_address=None) as cluster:
         summary = run(tmp_path, scheduler=cluster.scheduler_address, fail={"P003"},
                       partners=["P002", "P003"])
+        # the cluster's process tree: nanny, worker, the worker's fork server and resource tracker
+        started = psutil.Process().children(recursive=True)
+        commands = []
+        for proc in started:
+            with contextlib.suppress(psutil.Error):
+                commands.append(" ".join(proc.cmdline()))
+    assert any("forkserver" in c for c in commands), commands
+    # closing the cluster leaves no process behind (no orphaned fork server or report process)
+    # (this test process's own resource tracker lives as long as this process: not an orphan)
+    import multiprocessing.resource_tracker as tracker
+
+    own = {tracker._resource_tracker._pid}
+    _, alive = psutil.wait_procs([p for p in started if p.pid not in own], timeout=15)
+    assert [" ".join(p.cmdline())[:120] for p in alive] == []
     assert summary.rendered == ["P002"] and summary.overview == "ok", summary.format()
     assert list(summary.failed) == ["P003"] and (tmp_path / PERIOD / "failed" / "P003.ipynb").exists()
     assert "isolation: clean" in html_of(tmp_path, "P002")

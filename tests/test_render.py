@@ -9,8 +9,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
+import shlex
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -255,10 +261,12 @@ def test_dask_local_cluster_runs_the_same_jobs(tmp_path):
                 commands.append(" ".join(proc.cmdline()))
     assert any("forkserver" in c for c in commands), commands
     # closing the cluster leaves no process behind (no orphaned fork server or report process)
-    # (this test process's own resource tracker lives as long as this process: not an orphan)
+    # (this test process's own resource tracker and fork server, started by earlier local runs,
+    # live as long as this process: not orphans)
+    import multiprocessing.forkserver as forkserver
     import multiprocessing.resource_tracker as tracker
 
-    own = {tracker._resource_tracker._pid}
+    own = {tracker._resource_tracker._pid, forkserver._forkserver._forkserver_pid}
     _, alive = psutil.wait_procs([p for p in started if p.pid not in own], timeout=15)
     assert [" ".join(p.cmdline())[:120] for p in alive] == []
     assert summary.rendered == ["P002"] and summary.overview == "ok", summary.format()
@@ -432,3 +440,76 @@ def test_index_flags_partners_without_recipients_or_catalog_and_shows_delivery()
     assert "1 partners have a language without a catalog" in page
     assert page.count("no catalog: English") == 1  # P2 (Italian); French has a catalog
     assert "sent 2" in page and ">PDF<" in page and page.count("not yet") == 2
+
+
+# --- Dask the way people run it: stock workers, no shared storage ------------------------------
+
+def _start(cmd, env, cwd, namespace_hides=None):
+    if namespace_hides is not None:  # a private mount namespace with an empty tmpfs over that folder
+        script = f"mount -t tmpfs tmpfs {shlex.quote(str(namespace_hides))} && exec {shlex.join(cmd)}"
+        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _can_hide_folders() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_stock_dask_workers_without_the_run_folder_render_byte_identical_pages(tmp_path):
+    """A real ``dask scheduler`` and two stock ``dask worker`` processes (nanny, daemonic) on
+    127.0.0.1; one runs in its own mount namespace where the test's folder (run folder, project
+    data) is an empty tmpfs, in a working directory of its own. Bundles travel as bytes, pages come
+    back as bytes; they equal a local run's byte for byte; stopping the workers leaves no process."""
+    distributed = pytest.importorskip("distributed")
+    import psutil
+
+    local = run(tmp_path / "local", fail={"P003"})
+    assert sorted(local.rendered) == ["P001", "P002"]
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}  # stock settings
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's package
+    dask_cli = str(Path(sys.executable).with_name("dask"))
+    elsewhere = Path(tempfile.mkdtemp(prefix="ca-worker-cwd-"))  # not under tmp_path
+    hide = tmp_path if _can_hide_folders() else None
+    procs = [_start([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                    env, elsewhere)]
+    worker_cmd = [dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+    procs.append(_start(worker_cmd + ["--name", "isolated"], env, elsewhere, namespace_hides=hide))
+    procs.append(_start(worker_cmd + ["--name", "plain"], env, elsewhere))
+    try:
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            probe = str(tmp_path / "local" / PERIOD / "manifest.json")  # the test's files, run folders
+            sees = client.run(os.path.exists, probe)
+            isolated = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "isolated")
+            assert sees[isolated] is (hide is None)
+            remote = run(tmp_path / "remote", scheduler=address, fail={"P003"})
+            done = client.run(lambda dask_worker: dask_worker.state.transition_counter)
+            tree = [p for proc in procs[1:] for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert done[isolated] > 0  # the worker that cannot see the run folder rendered reports
+        assert sorted(remote.rendered) == ["P001", "P002"] and remote.overview == "ok", remote.format()
+        assert list(remote.failed) == ["P003"] and (tmp_path / "remote" / PERIOD / "failed" / "P003.ipynb").exists()
+        for name in [f"partners/{PERIOD}_P001_scorecard.html", f"partners/{PERIOD}_P002_scorecard.html",
+                     "network_overview.html"]:
+            assert (tmp_path / "remote" / PERIOD / name).read_bytes() == (tmp_path / "local" / PERIOD / name).read_bytes()
+        assert manifest_of(tmp_path / "remote")["reports"]["P001"]["sha256"] == \
+            manifest_of(tmp_path / "local")["reports"]["P001"]["sha256"]
+    finally:
+        for proc in reversed(procs):  # SIGTERM: the way a worker is stopped
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+        shutil.rmtree(elsewhere, ignore_errors=True)
+    _, alive = psutil.wait_procs(tree, timeout=20)
+    assert alive == []  # no report process, fork server or resource tracker outlives its worker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

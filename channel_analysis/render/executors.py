@@ -17,9 +17,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 from collections import deque
 from multiprocessing.connection import wait as wait_ready
 from typing import Any, Callable, Iterable, Iterator
+
+from ..files import safe_name
 
 Task = tuple[str, Callable[..., Any], tuple]
 
@@ -30,6 +33,9 @@ _PRELOAD = ["channel_analysis.render.execute", "papermill", "papermill.engines",
 _WARM_PRELOAD = ["channel_analysis.render.warm"]
 #: A report whose process died is run this many more times, each in a fresh process.
 RETRIES_AFTER_CRASH = 1
+#: Report processes running now in this process (stopped by :func:`stop_report_processes`).
+_LIVE: set = set()
+_START_LOCK = threading.Lock()
 
 
 class ReportProcessDied(Exception):
@@ -53,6 +59,23 @@ def _child(conn, fn: Callable[..., Any], args: tuple) -> None:
     except Exception as exc:  # an unpicklable result or exception: say what it was
         conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc} (sending {outcome[0]} back)")))
     conn.close()
+
+
+def _start_child(proc) -> None:
+    """Start a report process, also from a daemonic process (a stock Dask worker): the daemonic
+    flag only keeps multiprocessing from starting children that could outlive their parent, and a
+    report process is always waited for or killed (:func:`stop_report_processes`). The flag is
+    lifted for the start alone, under a lock (worker threads start processes concurrently)."""
+    me = mp.current_process()
+    with _START_LOCK:
+        daemonic = me.daemon
+        if daemonic:
+            me.daemon = False
+        try:
+            proc.start()
+        finally:
+            if daemonic:
+                me.daemon = True
 
 
 def _how_it_died(exitcode: int | None) -> str:
@@ -94,6 +117,7 @@ class LocalPool:
         for conn, (_, _, _, _, proc) in list(self._running.items()):  # interrupted: stop them all
             proc.kill()
             proc.join()
+            _LIVE.discard(proc)
             conn.close()
         self._running.clear()
         self._ctx = None
@@ -101,7 +125,8 @@ class LocalPool:
     def _start(self, key: str, fn, args: tuple, tries: int) -> None:
         recv, send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_child, args=(send, fn, args), name=f"render-{key}")
-        proc.start()
+        _start_child(proc)
+        _LIVE.add(proc)
         send.close()  # the child holds the only sending end: EOF here when it dies
         self._running[recv] = (key, fn, args, tries, proc)
 
@@ -119,6 +144,7 @@ class LocalPool:
                     status, value = "died", None
                 conn.close()
                 proc.join()
+                _LIVE.discard(proc)
                 if status != "died":
                     yield key, value
                 elif tries < RETRIES_AFTER_CRASH:
@@ -129,11 +155,46 @@ class LocalPool:
                         f"{tries + 1} times (retried in a fresh process)")
 
 
+def stop_report_processes() -> int:
+    """Kill every report process this process started that is still running; how many there were.
+
+    The Dask worker plugin calls it when the worker closes, so stopping a worker leaves no process
+    behind (the fork server itself ends with the worker: it exits when its parent's pipe closes).
+    """
+    live = list(_LIVE)
+    for proc in live:
+        proc.kill()
+    for proc in live:
+        proc.join()
+        _LIVE.discard(proc)
+    return len(live)
+
+
+PLUGIN_NAME = "channel-analysis-report-processes"
+
+
+def _worker_plugin():
+    """A Dask worker plugin whose teardown (the worker closing) stops the report processes."""
+    from distributed import WorkerPlugin
+
+    class ReportProcesses(WorkerPlugin):
+        name = PLUGIN_NAME
+
+        def teardown(self, worker):
+            stop_report_processes()
+
+    return ReportProcesses()
+
+
 class DaskPool:
     """Tasks submitted to a Dask distributed scheduler (``tcp://host:8786``).
 
-    Every worker must have this package installed and see the run folder at the same path (shared
-    storage): workers read the bundles and write the HTML and failed notebooks themselves.
+    Workers need this package installed, nothing else: the render step sends each report's bundle
+    as bytes and gets the HTML, PDF or failed notebook back as bytes
+    (:func:`~channel_analysis.render.execute.render_shipped`), so workers never need to see the
+    project or the run folder. Workers started the stock way (``dask worker``, daemonic, with a
+    nanny) work: each report still runs in its own process (:func:`run_in_fresh_process`), and a
+    worker plugin stops those processes when the worker closes.
     """
 
     def __init__(self, scheduler: str, fresh_process: bool = False):
@@ -145,6 +206,7 @@ class DaskPool:
         from distributed import Client
 
         self._client = Client(self.scheduler, set_as_default=False)
+        self._client.register_plugin(_worker_plugin(), name=PLUGIN_NAME)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -160,7 +222,7 @@ class DaskPool:
         for key, fn, args in tasks:
             if self.fresh_process:  # a Dask worker process is long-lived: fork one per report
                 fn, args = run_in_fresh_process, (fn, *args)
-            fut = self._client.submit(fn, *args, pure=False, key=f"render-{key}-{os.urandom(4).hex()}")
+            fut = self._client.submit(fn, *args, pure=False, key=f"render-{safe_name(key)}-{os.urandom(4).hex()}")
             futures[fut.key] = (key, fut)
         for fut in as_completed([f for _, f in futures.values()], loop=self._client.loop):
             key = futures[fut.key][0]
@@ -178,11 +240,13 @@ def run_in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
     Used on Dask workers, which are long-lived processes: the report still runs in a process that
     has seen no other partner, and a report process that dies is retried as locally
     (:class:`LocalPool`); raises :class:`ReportProcessDied` when it died every time.
+
+    A stock Dask worker is a *daemonic* process, and multiprocessing refuses children to daemonic
+    processes only so that they cannot outlive it. Here the report process is waited for, the
+    fork server exits with the worker, and the worker plugin (:func:`stop_report_processes`)
+    kills any report process still running when the worker closes; so the flag is lifted while
+    the report process starts (:func:`_start_child`).
     """
-    if mp.current_process().daemon:
-        raise RuntimeError(
-            "this Dask worker is a daemonic process and cannot fork report processes: start the "
-            "workers with DASK_DISTRIBUTED__WORKER__DAEMON=False (or set render.engine: kernel)")
     with LocalPool(1, fresh_process=True) as pool:
         for _, result in pool.run([("report", fn, args)]):
             if isinstance(result, BaseException):

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ..params import PROJECT_ROOT
 from ..runlock import run_lock
-from .execute import render_overview, render_partner, short_error
+from .execute import Shipped, render_overview, render_partner, render_shipped, short_error
 from .executors import make_pool
 from .export import TEMPLATE_DIR
 from .fingerprint import context_sha256, report_fingerprint
@@ -172,7 +172,7 @@ def run(
             if not force and manifest.is_current(OVERVIEW_KEY, fp):
                 summary.overview = "skipped"
             else:
-                tasks.append((OVERVIEW_KEY, render_overview, (prepared.network, overview)))
+                tasks.append(_task(OVERVIEW_KEY, render_overview, prepared.network, overview, scheduler))
         for job in jobs:
             fp = report_fingerprint(context=card_ctx, bundle_path=job.bundle_path,
                                     parameters=job.parameters(period), title=job.title)
@@ -180,7 +180,7 @@ def run(
             if not force and manifest.is_current(job.partner_id, fp, pdf=card.pdf):
                 summary.skipped.append(job.partner_id)
             else:
-                tasks.append((job.partner_id, render_partner, (job, card)))
+                tasks.append(_task(job.partner_id, render_partner, job, card, scheduler))
         for key, _, _ in tasks:
             manifest.mark_pending(key, locale=locales[key], fingerprint=fingerprints[key])
         manifest.save()
@@ -193,6 +193,8 @@ def run(
                                  fresh_process=card.engine == "warm")
                 with bar, pool:
                     for key, result in pool.run(tasks):
+                        if isinstance(result, Shipped):  # rendered remotely: write its files here
+                            result = result.land(run_dir)
                         if not isinstance(result, ReportResult):  # the worker itself died
                             result = ReportResult(
                                 partner_id=None if key == OVERVIEW_KEY else key, status="failed",
@@ -209,6 +211,19 @@ def run(
                         names={job.partner_id: job.name for job in prepared.partners})
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _task(key: str, fn, job, settings: RenderSettings, scheduler: str | None):
+    """One unit of work: locally ``fn(job, settings)``; on a Dask cluster the bundle travels as
+    bytes and the outputs come back as bytes (:func:`~.execute.render_shipped`): workers need
+    not see the run folder."""
+    if not scheduler:
+        return key, fn, (job, settings)
+    try:
+        data = Path(job.bundle_path).read_bytes()
+    except OSError:  # reported by the render itself, as locally ("bundle not found")
+        return key, fn, (job, settings)
+    return key, render_shipped, (fn, job, settings, data)
 
 
 def _tally(summary: RunSummary, key: str, result: ReportResult) -> None:

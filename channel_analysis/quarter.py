@@ -9,6 +9,7 @@ delivery later reads what the run wrote (manifest, tables, snapshots), never the
   ``reports/<period>/kpis/``, one bundle per reported partner and the network bundle under ``.work/``;
   returns the render jobs.
 - :func:`run`: ``prepare`` then render (``channel-analysis render`` / ``make reports``).
+- :func:`write_tables`: the tables alone (``channel-analysis kpis`` / ``make kpis``).
 
 Nothing another run reads is ever half-written or mixed from two runs: the run lock
 (:mod:`channel_analysis.runlock`) is taken before anything is written, and the tables and bundles
@@ -91,3 +92,24 @@ def run(params: Mapping[str, Any], *, force: bool = False, scheduler: str | None
         return render.run(prepared, params.get("render") or {}, force=force, scheduler=scheduler,
                           progress=progress, scorecard_notebook=scorecard_notebook,
                           overview_notebook=overview_notebook)
+
+
+def write_tables(params: Mapping[str, Any], out_dir: str | Path | None = None) -> tuple[build.NetworkStats, list[Path]]:
+    """Compute the statistics and write the exported tables; returns the statistics and the paths.
+
+    Into the run's ``kpis/`` (``out_dir`` None or that folder): under the run lock, taken first,
+    and through a staging folder swapped into place, as in :func:`prepare` (a running render or
+    send of the period makes it stop at once, having written nothing). Into any other folder:
+    written there directly.
+    """
+    out = build.run_dir(params)
+    target = Path(out_dir) if out_dir is not None else out / exports.SUBDIR
+    if target.resolve() != (out / exports.SUBDIR).resolve():
+        stats = build.compute(load_dataset(params), params, progress=True)
+        return stats, exports.write_exports(exports.network_tables(stats), target)
+    with run_lock(out, str(params["period"]), action="write the tables of"):
+        stats = build.compute(load_dataset(params), params, progress=True)
+        with staging(out) as stage:
+            written = exports.write_exports(exports.network_tables(stats), stage / exports.SUBDIR)
+            publish(stage, out, [exports.SUBDIR])
+    return stats, [out / exports.SUBDIR / path.name for path in written]

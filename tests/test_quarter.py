@@ -6,7 +6,8 @@
 - Partner ids that are not file names (``../..``, ``a/b``, ``CON``, ``名前``, 300 characters, a
   trailing dot): nothing is written outside the run folder, every report renders, delivery finds
   them.
-- A run that fails in its statistics step leaves the previous tables and bundles as they were.
+- A run that fails in its statistics step leaves the previous tables and bundles as they were;
+  the tables alone (``channel-analysis kpis``) are written under the same lock, staged.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from filelock import FileLock
 
 from channel_analysis import audit, build, delivery, quarter, sample
 from channel_analysis.dataset import load_dataset
+from channel_analysis.errors import RunLockedError
 from channel_analysis.params import load_params
 
 pytestmark = pytest.mark.slow
@@ -134,6 +136,22 @@ def test_a_failed_statistics_step_leaves_the_previous_tables_and_bundles(tmp_pat
     with pytest.raises(RuntimeError, match="disk full"):
         quarter.prepare(params)
     assert _tree(run_dir) == before  # no half-new kpis/, no staging folder left
+
+
+def test_the_tables_alone_are_written_under_the_lock_and_staged(tmp_path):
+    params = _params(_dataset(tmp_path / "data", seed=5), tmp_path / "out")
+    run_dir = tmp_path / "out" / PERIOD
+    run_dir.mkdir(parents=True)
+    with FileLock(str(run_dir / ".render.lock")):  # a render or send of the period is running
+        with pytest.raises(RunLockedError, match=f"cannot write the tables of {PERIOD}: another render or send"):
+            quarter.write_tables(params)
+    assert sorted(p.name for p in run_dir.iterdir()) == [".render.lock"]  # nothing written
+
+    stats, paths = quarter.write_tables(params)
+    assert paths and all(p.parent == run_dir / "kpis" and p.is_file() for p in paths)
+    table = pd.read_parquet(run_dir / "kpis" / "kpis.parquet")
+    assert len(table) == len(stats.kpis)
+    assert not list(run_dir.glob(".staging-*"))
 
 
 ODD_IDS = ["../..", "a/b", "CON", "名前", "x" * 300, "P1."]

@@ -12,7 +12,8 @@ The one home of each of these (standard library only, so any module may import i
 - :func:`is_url`: is a data source or destination a database URL (``dialect://...``) or a path?
 - :func:`safe_name`: the file-name form of an identifier (a partner id never becomes a path).
 - :func:`staging` / :func:`publish`: write a set of folders in a staging folder of their parent,
-  then swap them into place only when every file is complete.
+  then swap them into place only when every file is complete; :func:`clear_staging` removes
+  staging folders a killed process left behind.
 """
 
 from __future__ import annotations
@@ -130,6 +131,16 @@ def staging(parent: str | Path) -> Iterator[Path]:
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def clear_staging(parent: str | Path) -> list[Path]:
+    """Remove the staging folders a killed process left in ``parent``; returns what was removed.
+
+    Only for a caller that holds the lock of ``parent`` (no other writer can be staging there)."""
+    stale = [path for path in Path(parent).glob(f"{STAGING_PREFIX}*") if path.is_dir()]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
 
 
 def publish(stage: str | Path, parent: str | Path, names) -> list[Path]:

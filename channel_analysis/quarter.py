@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from . import build, bundle, exports, render
 from .dataset import load_dataset
-from .files import publish, safe_name, sha256_bytes, staging
+from .files import clear_staging, publish, safe_name, sha256_bytes, staging
 from .i18n import pick_locale, translator
 from .render.jobs import NetworkJob, PartnerJob, PreparedRun
 from .render.runner import RunSummary
@@ -59,6 +59,7 @@ def prepare(params: Mapping[str, Any], stats: build.NetworkStats | None = None) 
         tables = exports.network_tables(stats)
         wanted = params["render"].get("partners")
         jobs = []
+        clear_staging(out)  # left by a killed run; this process holds the lock
         with staging(out) as stage:
             exports.write_exports(tables, stage / exports.SUBDIR)
             for b in build.partner_bundles(stats, wanted, progress=True):
@@ -109,6 +110,7 @@ def write_tables(params: Mapping[str, Any], out_dir: str | Path | None = None) -
         return stats, exports.write_exports(exports.network_tables(stats), target)
     with run_lock(out, str(params["period"]), action="write the tables of"):
         stats = build.compute(load_dataset(params), params, progress=True)
+        clear_staging(out)
         with staging(out) as stage:
             written = exports.write_exports(exports.network_tables(stats), stage / exports.SUBDIR)
             publish(stage, out, [exports.SUBDIR])

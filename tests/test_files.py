@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from channel_analysis.files import (atomic_path, is_url, publish, safe_name, sha256_bytes, sha256_file, staging,
-                                    write_atomic)
+from channel_analysis.files import (atomic_path, clear_staging, is_url, publish, safe_name, sha256_bytes, sha256_file,
+                                    staging, write_atomic)
 
 
 def test_write_atomic_writes_bytes_and_utf8_text_and_creates_the_folder(tmp_path):
@@ -96,3 +96,9 @@ def test_staging_swaps_complete_folders_and_a_failure_changes_nothing(tmp_path):
         assert publish(stage, tmp_path, ["kpis", ".work", "absent"]) == [tmp_path / "kpis", tmp_path / ".work"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".work", "kpis"]  # no staging folder left
     assert [p.name for p in (tmp_path / "kpis").iterdir()] == ["new.csv"]
+
+    # a staging folder a killed process left behind is removed by the next holder of the lock
+    left = tmp_path / ".staging-killed"
+    (left / "kpis").mkdir(parents=True)
+    assert clear_staging(tmp_path) == [left] and not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".work", "kpis"]

@@ -496,7 +496,8 @@ def test_stock_dask_workers_without_the_run_folder_render_byte_identical_pages(t
         assert list(remote.failed) == ["P003"] and (tmp_path / "remote" / PERIOD / "failed" / "P003.ipynb").exists()
         for name in [f"partners/{PERIOD}_P001_scorecard.html", f"partners/{PERIOD}_P002_scorecard.html",
                      "network_overview.html"]:
-            assert (tmp_path / "remote" / PERIOD / name).read_bytes() == (tmp_path / "local" / PERIOD / name).read_bytes()
+            remote_page, local_page = (tmp_path / where / PERIOD / name for where in ("remote", "local"))
+            assert remote_page.read_bytes() == local_page.read_bytes(), name
         assert manifest_of(tmp_path / "remote")["reports"]["P001"]["sha256"] == \
             manifest_of(tmp_path / "local")["reports"]["P001"]["sha256"]
     finally:

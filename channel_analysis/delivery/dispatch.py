@@ -1,6 +1,7 @@
 """``run()``: the delivery step of a quarterly run, and its summary.
 
-1. Take the period's lock (``reports/<period>/delivery.lock``): one sender per period at a time.
+1. Take the period's lock (``reports/<period>/delivery.lock``): one sender per period at a time;
+   then the run lock (``.render.lock``): no render of the period while this one reads and sends.
 2. Plan: the manifest's reports that rendered and still match their sha256 × each partner's
    contacts with ``receives_scorecard`` (as the run recorded them: :mod:`.snapshot`) → one message
    per recipient; minus what the ledger says was already sent (a changed report only with
@@ -228,7 +229,8 @@ def run(
     with a self-signed server); ``environ`` replaces ``os.environ`` for the password lookup.
 
     Raises :class:`DeliveryError` when nothing can start: no manifest or partner snapshot, lock
-    held, send without ``yes``, bad SMTP settings.
+    held, send without ``yes``, bad SMTP settings; :class:`~channel_analysis.errors.RunLockedError`
+    while a render of the period holds the run lock (:mod:`channel_analysis.runlock`).
     """
     period = params["period"]
     run_dir = Path(params["output_dir"]) / period

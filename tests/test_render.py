@@ -444,9 +444,10 @@ def test_index_flags_partners_without_recipients_or_catalog_and_shows_delivery()
 
 # --- Dask the way people run it: stock workers, no shared storage ------------------------------
 
-def _start(cmd, env, cwd, namespace_hides=None):
-    if namespace_hides is not None:  # a private mount namespace with an empty tmpfs over that folder
-        script = f"mount -t tmpfs tmpfs {shlex.quote(str(namespace_hides))} && exec {shlex.join(cmd)}"
+def _start(cmd, env, cwd, namespace_hides=()):
+    if namespace_hides:  # a private mount namespace with an empty tmpfs over each of those folders
+        mounts = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(str(f))}" for f in namespace_hides)
+        script = f"{mounts} && exec {shlex.join(cmd)}"
         cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
     return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -460,8 +461,8 @@ def _can_hide_folders() -> bool:
 @pytest.mark.slow
 def test_stock_dask_workers_without_the_run_folder_render_byte_identical_pages(tmp_path):
     """A real ``dask scheduler`` and two stock ``dask worker`` processes (nanny, daemonic) on
-    127.0.0.1; one runs in its own mount namespace where the test's folder (run folder, project
-    data) is an empty tmpfs, in a working directory of its own. Bundles travel as bytes, pages come
+    127.0.0.1; one runs in its own mount namespace where the test's folder (run folders) and the
+    project's notebooks, data and reports are empty tmpfs, in a working directory of its own. Bundles travel as bytes, pages come
     back as bytes; they equal a local run's byte for byte; stopping the workers leaves no process."""
     distributed = pytest.importorskip("distributed")
     import psutil
@@ -475,7 +476,11 @@ def test_stock_dask_workers_without_the_run_folder_render_byte_identical_pages(t
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's package
     dask_cli = str(Path(sys.executable).with_name("dask"))
     elsewhere = Path(tempfile.mkdtemp(prefix="ca-worker-cwd-"))  # not under tmp_path
-    hide = tmp_path if _can_hide_folders() else None
+    # hidden from the isolated worker: the test's folders (run folders) and the project's notebooks,
+    # data and reports (it keeps the installed package only)
+    root = Path(__file__).resolve().parents[1]
+    hide = [tmp_path] + [root / d for d in ("notebooks", "data", "reports") if (root / d).is_dir()]
+    hide = hide if _can_hide_folders() else []
     procs = [_start([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                     env, elsewhere)]
     worker_cmd = [dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
@@ -487,7 +492,7 @@ def test_stock_dask_workers_without_the_run_folder_render_byte_identical_pages(t
             probe = str(tmp_path / "local" / PERIOD / "manifest.json")  # the test's files, run folders
             sees = client.run(os.path.exists, probe)
             isolated = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "isolated")
-            assert sees[isolated] is (hide is None)
+            assert sees[isolated] is (not hide)
             remote = run(tmp_path / "remote", scheduler=address, fail={"P003"})
             done = client.run(lambda dask_worker: dask_worker.state.transition_counter)
             tree = [p for proc in procs[1:] for p in psutil.Process(proc.pid).children(recursive=True)]

@@ -168,7 +168,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     params = _params_from(args)
     from . import delivery
 
-    summary = delivery.run(params, send=args.send, yes=args.yes, resend=args.resend)
+    summary = delivery.run(params, send=args.send, yes=args.yes, resend=args.resend,
+                           retry_failed=args.retry_failed)
     print(summary.format())
     return 0 if summary.ok else 1
 
@@ -262,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send", action="store_true", help="deliver through SMTP instead of writing the outbox")
     p.add_argument("--yes", action="store_true", help="confirm a real send (required with --send)")
     p.add_argument("--resend", action="store_true", help="re-send reports that changed since they were sent")
+    p.add_argument("--retry-failed", dest="retry_failed", action="store_true",
+                   help="try again the messages the server refused permanently (5xx) in an earlier send")
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("docs", help="regenerate the generated docs: data-model.md (schemas), exports.md "

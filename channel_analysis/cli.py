@@ -134,12 +134,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     params = _params_from(args)
-    from . import build, exports
-    from .dataset import load_dataset
+    from . import quarter
 
-    stats = build.compute(load_dataset(params), params, progress=True)
-    out = Path(args.out) if args.out else build.run_dir(params) / exports.SUBDIR
-    for path in exports.write_exports(exports.network_tables(stats), out):
+    stats, paths = quarter.write_tables(params, args.out)
+    for path in paths:
         print(f"wrote {path}")
     print(stats.summary())
     print(stats.notes["backtest"])

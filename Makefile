@@ -14,7 +14,7 @@ NEEDS_DATA = $(STAMP) $(if $(filter params/sample.yaml,$(PARAMS)),data/sample/.c
 RUN_ARGS = $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS)) $(if $(WORKERS),--workers $(WORKERS))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sample validate kpis reports email lab test bench lock clean messages catalog po-check
+.PHONY: help setup sample init validate kpis reports email lab test bench lock clean messages catalog po-check
 
 help: ## show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,8 +37,12 @@ data/sample/.complete: $(STAMP)
 sample: $(STAMP) ## (re)generate the sample dataset in data/sample/
 	$(CLI) sample --out data/sample
 
-validate: $(NEEDS_DATA) ## check every input table and list all problems at once
-	$(CLI) validate --params $(PARAMS)
+init: $(STAMP) ## write a run file fitted to your extract: make init DATA=exports/2026Q3 (then PARAMS=exports/2026Q3/channel-analysis.yaml)
+	@test -n "$(DATA)" || { echo "usage: make init DATA=path/to/extract (a folder, a .duckdb file or a database URL)"; exit 2; }
+	$(CLI) init --data $(DATA) $(if $(MAPPING),--mapping $(MAPPING))
+
+validate: $(NEEDS_DATA) ## check every input table and list all problems at once (REPORT=problems.csv writes them all)
+	$(CLI) validate --params $(PARAMS) $(if $(REPORT),--report $(REPORT))
 
 kpis: $(NEEDS_DATA) ## write the KPI table (CSV + Parquet) under reports/<period>/kpis/
 	$(CLI) kpis --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD))

@@ -7,6 +7,7 @@ Modules, one job each:
   dataset      the validated, currency-converted tables a run works on
   periods      calendar and fiscal quarters
   params       run parameters: defaults <- run file <- command line, strictly checked
+  starter      `init`: inspects an extract and writes the run file fitted to it
   settings     the thresholds pages apply, as one typed, validated object (ReportSettings)
   measures     the measure catalog: every KPI's label, format, direction, sampling, benchmark, target
   sample       the deterministic sample-data generator
@@ -30,7 +31,8 @@ Modules, one job each:
   engine       papermill engine running a notebook in a fresh in-process IPython shell
   render       executes the notebooks per partner and writes the HTML reports
   audit        reads rendered pages: words in the wrong language, raw names, nan; values vs the tables
-  files        atomic file writes, SHA-256 of files and bytes, URL-or-path test
+  files        atomic file writes, staged folders swapped into place, safe file names of ids, SHA-256, URL-or-path test
+  runlock      the run folder's lock: one render or send of a period at a time, taken before any write
   delivery     emails the reports (outbox or SMTP), exactly once
   datadoc      generates docs/data-model.md from the schemas
   cli          the channel-analysis command

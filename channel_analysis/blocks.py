@@ -20,8 +20,14 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from .i18n import N_
 from .markup import Html, esc, fill, tagged  # noqa: F401  (re-exported: blocks.tagged, blocks.fill)
 from .plots import DPI, PHONE_DPI, fit, phone_layout
+
+#: What the scorecard and the overview say when the reported quarter is incomplete (the data end
+#: more than ``kpis.partial_quarter_days`` before its last day; build: ``data_end``).
+PARTIAL_QUARTER = N_("The data for {quarter} end on {date}, before the quarter is over: growth, at-risk flags "
+                     "and the forecast are not reported for this quarter.")
 
 #: The classes the blocks use, for the template's CSS.
 CSS_CLASSES = {
@@ -43,6 +49,7 @@ CSS_CLASSES = {
     "ca-num": "numeric table cell / header",
     "ca-scroll": "sideways-scrolling wrapper of a table (phones)",
     "ca-note": "a short note; with ca-note-lowsample (few observations) or ca-note-unavailable (no data)",
+    "ca-partial": "with ca-note: the header's line saying the reported quarter is incomplete and where its data end",
     "ca-focus": "ordered list of focus items for next quarter",
     "ca-glossary": "definition list (dt/dd) of terms at the end of the report",
     "ca-value": "a shown KPI value; its data-* attributes say which table cell it is (see tagged())",

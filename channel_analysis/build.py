@@ -92,6 +92,9 @@ class NetworkStats:
             lines.append(f"  Gini of trailing-four-quarter revenue: {self.concentration.gini:.3f}")
         if "pipeline_open_n" not in unavailable:
             lines.append(f"  open deals at as_of: {len(self.open_deals):,}")
+        if self.notes.get("data_end"):
+            lines.append(f"  the data end on {self.notes['data_end']}, before {self.dataset.period} is over: its "
+                         "growth, at-risk flags and forecast are not reported (kpis.partial_quarter_days)")
         if len(self.skipped):
             lines.append(f"  not available with this data ({len(self.skipped):,}):")
             lines += [f"    {row.item}: {row.reason}" for row in self.skipped.itertuples(index=False)]
@@ -343,6 +346,11 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     kpi = _add_pipeline(kpi, ds, params, quarters)
     kpi = _add_shrunk_win_rate(kpi)
     kpi = _add_run_rate(kpi, ds)
+    # an incomplete reported quarter (the data end weeks before its last day): no growth, at-risk
+    # flags of the quarter before, no forecast (its revenue would seed it) — the pages say so
+    partial_end = kpis.partial_period_end(ds, params)
+    if partial_end is not None:
+        kpi = kpis.without_partial_artefacts(kpi, ds.period, fy)
     kpi = _blank_unavailable(kpi, skipped)
     targets = kpis.target_attainment(kpi, ds.targets, params)
     network = _blank_unavailable(kpis.network_kpis(ds, params, quarters), skipped)
@@ -381,7 +389,12 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
 
     quarterly = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue"]]
     if ds.has("sales"):
-        fc = forecast.forecast_next(quarterly, params, last_period=ds.period)
+        if partial_end is not None:  # neither forecast from nor tested on the incomplete quarter
+            quarterly = quarterly[quarterly["period"] != ds.period]
+        fc = forecast.forecast_next(quarterly, params, last_period=periods.shift(ds.period, -1, fy)
+                                    if partial_end is not None else ds.period)
+        if partial_end is not None:
+            fc = fc.iloc[:0]
         try:
             bt = forecast.backtest(quarterly, holdout=4, params=params)
         except Exception as exc:  # too short a history for a backtest is a fact to report, not a failure
@@ -436,6 +449,8 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         "gini": float(conc.gini) if pd.notna(conc.gini) else None,
         "top20_share": float(getattr(conc, "top20_share", np.nan)),
         "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
+        # the data's last day when the reported quarter is incomplete (kpis.partial_period_end)
+        "data_end": partial_end.date().isoformat() if partial_end is not None else None,
     }
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
@@ -527,7 +542,8 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     p_win = stats.win_probability.set_index("stage")["p_win"] if len(stats.win_probability) else pd.Series(dtype=float)
 
     quarterly = stats.kpis[stats.kpis["window"] == "quarter"][["partner_id", "period", "revenue"]]
-    fc = stats.forecast.assign(revenue=np.nan, kind="forecast")
+    # a partner without a forecast (too short a history) has no forecast point: its method says why
+    fc = stats.forecast[stats.forecast["forecast"].notna()].assign(revenue=np.nan, kind="forecast")
     history = pd.concat([quarterly.assign(forecast=np.nan, lower=np.nan, upper=np.nan, kind="actual"),
                          fc[["partner_id", "period", "revenue", "forecast", "lower", "upper", "kind"]]],
                         ignore_index=True)
@@ -607,7 +623,8 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
-            facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days},
+            facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,
+                   "data_end": stats.notes.get("data_end")},
         )
 
 

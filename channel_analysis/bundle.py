@@ -77,7 +77,8 @@ class PartnerBundle:
     settings : ReportSettings
         The thresholds the page applies (typed; see :mod:`channel_analysis.settings`).
     facts : dict
-        Results of the run the page states: ``forecast_method`` (this partner's), ``stale_threshold_days``.
+        Results of the run the page states: ``forecast_method`` (this partner's), ``stale_threshold_days``,
+        ``data_end`` (the data's last day, ISO, when the reported quarter is incomplete; else None).
     """
 
     partner: dict

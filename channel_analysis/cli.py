@@ -11,16 +11,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import ChannelAnalysisError
+from .errors import ChannelAnalysisError, ParamsError
 from .files import is_url
-from .params import PROJECT_ROOT, load_params, parse_assignment
-
-DEFAULT_RUN_FILE = PROJECT_ROOT / "params" / "sample.yaml"
+from .params import (PROJECT_ROOT, RUN_FILE_NAME, SAMPLE_RUN_FILE, load_params, parse_assignment,
+                     read_run_file, run_file_for)
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, period: bool = True) -> None:
-    p.add_argument("--params", type=Path, default=DEFAULT_RUN_FILE,
-                   help="run file (YAML) merged over params/defaults.yaml [%(default)s]")
+    p.add_argument("--params", type=Path, default=None,
+                   help="run file (YAML) merged over params/defaults.yaml [with --data: the "
+                        f"{RUN_FILE_NAME} next to the data (see `channel-analysis init`); without: "
+                        f"{SAMPLE_RUN_FILE.relative_to(PROJECT_ROOT)}]")
     p.add_argument("--data", help="input source overriding data.source: a folder of CSV/Parquet files, "
                                   "a .duckdb file or a SQLAlchemy URL")
     p.add_argument("--as-of", dest="as_of", help="the date the run describes (YYYY-MM-DD)")
@@ -30,7 +31,47 @@ def _add_run_options(p: argparse.ArgumentParser, *, period: bool = True) -> None
                    help="override any parameter, e.g. --set kpis.min_sample=10 (repeatable)")
 
 
+def _run_file(args: argparse.Namespace) -> Path:
+    """The run file: --params; else, given --data, the one next to the data (never the sample's
+    dates for the user's data); else the sample's."""
+    if args.params is not None:
+        return args.params
+    if not args.data:
+        return SAMPLE_RUN_FILE
+    candidate = run_file_for(args.data)
+    if candidate.is_file():
+        return candidate
+    raise ParamsError(
+        f"no run file for {args.data}: {candidate} does not exist. Write one from the data with "
+        f"`channel-analysis init --data {args.data}` (it finds as_of, the period, the currency and "
+        "the pipeline stages), check it, and run again; or pass --params RUN_FILE"
+    )
+
+
+def _origin(args: argparse.Namespace, key: str, option: str) -> str:
+    if getattr(args, key, None):
+        return option
+    if any(a.split("=", 1)[0].strip() == key for a in args.assignments):
+        return f"--set {key}"
+    return "the run file"
+
+
+def _provenance(args: argparse.Namespace, run_file: Path, params: dict) -> str:
+    """One line: which run file and data a command uses, and where as_of and the period came from."""
+    try:
+        shown = run_file.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown = run_file
+    period = _origin(args, "period", "--period")
+    if period == "the run file" and read_run_file(run_file).get("period") is None:
+        period = "the last quarter ended by as_of"
+    return (f"run file {shown} · data {params['data']['source']} · as_of {params['as_of']} "
+            f"(from {_origin(args, 'as_of', '--as-of')}) · period {params['period']} "
+            f"(from {period})")
+
+
 def _params_from(args: argparse.Namespace) -> dict:
+    run_file = _run_file(args)
     overrides: dict = {}
     for text in args.assignments:
         _deep_update(overrides, parse_assignment(text))
@@ -45,7 +86,9 @@ def _params_from(args: argparse.Namespace) -> dict:
         _deep_update(overrides, {"render": {"partners": _split_ids(args.partners)}})
     if getattr(args, "workers", None) is not None:
         _deep_update(overrides, {"render": {"workers": args.workers}})
-    return load_params(args.params, overrides)
+    params = load_params(run_file, overrides)
+    print(_provenance(args, run_file, params), flush=True)
+    return params
 
 
 def _deep_update(base: dict, extra: dict) -> dict:
@@ -82,18 +125,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from . import validation
 
     report = validation.validate_source(params)
-    print(report.format())
+    path = report.write(args.report) if args.report else None
+    print(report.format(written_to=path))
+    if path is not None:
+        print(f"wrote every problem ({len(report.problems):,} rows) to {path}")
     return 0 if report.ok else 2
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     params = _params_from(args)
-    from . import build, exports
-    from .dataset import load_dataset
+    from . import quarter
 
-    stats = build.compute(load_dataset(params), params, progress=True)
-    out = Path(args.out) if args.out else build.run_dir(params) / exports.SUBDIR
-    for path in exports.write_exports(exports.network_tables(stats), out):
+    stats, paths = quarter.write_tables(params, args.out)
+    for path in paths:
         print(f"wrote {path}")
     print(stats.summary())
     print(stats.notes["backtest"])
@@ -122,9 +166,31 @@ def cmd_send(args: argparse.Namespace) -> int:
     params = _params_from(args)
     from . import delivery
 
-    summary = delivery.run(params, send=args.send, yes=args.yes, resend=args.resend)
+    summary = delivery.run(params, send=args.send, yes=args.yes, resend=args.resend,
+                           retry_failed=args.retry_failed)
     print(summary.format())
     return 0 if summary.ok else 1
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from . import starter
+
+    source = args.data if is_url(args.data) else str(Path(args.data).expanduser().resolve())
+    mapping = [Path(f).expanduser().resolve() for f in args.mapping]
+    path, found = starter.write(source, args.out, mapping=mapping, force=args.force, progress=True)
+    present = [name for name in found.tables if found.has(name)]
+    print(f"wrote {path}")
+    print(f"  as_of {found.as_of:%Y-%m-%d} (latest {found.as_of_from}) · period {found.period} · "
+          f"tables: {', '.join(present)}")
+    for name, message in found.failures.items():
+        print(f"  {name}: cannot be read: {message}")
+    shown = args.data if is_url(args.data) else str(Path(args.data))
+    if path == run_file_for(source):
+        print(f"next: check the file, then `channel-analysis validate --data {shown}` "
+              f"(a command given --data uses the {path.name} next to the data)")
+    else:
+        print(f"next: check the file, then `channel-analysis validate --params {path}`")
+    return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -155,8 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file format [%(default)s]")
     p.set_defaults(func=cmd_sample)
 
+    p = sub.add_parser("init", help="inspect an extract and write a starter run file next to it")
+    p.add_argument("--data", required=True, help="the extract: a folder of CSV/Parquet files, a .duckdb "
+                                                 "file or a SQLAlchemy URL")
+    p.add_argument("--out", help=f"run file to write [{RUN_FILE_NAME} next to the data; in the current "
+                                 "folder for a database URL]")
+    p.add_argument("--mapping", action="append", default=[], metavar="FILE",
+                   help="read the extract through this mapping file, e.g. params/mappings/salesforce.yaml "
+                        "(repeatable; written to data.mapping; see docs/mappings.md)")
+    p.add_argument("--force", action="store_true", help="replace an existing run file")
+    p.set_defaults(func=cmd_init)
+
     p = sub.add_parser("validate", help="check every input table; print all problems at once")
     _add_run_options(p, period=False)
+    p.add_argument("--report", help="also write every problem, untruncated, to this file "
+                                    "(.csv, or .parquet)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("kpis", help="write the KPI table (CSV + Parquet)")
@@ -182,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send", action="store_true", help="deliver through SMTP instead of writing the outbox")
     p.add_argument("--yes", action="store_true", help="confirm a real send (required with --send)")
     p.add_argument("--resend", action="store_true", help="re-send reports that changed since they were sent")
+    p.add_argument("--retry-failed", dest="retry_failed", action="store_true",
+                   help="try again the messages the server refused permanently (5xx) in an earlier send")
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("docs", help="regenerate the generated docs: data-model.md (schemas), exports.md "

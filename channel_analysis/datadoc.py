@@ -44,6 +44,9 @@ they mean, an example value and the KPIs that use them (KPIs are defined in `doc
 `data.tables` maps a table to another table (or file) name in the source, or to a SQL query, e.g.
 `{{sales: "SELECT * FROM erp.invoice_lines WHERE invoice_date >= '2024-01-01'"}}`. In a folder, a
 query runs in DuckDB over the folder's files, each available under its file name without extension.
+It can also map an export's own column names, values, date formats and constants onto this model
+without rewriting the files, and include ready mapping files for Salesforce, HubSpot and Dynamics
+365: see [mappings.md](mappings.md).
 
 Identifiers (every `*_id` column) are text: `007` stays `007`. Column names are case-sensitive;
 columns that are not listed here are reported as warnings and ignored.
@@ -83,8 +86,12 @@ available are skipped, and the run summary lists each one.
 ## Validation
 
 `channel-analysis validate` (or `make validate`) checks every table at once and prints all
-problems as a table (table, column, row, key, problem, how to fix); errors stop a run, warnings do
-not. Besides the column rules below it checks across rows and tables:
+problems as a table (table, column, row, key, problem, how to fix; dates, ids and file names are
+never cut, the first 10 rows of each kind of problem are shown), and `--report problems.csv` (or
+`.parquet`) writes every problem; errors stop a run, warnings do not. A table file that cannot be
+read (not UTF-8, not comma-separated, empty, a broken link, a folder named like a table's file, no
+read permission) is an error naming the file, required table or not. Besides the column rules
+below it checks across rows and tables:
 
 {rules}
 """
@@ -108,10 +115,16 @@ _RULES = [
     "above {max_unit:,.0f} (warning)",
     "dates before {min_year} (error; partners' `onboarded_date`: before {min_onboarded}); dates "
     "more than a year after `as_of` (warning; not for `expected_close_date` and `expires_date`)",
+    "valid dates outside what the project's dates hold ({first_date} to {last_date}) are an error "
+    "asking to check the year, except a far-future `partners.end_date`, `trainings.expires_date` "
+    "or `opportunities.expected_close_date` (2999-12-31, 9999-12-31: the usual \"no end\" "
+    "placeholder), read as empty with a warning",
     "a currency other than the reporting currency without an `fx_rates` row for a quarter it is "
     "used in (error, naming the currency and quarters)",
     "an active partner without a contact receiving the scorecard (warning)",
-    "a quarter of the history window without any sales line (warning)",
+    "a quarter of the history window without any sales line (warning, saying what the KPI table "
+    "does: before the first quarter with sales the quarter is not measured and the KPIs reaching "
+    "into it are not available; after it, it counts as a quarter without sales)",
     "markup such as `<script>` in names (warning: accepted as data and always shown as plain "
     "text, never interpreted)",
 ]
@@ -223,7 +236,8 @@ def render() -> str:
             optional_lines.append(f"- `{name}`: {kpis}")
     rules = [
         rule.format(max_amount=validation.MAX_AMOUNT, max_unit=validation.MAX_UNIT_REVENUE,
-                    min_year=validation.MIN_DATE.year, min_onboarded=validation.MIN_ONBOARDED_DATE.year)
+                    min_year=validation.MIN_DATE.year, min_onboarded=validation.MIN_ONBOARDED_DATE.year,
+                    first_date=f"{validation.FIRST_DATE:%Y-%m-%d}", last_date=f"{validation.LAST_DATE:%Y-%m-%d}")
         for rule in _RULES
     ]
     intro = _INTRO.format(

@@ -28,3 +28,7 @@ class DataValidationError(ChannelAnalysisError):
     def __init__(self, message: str, problems=None):
         super().__init__(message)
         self.problems = problems
+
+
+class RunLockedError(ChannelAnalysisError):
+    """Another process holds the run folder's lock (a render or a send of the same period)."""

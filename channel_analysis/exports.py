@@ -174,21 +174,24 @@ EXPORTS: dict[str, dict[str, Col]] = {
     "forecast": {
         "partner_id": Col("text", "the partner"),
         "period": Col("text", "the quarter forecast (the one after the reported quarter)"),
-        "forecast": Col("number", "forecast revenue"),
+        "forecast": Col("number", "forecast revenue (empty: not enough history, see `method`)"),
         "lower": Col("number", "lower end of the prediction interval (`forecast.interval`)"),
         "upper": Col("number", "upper end of the prediction interval"),
-        "method": Col("text", "forecasting method used for the partner"),
+        "method": Col("text", "forecasting method used for the partner; `not_enough_history` below "
+                              "`forecast.min_quarters`"),
         "n_history": Col("integer", "quarters of history the forecast used"),
     },
     "backtest": {
         "period": Col("text", "quarter forecast one quarter ahead (rolling origin)"),
-        "partners": Col("integer", "partners forecast"),
-        "actual": Col("number", "Σ actual revenue"),
-        "forecast": Col("number", "Σ forecast revenue"),
+        "partners": Col("integer", "partners with a forecast"),
+        "no_forecast": Col("integer", "partners with revenue in the quarter and no forecast (new, or too short a "
+                                      "history: `forecast.min_quarters`); their revenue counts in `actual`"),
+        "actual": Col("number", "Σ actual revenue of every partner"),
+        "forecast": Col("number", "Σ forecast revenue (a missing forecast counts as 0)"),
         "network_ape": Col("number", "|Σ actual − Σ forecast| ÷ Σ actual"),
-        "mape": Col("number", "mean absolute percentage error over partners with actual > 0"),
+        "mape": Col("number", "mean absolute percentage error over forecast partners with actual > 0"),
         "wape": Col("number", "Σ|actual − forecast| ÷ Σ actual"),
-        "coverage": Col("number", "share of actuals inside the prediction interval"),
+        "coverage": Col("number", "share of the forecast partners' actuals inside the prediction interval"),
     },
     "segments": {
         "partner_id": Col("text", "the partner"),

@@ -13,9 +13,14 @@ Method (``docs/methods.md`` §3 has the formulas and the reasoning):
    partners × 16 quarters in under a second). The smoothing parameters are shared: chosen by a
    grid search on the pooled one-step errors of all partners (:func:`pooled_smoothing`).
    Partners with fewer than ``min_history`` quarters get the same smoothing without a trend.
-3. **Intervals** are empirical: the forecast times the quantiles of (actual / one-step forecast)
-   over every partner's in-sample one-step forecasts, pooled, so they are calibrated on the
-   network's own forecast errors and never negative.
+   A quarter whose revenue is NaN (not measured) is not data: a partner's series starts at its
+   first measured quarter; with fewer than ``min_quarters`` quarters it gets no forecast
+   ("not_enough_history").
+3. **Intervals** are empirical and additive: the forecast plus the quantiles of the scaled
+   one-step errors (actual − one-step forecast) / recent level, times the partner's recent level
+   (mean of its last four quarters), pooled over every partner's in-sample one-step forecasts — so
+   they are calibrated on the network's own forecast errors, never negative, and a forecast of 0
+   for a partner with recent sales still has an upper bound above 0.
 4. With < 5 quarters of network history no seasonality can be estimated: seasonal naive (a
    partner with 4 quarters) or the mean (fewer), as before.
 
@@ -65,7 +70,10 @@ METHODS = {
                       "times the seasonal factor of the quarter forecast (short history)",
     "seasonal_naive": "the same quarter one year earlier (network history too short for seasonal factors)",
     "mean": "the mean of the partner's quarters (network history too short for seasonal factors)",
+    "not_enough_history": "no forecast: fewer quarters of history than forecast.min_quarters",
 }
+#: ``method`` of a partner without a forecast (fewer than ``forecast.min_quarters`` quarters).
+NOT_ENOUGH_HISTORY = "not_enough_history"
 
 
 @dataclass(frozen=True)
@@ -123,17 +131,28 @@ class SeasonalFactors:
         return f"seasonal factors {body} (w={self.weight:.2f}, {self.n_quarters} quarters; {self.source})"
 
 
-def _options(params: dict | None, interval, min_history, fy_start) -> tuple[float, int, int]:
+@dataclass(frozen=True)
+class _Options:
+    interval: float
+    min_history: int
+    min_quarters: int
+    fy_start: int
+
+
+def _options(params: dict | None, interval, min_history, fy_start, min_quarters=None) -> _Options:
     p = params or {}
     f = p.get("forecast", {})
     interval = interval if interval is not None else f.get("interval", 0.8)
     min_history = min_history if min_history is not None else f.get("min_history", 6)
+    min_quarters = min_quarters if min_quarters is not None else f.get("min_quarters", 2)
     fy_start = fy_start if fy_start is not None else p.get("fiscal_year_start_month", 1)
     if not 0 < float(interval) < 1:
         raise ParamsError(f"forecast.interval must be between 0 and 1 (e.g. 0.8), got {interval!r}")
     if int(min_history) < 1:
         raise ParamsError(f"forecast.min_history must be at least 1, got {min_history!r}")
-    return float(interval), int(min_history), int(fy_start)
+    if int(min_quarters) < 1:
+        raise ParamsError(f"forecast.min_quarters must be at least 1, got {min_quarters!r}")
+    return _Options(float(interval), int(min_history), int(min_quarters), int(fy_start))
 
 
 @dataclass(frozen=True)
@@ -175,7 +194,9 @@ def _panel(quarterly: pd.DataFrame, fy_start: int, last_period: str | None) -> _
             else pd.Period(ordinal=int(ords.max()), freq=freq) if len(ords) else None)
     if last is None:
         raise ParamsError("the quarterly revenue table is empty: nothing to forecast")
-    keep = ords <= last.ordinal
+    # a quarter whose revenue is NaN was not measured (before the sales data start, e.g.): not data.
+    # Each partner's series starts at its first measured quarter.
+    keep = (ords <= last.ordinal) & quarterly["revenue"].notna().to_numpy()
     codes, partners = pd.factorize(quarterly["partner_id"].to_numpy()[keep], sort=True)
     ords = ords[keep]
     first = np.full(len(partners), np.iinfo(np.int64).max)
@@ -364,7 +385,8 @@ def pooled_smoothing(x: np.ndarray, length: np.ndarray, *, trend: bool = True) -
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         scale = np.nanmean(np.where(inside, np.abs(x), np.nan), axis=1)
-    keep = np.isfinite(scale) & (scale > 0) & scored.any(axis=1)
+    # a vanishingly small mean (e.g. 5e-324) has no finite inverse: not a usable scale
+    keep = np.isfinite(scale) & (scale > np.finfo(float).tiny) & scored.any(axis=1)
     if not keep.any():
         d = {**DEFAULT_SMOOTHING, **({} if trend else {"beta": 0.0, "phi": 1.0})}
         return Smoothing(**d, seasonal=False, source="defaults (no partner history to fit)")
@@ -387,25 +409,51 @@ def pooled_smoothing(x: np.ndarray, length: np.ndarray, *, trend: bool = True) -
                      f"mean |one-step error| {loss:.3f} × partner mean")
 
 
-def _ratio_quantiles(actual: np.ndarray, fitted: np.ndarray, interval: float) -> tuple[float, float, int]:
-    """(lower, upper) quantiles of actual / fitted over the finite points with fitted > 0, and n."""
-    ok = np.isfinite(actual) & np.isfinite(fitted) & (fitted > 0)
-    with np.errstate(over="ignore", divide="ignore"):
-        r = actual[ok] / fitted[ok]
-    r = r[np.isfinite(r)]  # a vanishingly small fitted value (e.g. 5e-324) overflows: not a usable ratio
-    if len(r) == 0:
+def _local_level(y: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """partners x (Lmax + 1): ℓ[i, t] = the mean of partner i's revenue over the (up to)
+    :data:`SEASON` quarters before position t (NaN at t = 0). ``ℓ[i, length[i]]`` is the partner's
+    recent level at the forecast origin: the mean of its last four quarters (fewer if it has fewer)."""
+    n, tmax = y.shape
+    inside = np.arange(tmax)[None, :] < length[:, None]
+    c = np.zeros((n, tmax + 1))
+    c[:, 1:] = np.cumsum(np.where(inside, y, 0.0), axis=1)
+    t = np.arange(tmax + 1)
+    lo = np.maximum(t - SEASON, 0)
+    count = (t - lo).astype("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (c[:, t] - c[:, lo]) / np.where(count > 0, count, np.nan)[None, :]
+
+
+def _scaled_error_quantiles(actual: np.ndarray, fitted: np.ndarray, level: np.ndarray,
+                            interval: float) -> tuple[float, float, int]:
+    """(lower, upper) quantiles of the scaled one-step errors e = (actual − fitted) / ℓ over the
+    finite points whose local level ℓ (:func:`_local_level`) is > 0, and their number. Additive in
+    units of the partner's recent level, so a forecast of 0 still gets the width of the errors."""
+    ok = np.isfinite(actual) & np.isfinite(fitted) & np.isfinite(level) & (level > 0)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        e = (actual[ok] - fitted[ok]) / level[ok]
+    e = e[np.isfinite(e)]  # a vanishingly small level (e.g. 5e-324) overflows: not a usable error
+    if len(e) == 0:
         return float("nan"), float("nan"), 0
-    lo, hi = np.quantile(r, [(1 - interval) / 2, (1 + interval) / 2])
-    return float(lo), float(hi), int(len(r))
+    lo, hi = np.quantile(e, [(1 - interval) / 2, (1 + interval) / 2])
+    return float(lo), float(hi), int(len(e))
 
 
-def _relative_change_quantiles(panel: _Panel, total: np.ndarray, interval: float) -> tuple[float, float, int]:
-    """(lower, upper) quantiles and count of r = (y_t / y_{t-1}) / (Y_t / Y_{t-1}) over every
-    partner-quarter with y_{t-1} > 0: a partner's quarter-on-quarter change relative to the
-    network's (which removes the season and the network trend)."""
+def _bounds(f: np.ndarray, level: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """[max(0, f + min(lo, 0)·ℓ), f + max(hi, 0)·ℓ] (ℓ NaN → 0: no recent level, no width)."""
+    lvl = np.where(np.isfinite(level), level, 0.0)
+    return np.maximum(f + min(lo, 0.0) * lvl, 0.0), f + max(hi, 0.0) * lvl
+
+
+def _relative_change_expected(panel: _Panel, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(actual, expected) partners x Lmax: expected y_t = y_{t-1} · (Y_t / Y_{t-1}), the previous
+    quarter moved like the network total (which removes the season and the network trend), over
+    every partner-quarter with y_{t-1} > 0 (NaN elsewhere): the one-step forecast whose errors give
+    the interval of the short-history methods."""
     y, length = panel.y, panel.length
+    nan = np.full(y.shape, np.nan)
     if y.shape[1] < 2:
-        return float("nan"), float("nan"), 0
+        return nan, nan
     idx = (len(total) - length)[:, None] + np.arange(y.shape[1])[None, :]  # position in the total
     prev_total = np.where(idx >= 1, total[np.clip(idx - 1, 0, len(total) - 1)], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -416,8 +464,7 @@ def _relative_change_quantiles(panel: _Panel, total: np.ndarray, interval: float
     ok &= np.isfinite(growth) & (growth > 0)
     prev = np.zeros_like(y)
     prev[:, 1:] = y[:, :-1]
-    expected = np.where(ok, prev * np.where(ok, growth, 0.0), np.nan)
-    return _ratio_quantiles(np.where(ok, y, np.nan), expected, interval)
+    return np.where(ok, y, np.nan), np.where(ok, prev * np.where(ok, growth, 0.0), np.nan)
 
 
 @dataclass(frozen=True)
@@ -463,8 +510,9 @@ class _Fit:
     network: NetworkForecast
 
 
-def _forecast(quarterly: pd.DataFrame, interval: float, min_history: int, fy_start: int,
-              last_period: str | None, smoothing: Smoothing | None) -> _Fit:
+def _forecast(quarterly: pd.DataFrame, opt: _Options, last_period: str | None,
+              smoothing: Smoothing | None) -> _Fit:
+    interval, min_history, fy_start = opt.interval, opt.min_history, opt.fy_start
     panel = _panel(quarterly, fy_start, last_period)
     y, length = panel.y, panel.length
     n = len(panel.partners)
@@ -477,6 +525,8 @@ def _forecast(quarterly: pd.DataFrame, interval: float, min_history: int, fy_sta
     s_next = float(factors.at(next_ord))
     adj_total = total / factors.at(first_total.ordinal + np.arange(len(total)))
     net = network_smoothing(adj_total)
+    level = _local_level(y, length)  # partners x (Lmax + 1): recent level before each quarter
+    recent = level[np.arange(n), length] if n else np.zeros(0)  # at the forecast origin
     forecast = np.zeros(n)
     lower = np.zeros(n)
     upper = np.zeros(n)
@@ -505,98 +555,121 @@ def _forecast(quarterly: pd.DataFrame, interval: float, min_history: int, fy_sta
         yhat = fitted * season  # one-step forecasts, reseasonalised
         scored = inside & (np.arange(y.shape[1])[None, :] >= burn[:, None])
         actual = np.where(scored, y, np.nan)
-        pooled = _ratio_quantiles(actual, yhat, interval)
+        lvl = level[:, :-1]
+        pooled = _scaled_error_quantiles(actual, yhat, lvl, interval)
         forecast_s = np.clip(f_adj * s_next, 0, None)
         for group in (trend_ok, level_ok):
             if not group.any():
                 continue
-            lo, hi, m = _ratio_quantiles(actual[group], yhat[group], interval)
+            lo, hi, m = _scaled_error_quantiles(actual[group], yhat[group], lvl[group], interval)
             if m < MIN_POOLED_ERRORS:
                 lo, hi, m = pooled
             if m == 0:  # no one-step error anywhere (every partner has one quarter): no spread known
-                lo, hi = 1.0, 1.0
+                lo, hi = 0.0, 0.0
             f = forecast_s[group]
             forecast[group] = f
-            lower[group] = f * min(max(lo, 0.0), 1.0)
-            upper[group] = f * max(hi, 1.0)
+            lower[group], upper[group] = _bounds(f, recent[group], lo, hi)
     short = ~(trend_ok | level_ok)
     if short.any():  # < 5 network quarters: seasonal naive / mean
         ys, ls = y[short], length[short]
         mean = np.where(inside[short], ys, 0.0).sum(axis=1) / ls
         snaive = ys[np.arange(len(ls)), np.maximum(ls - SEASON, 0)]
         f = np.clip(np.where(ls >= SEASON, snaive, mean), 0, None)
-        lo, hi, m = _relative_change_quantiles(panel, total, interval)
+        actual, expected = _relative_change_expected(panel, total)
+        lo, hi, m = _scaled_error_quantiles(actual, expected, level[:, :-1], interval)
         if m == 0:  # a single quarter of history: no change observed, no spread known
-            lo, hi = 1.0, 1.0
+            lo, hi = 0.0, 0.0
         forecast[short] = f
-        lower[short] = f * min(max(lo, 0.0), 1.0)
-        upper[short] = f * max(hi, 1.0)
+        lower[short], upper[short] = _bounds(f, recent[short], lo, hi)
+    # too short a history: no forecast (it still counts in the network total and the fits above)
+    few = length < opt.min_quarters
+    forecast[few], lower[few], upper[few] = np.nan, np.nan, np.nan
+    method[few] = NOT_ENOUGH_HISTORY
     period = str(panel.last + 1)
     frame = pd.DataFrame({
         "partner_id": panel.partners, "period": period, "forecast": forecast,
         "lower": lower, "upper": upper, "method": method, "n_history": length.astype("int64"),
     })
+    # partners whose every quarter is unmeasured (NaN revenue): listed, without a forecast
+    unseen = pd.Index(quarterly["partner_id"].unique()).difference(pd.Index(panel.partners))
+    if len(unseen):
+        frame = pd.concat([frame, pd.DataFrame({
+            "partner_id": np.asarray(unseen, dtype=object), "period": period, "forecast": np.nan,
+            "lower": np.nan, "upper": np.nan, "method": NOT_ENOUGH_HISTORY, "n_history": 0})],
+            ignore_index=True).sort_values("partner_id", kind="stable", ignore_index=True)
+        frame["n_history"] = frame["n_history"].astype("int64")
     top_down = (max(net.next_value * s_next, 0.0) if seasonal_ok and np.isfinite(net.next_value)
                 else float("nan"))  # without seasonal factors the top-down model has no season: no check
     hw, hw_model = holt_winters_total(total)
-    network = NetworkForecast(period, float(forecast.sum()), float(top_down), hw, hw_model, factors, net,
+    network = NetworkForecast(period, float(np.nansum(forecast)), float(top_down), hw, hw_model, factors, net,
                               sm_trend, sm_level)
     return _Fit(frame, network)
 
 
 def forecast_next(quarterly: pd.DataFrame, params: dict | None = None, *, interval: float | None = None,
                   min_history: int | None = None, fy_start: int | None = None,
-                  last_period: str | None = None, smoothing: Smoothing | None = None) -> pd.DataFrame:
+                  last_period: str | None = None, smoothing: Smoothing | None = None,
+                  min_quarters: int | None = None) -> pd.DataFrame:
     """Next-quarter revenue forecast per partner with a prediction interval.
 
-    ``quarterly``: [partner_id, period, revenue] (reporting currency). A partner's history runs
-    from its first quarter in the table to ``last_period`` (default: the latest quarter in the
-    table); quarters without a row count as 0 revenue. Options come from ``params`` (``forecast.
-    interval``, ``forecast.min_history``, ``fiscal_year_start_month``) unless given as keywords.
+    ``quarterly``: [partner_id, period, revenue] (reporting currency). A row whose revenue is NaN
+    is a quarter that was not measured (e.g. before the sales data start) and is not data: a
+    partner's history runs from its first quarter with a measured revenue to ``last_period``
+    (default: the latest quarter in the table); later quarters without a row count as 0 revenue.
+    Options come from ``params`` (``forecast.interval``, ``forecast.min_history``,
+    ``forecast.min_quarters``, ``fiscal_year_start_month``) unless given as keywords.
     ``smoothing``: α, β, φ to use instead of the pooled fit (:func:`pooled_smoothing`); its α is
     also used for "seasonal_level".
 
-    Returns [partner_id, period, forecast, lower, upper, method, n_history]: ``period`` = the
-    quarter after ``last_period``; ``n_history`` = quarters of history. ``method`` (see
-    :data:`METHODS`), with T = quarters of network history and n = the partner's:
+    Returns [partner_id, period, forecast, lower, upper, method, n_history], one row per partner of
+    ``quarterly``: ``period`` = the quarter after ``last_period``; ``n_history`` = quarters of
+    history. ``method`` (see :data:`METHODS`), with T = quarters of network history and n = the
+    partner's:
 
+    - "not_enough_history" (n < min_quarters): forecast and bounds NaN;
     - "exp_smoothing" (T ≥ 5, n ≥ max(min_history, 5)): damped-trend smoothing of revenue / S_q,
       forecast = (ℓ + φb) · S_next (S = :func:`seasonal_factors` of the network total);
     - "seasonal_level" (T ≥ 5, shorter n): the same without a trend, forecast = ℓ · S_next;
     - "seasonal_naive" (T < 5, n ≥ 4: the same quarter a year earlier) or "mean" (T < 5, n < 4).
 
-    Interval of the first two: [f · max(0, min(q_lo, 1)), f · max(q_hi, 1)], q = the (1 ∓ interval)/2
-    quantiles of actual / one-step forecast over all in-sample one-step forecasts of the partners
-    using the method (pooled across methods with fewer than :data:`MIN_POOLED_ERRORS`). Fallback
-    intervals: ± z·sd of the partner's revenue (× sqrt(1 + 1/n) for the mean; a single quarter uses
-    the network's median coefficient of variation × forecast × sqrt(2)). Forecast and bounds are
-    never negative; lower ≤ forecast ≤ upper.
+    Interval: [max(0, f + min(q_lo, 0)·L), f + max(q_hi, 0)·L], L = the partner's recent level
+    (mean revenue of its last four quarters), q = the (1 ∓ interval)/2 quantiles of the scaled
+    one-step errors (actual − one-step forecast) / (mean of the four quarters before) over all
+    in-sample one-step forecasts of the partners using the method (pooled across methods with
+    fewer than :data:`MIN_POOLED_ERRORS`). The short-history methods score the previous quarter
+    moved like the network total as their one-step forecast. The interval is additive in units of
+    the partner's recent level, so a forecast of 0 for a partner with recent sales still has an
+    upper bound above 0. Forecast and bounds are never negative; lower ≤ forecast ≤ upper.
     """
-    interval, min_history, fy_start = _options(params, interval, min_history, fy_start)
-    return _forecast(quarterly, interval, min_history, fy_start, last_period, smoothing).frame
+    opt = _options(params, interval, min_history, fy_start, min_quarters)
+    return _forecast(quarterly, opt, last_period, smoothing).frame
 
 
 def network_forecast(quarterly: pd.DataFrame, params: dict | None = None, *, interval: float | None = None,
                      min_history: int | None = None, fy_start: int | None = None,
-                     last_period: str | None = None) -> NetworkForecast:
+                     last_period: str | None = None, min_quarters: int | None = None) -> NetworkForecast:
     """The next-quarter network total three ways (bottom-up sum of :func:`forecast_next`, top-down,
     statsmodels Holt-Winters) with the seasonal factors and smoothing parameters used; see
     :class:`NetworkForecast`. Same inputs and options as :func:`forecast_next`."""
-    interval, min_history, fy_start = _options(params, interval, min_history, fy_start)
-    return _forecast(quarterly, interval, min_history, fy_start, last_period, None).network
+    opt = _options(params, interval, min_history, fy_start, min_quarters)
+    return _forecast(quarterly, opt, last_period, None).network
 
 
 @dataclass(frozen=True)
 class BacktestResult:
     """Rolling-origin one-step-ahead backtest of :func:`forecast_next`.
 
-    ``per_quarter``: [period, partners, actual, forecast, network_ape, mape, wape, coverage]; ``errors``:
-    one row per partner x backtested quarter [period, partner_id, actual, forecast, lower, upper,
-    method]. Aggregates: ``network_mape`` (mean over quarters of |Σactual - Σforecast| / Σactual),
-    ``mape`` (mean over partner-quarters with actual > 0 of |a - f| / a: zero actuals are excluded),
-    ``wape`` (Σ|a - f| / Σa over all partner-quarters), ``coverage`` (share of actuals inside the
-    interval). ``network``: per quarter [period, actual, bottom_up, top_down, holt_winters] — the
-    network total forecast three ways (see :class:`NetworkForecast`).
+    ``errors``: one row per partner x backtested quarter [period, partner_id, actual, forecast,
+    lower, upper, method] over every partner with a forecast or a measured revenue in the quarter:
+    a partner without a forecast (new in the quarter, or too short a history) has forecast NaN and
+    method "no_forecast" / "not_enough_history"; its revenue is in the actual all the same.
+    ``per_quarter``: [period, partners, no_forecast, actual, forecast, network_ape, mape, wape,
+    coverage] (see :func:`score_errors`). Aggregates: ``network_mape`` (mean over quarters of
+    |Σactual − Σforecast| / Σactual), ``mape`` (mean over forecast partner-quarters with actual > 0
+    of |a − f| / a), ``wape`` (Σ|a − f| / Σa over all partner-quarters, a missing forecast counting
+    as 0), ``coverage`` (share of the forecast partners' actuals inside their interval).
+    ``network``: per quarter [period, actual, bottom_up, top_down, holt_winters] — the network
+    total forecast three ways (see :class:`NetworkForecast`).
     """
 
     per_quarter: pd.DataFrame
@@ -616,7 +689,8 @@ class BacktestResult:
         for r in self.per_quarter.itertuples(index=False):
             lines.append(f"  {r.period}: actual {r.actual:,.0f} forecast {r.forecast:,.0f} "
                          f"network APE {r.network_ape:.1%}, MAPE {r.mape:.1%}, WAPE {r.wape:.1%}, "
-                         f"coverage {r.coverage:.0%}")
+                         f"coverage {r.coverage:.0%}, {r.partners} partners forecast, "
+                         f"{r.no_forecast} without a forecast")
         if len(self.network):
             net = self.network
             parts = []
@@ -632,55 +706,95 @@ class BacktestResult:
         return self.per_quarter.to_html(index=False)
 
 
+#: ``method`` in the backtest errors of a partner with revenue in the tested quarter and no
+#: history before it (new in that quarter).
+NO_FORECAST = "no_forecast"
+
+
+def score_errors(errors: pd.DataFrame) -> pd.DataFrame:
+    """Per-quarter error measures of backtest rows [period, partner_id, actual, forecast, lower, upper].
+
+    A row with forecast NaN (no forecast for the partner) counts with forecast 0 in the sums (its
+    revenue was not foreseen) and is counted in ``no_forecast``. Returns [period, partners (with a
+    forecast), no_forecast, actual (Σ, every partner), forecast (Σ), network_ape (|Σa − Σf| / Σa),
+    mape (mean |a − f| / a over forecast partners with a > 0), wape (Σ|a − f| / Σa), coverage
+    (share of forecast partners with lower ≤ a ≤ upper)]; ratios NaN where Σa = 0. By the
+    triangle inequality wape ≥ network_ape.
+    """
+    has = errors["forecast"].notna()
+    f = errors["forecast"].fillna(0.0)
+    a = errors["actual"]
+    abs_err = (a - f).abs()
+    e = pd.DataFrame({
+        "period": errors["period"], "has": has, "actual": a, "forecast": f, "abs_err": abs_err,
+        "ape": (abs_err / a).where(has & (a > 0)),
+        "inside": ((a >= errors["lower"]) & (a <= errors["upper"])).where(has),
+    })
+    e["inside"] = e["inside"].astype("float64")
+    per = e.groupby("period", sort=True).agg(partners=("has", "sum"), rows=("has", "size"),
+                                             actual=("actual", "sum"), forecast=("forecast", "sum"),
+                                             abs_err=("abs_err", "sum"), mape=("ape", "mean"),
+                                             coverage=("inside", "mean")).reset_index()
+    per["partners"] = per["partners"].astype("int64")
+    per["no_forecast"] = (per["rows"] - per["partners"]).astype("int64")
+    pos = per["actual"] > 0
+    per["network_ape"] = ((per["actual"] - per["forecast"]).abs() / per["actual"]).where(pos)
+    per["wape"] = (per["abs_err"] / per["actual"]).where(pos)
+    return per[["period", "partners", "no_forecast", "actual", "forecast", "network_ape", "mape", "wape",
+                "coverage"]]
+
+
 def backtest(quarterly: pd.DataFrame, holdout: int = 4, params: dict | None = None, *,
              interval: float | None = None, min_history: int | None = None,
-             fy_start: int | None = None) -> BacktestResult:
+             fy_start: int | None = None, min_quarters: int | None = None) -> BacktestResult:
     """Rolling-origin one-step-ahead backtest over the last ``holdout`` quarters of ``quarterly``.
 
     For each of those quarters Q: forecast Q from the quarters before it only (:func:`forecast_next`
     with ``last_period`` = Q - 1: seasonal factors, smoothing parameters and interval quantiles are
-    all re-estimated from that history) and compare with the actual revenue (0 for a partner without
-    a row in Q). Partners with no history before Q (new partners) are not scored. See
-    :class:`BacktestResult` for the error measures.
+    all re-estimated from that history) and compare with the actual revenue of every partner in Q
+    (0 for a forecast partner without a row in Q). Partners with revenue in Q and no forecast (new
+    partners, too short a history) are in the actual, with no forecast (counted as 0 in the sums
+    and listed in ``no_forecast``). See :class:`BacktestResult` for the error measures.
     """
-    interval, min_history, fy_start = _options(params, interval, min_history, fy_start)
-    freq = periods.quarter_freq(fy_start)
-    ords = _ordinals(quarterly["period"], fy_start)
-    last = ords.max()
+    opt = _options(params, interval, min_history, fy_start, min_quarters)
+    freq = periods.quarter_freq(opt.fy_start)
+    measured = quarterly[quarterly["revenue"].notna()]
+    ords = _ordinals(quarterly["period"], opt.fy_start)
+    m_ords = _ordinals(measured["period"], opt.fy_start)
+    last = m_ords.max() if len(m_ords) else ords.max()
     frames, nets = [], []
     for k in range(holdout - 1, -1, -1):  # one origin per backtested quarter
         target = last - k
         train = quarterly.loc[ords < target]
-        if train.empty:
+        if train["revenue"].notna().sum() == 0:
             continue
         prev = str(pd.Period(ordinal=int(target - 1), freq=freq))
-        fit = _forecast(train, interval, min_history, fy_start, prev, None)
-        fc = fit.frame
-        actual = quarterly.loc[ords == target].groupby("partner_id")["revenue"].sum()
-        fc["actual"] = fc["partner_id"].map(actual).fillna(0.0).to_numpy()
+        fit = _forecast(train, opt, prev, None)
+        actual = measured.loc[m_ords == target].groupby("partner_id")["revenue"].sum()
+        fc = fit.frame.merge(actual.rename("actual").reset_index(), on="partner_id", how="outer")
+        fc["period"] = fit.network.period
+        fc["actual"] = fc["actual"].fillna(0.0)
+        fc["method"] = fc["method"].fillna(NO_FORECAST)
         frames.append(fc)
         nw = fit.network
         nets.append({"period": nw.period, "actual": float(fc["actual"].sum()), "bottom_up": nw.bottom_up,
                      "top_down": nw.top_down, "holt_winters": nw.holt_winters})
     if not frames:
         raise ParamsError(f"backtest needs at least one quarter of history before the last {holdout} quarters")
-    errors = pd.concat(frames, ignore_index=True)[["period", "partner_id", "actual", "forecast", "lower", "upper", "method"]]
-    e = errors.assign(abs_err=(errors["actual"] - errors["forecast"]).abs(),
-                      inside=(errors["actual"] >= errors["lower"]) & (errors["actual"] <= errors["upper"]))
-    pos = e["actual"] > 0
-    e["ape"] = (e["abs_err"] / e["actual"]).where(pos)
-    per = e.groupby("period", sort=True).agg(partners=("partner_id", "size"), actual=("actual", "sum"),
-                                             forecast=("forecast", "sum"), abs_err=("abs_err", "sum"),
-                                             mape=("ape", "mean"), coverage=("inside", "mean")).reset_index()
-    per["network_ape"] = ((per["actual"] - per["forecast"]).abs() / per["actual"]).where(per["actual"] > 0)
-    per["wape"] = (per["abs_err"] / per["actual"]).where(per["actual"] > 0)
-    per = per[["period", "partners", "actual", "forecast", "network_ape", "mape", "wape", "coverage"]]
-    total_actual = e["actual"].sum()
+    errors = pd.concat(frames, ignore_index=True)[["period", "partner_id", "actual", "forecast", "lower", "upper",
+                                                   "method"]]
+    per = score_errors(errors)
+    has = errors["forecast"].notna()
+    f = errors["forecast"].fillna(0.0)
+    pos = has & (errors["actual"] > 0)
+    ape = ((errors["actual"] - f).abs() / errors["actual"])[pos]
+    inside = ((errors["actual"] >= errors["lower"]) & (errors["actual"] <= errors["upper"]))[has]
+    total_actual = errors["actual"].sum()
     return BacktestResult(
         per_quarter=per, errors=errors,
         network_mape=float(per["network_ape"].mean()),
-        mape=float(e["ape"].mean()),
-        wape=float(e["abs_err"].sum() / total_actual) if total_actual > 0 else float("nan"),
-        coverage=float(e["inside"].mean()), interval=interval, network=pd.DataFrame(nets),
+        mape=float(ape.mean()) if len(ape) else float("nan"),
+        wape=float((errors["actual"] - f).abs().sum() / total_actual) if total_actual > 0 else float("nan"),
+        coverage=float(inside.mean()) if len(inside) else float("nan"), interval=opt.interval,
+        network=pd.DataFrame(nets),
     )
-

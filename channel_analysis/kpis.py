@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from . import measures, periods
+from . import measures, periods, salescycle
 from .dataset import Dataset
 from .errors import ParamsError
 
@@ -401,8 +401,22 @@ class _Network:
             cube.add("leads_decided", p, q, decided)
             cube.add("leads_accepted", p, q, decided & accepted)
             cube.add("leads_converted", p, q, decided & converted)
-            days = acc_day - _days(L["assigned_date"])
-            self.lead_days = pd.DataFrame({"p": p, "q": q, "d": days})[~np.isnan(days) & (p >= 0)]
+            # times to accept and to convert, Kaplan–Meier per window (_lead_days): a lead accepted
+            # (converted) without a known date has no known time and is left out of that estimate;
+            # every other lead is at risk until accepted (converted). A lead converts on the day
+            # its deal (opportunity_id) was created; without the opportunities table no time is known.
+            assigned = _days(L["assigned_date"])
+            conv_day = np.full(len(L), np.nan)
+            if "opportunity_id" in L and ds.opportunities is not None:
+                created = ds.opportunities.drop_duplicates("opportunity_id").set_index("opportunity_id")["created_date"]
+                conv_day = np.maximum(_days(L["opportunity_id"].map(created)), assigned)  # NaN stays NaN
+            self.lead_times = {
+                "accepted": pd.DataFrame({"p": p, "q": q, "assigned": assigned, "day": acc_day})[
+                    (p >= 0) & ~np.isnan(assigned) & ~(accepted & np.isnan(acc_day))],
+                "converted": pd.DataFrame({"p": p, "q": q, "assigned": assigned, "day": conv_day})[
+                    (p >= 0) & ~np.isnan(assigned) & ~(converted & np.isnan(conv_day))]
+                if ds.opportunities is not None else None,
+            }
             # the network funnel: every lead, assigned to a partner or not (quarter ordinal → count)
             self.network_leads = pd.DataFrame({"q": q, "unassigned": L["partner_id"].isna().to_numpy(),
                                                "decided": decided, "converted": decided & converted})
@@ -490,6 +504,39 @@ class _Network:
 # --------------------------------------------------------------------------------------------
 # the KPI table
 # --------------------------------------------------------------------------------------------
+
+
+def _lead_days(net: _Network, w: _Window, event: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier median days from assignment to acceptance (``event`` "accepted") or to
+    conversion ("converted": the creation of the lead's deal) per partner, leads assigned in the
+    window: a lead without the event by the snapshot (the window's last day, or as_of if earlier)
+    is censored there — rejected and expired ones included, they never had it — so the median is
+    not that of the accepted (converted) leads only (salescycle.km_median, as the sales cycle).
+    Returns (median days, NaN where fewer than half had the event; the events; the longest
+    follow-up in days where the median is not reached, else NaN); all NaN when the time is unknown
+    (conversion without the opportunities table)."""
+    nan = np.full(net.np, np.nan)
+    lt = net.lead_times[event]
+    if lt is None:
+        return nan, nan.copy(), nan.copy()
+    snap = min(_days([w.end])[0], _days([pd.Timestamp(net.ds.as_of)])[0])
+    lt = lt[(lt["q"] >= w.lo) & (lt["q"] <= w.hi) & (lt["assigned"] <= snap)]
+    if lt.empty:
+        return nan, np.zeros(net.np), nan.copy()
+    day = lt["day"].to_numpy()
+    had = day <= snap  # (NaN compares False: not (yet))
+    days = np.where(had, day, snap) - lt["assigned"].to_numpy()
+    dur = pd.DataFrame({"partner_id": lt["p"].to_numpy(), "days": days, "event": had})
+    km = salescycle.km_median(dur, by="partner_id", event="event")
+    groups = km["group"].to_numpy(dtype=np.int64)
+    median, events = nan.copy(), np.zeros(net.np)
+    median[groups] = km["median_days"].to_numpy()
+    events[groups] = km["events"].to_numpy()
+    followed = dur.groupby("partner_id")["days"].max()
+    longest = nan.copy()
+    longest[followed.index.to_numpy(dtype=np.int64)] = followed.to_numpy()
+    not_reached = np.where(np.isnan(median), longest, np.nan)
+    return median, events, not_reached
 
 
 def _sales_covered(net: _Network, lo: int) -> bool:
@@ -607,14 +654,15 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
         col["leads_received"] = cube.sum("leads", w.lo, w.hi)
         col["lead_accept_rate"] = _ratio(cube.sum("leads_accepted", w.lo, w.hi), decided)
         col["lead_accept_rate_n"] = decided
-        ld = net.lead_days[(net.lead_days["q"] >= w.lo) & (net.lead_days["q"] <= w.hi)]
-        med, n = _group_median(ld["p"].to_numpy(), ld["d"].to_numpy(), None, net.np)
-        col["lead_accept_days_median"], col["lead_accept_days_median_n"] = med, n
+        for kind, key in (("accepted", "lead_accept_days"), ("converted", "lead_convert_days")):
+            col[key + "_median"], col[key + "_median_n"], col[key + "_not_reached"] = _lead_days(net, w, kind)
         col["lead_conversion_rate"] = _ratio(cube.sum("leads_converted", w.lo, w.hi), decided)
         col["lead_conversion_rate_n"] = decided
     else:
         for c in ("leads_received", "lead_accept_rate", "lead_accept_rate_n", "lead_accept_days_median",
-                  "lead_accept_days_median_n", "lead_conversion_rate", "lead_conversion_rate_n"):
+                  "lead_accept_days_median_n", "lead_accept_days_not_reached", "lead_conversion_rate",
+                  "lead_conversion_rate_n", "lead_convert_days_median", "lead_convert_days_median_n",
+                  "lead_convert_days_not_reached"):
             col[c] = nan.copy()
 
     # deals
@@ -746,6 +794,64 @@ def partner_kpis(ds: Dataset, params: dict, quarters: list[str] | None = None) -
     out["period_start"] = pd.to_datetime(out["period_start"])
     out["period_end"] = pd.to_datetime(out["period_end"])
     return out.sort_values(["period", "window", "partner_id"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# an incomplete reported quarter
+# --------------------------------------------------------------------------------------------
+
+#: Dated columns of the activity tables: the data end at the latest of them.
+ACTIVITY_DATES = {"sales": ("date",), "opportunities": ("created_date", "closed_date"),
+                  "leads": ("assigned_date", "accepted_date")}
+#: KPI columns that compare the reported quarter with earlier ones: not reported for an incomplete one.
+PARTIAL_ARTEFACTS = ("revenue_growth_prev", "revenue_growth_yoy")
+
+
+def data_end(ds: Dataset) -> pd.Timestamp | None:
+    """The last day the data describe: the latest activity date (:data:`ACTIVITY_DATES`) on or
+    before ``as_of``; None without any dated activity."""
+    cap = pd.Timestamp(ds.as_of).normalize()
+    latest = []
+    for table, columns in ACTIVITY_DATES.items():
+        frame = getattr(ds, table, None)
+        if frame is None:
+            continue
+        for c in columns:
+            if c in frame:
+                d = pd.to_datetime(frame[c])
+                d = d[d <= cap].max()
+                if pd.notna(d):
+                    latest.append(pd.Timestamp(d).normalize())
+    return max(latest) if latest else None
+
+
+def partial_period_end(ds: Dataset, params: dict) -> pd.Timestamp | None:
+    """The data's last day when the reported quarter is incomplete — the data end (:func:`data_end`)
+    more than ``kpis.partial_quarter_days`` days before the quarter's last day — else None."""
+    tolerance = int(params["kpis"]["partial_quarter_days"])
+    if tolerance < 0:
+        raise ParamsError(f"kpis.partial_quarter_days must be a whole number ≥ 0, got {tolerance!r}")
+    end = data_end(ds)
+    last_day = periods.quarter_bounds(ds.period, ds.fy_start)[1].normalize()
+    if end is None or end >= last_day - pd.Timedelta(days=tolerance):
+        return None
+    return end
+
+
+def without_partial_artefacts(kpi: pd.DataFrame, period: str, fy_start: int = 1) -> pd.DataFrame:
+    """The KPI table with the artefacts of an incomplete ``period`` removed (a copy): its
+    :data:`PARTIAL_ARTEFACTS` are NaN, and its at-risk flags are those of the quarter before —
+    a partner "active" or "at_risk" in ``period`` gets the previous period's flag (same window;
+    "active" when it had none), so a short quarter does not make anyone at risk. The date-based
+    statuses (onboarding, churned) stay."""
+    out = kpi.copy()
+    here = out["period"] == period
+    out.loc[here, [c for c in PARTIAL_ARTEFACTS if c in out]] = np.nan
+    prev = out.loc[out["period"] == periods.shift(period, -1, fy_start), ["partner_id", "window", "status"]]
+    judged = here & out["status"].isin(["active", "at_risk"])
+    before = out.loc[judged, ["partner_id", "window"]].merge(prev, on=["partner_id", "window"], how="left")
+    out.loc[judged, "status"] = np.where(before["status"].to_numpy() == "at_risk", "at_risk", "active")
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -128,10 +128,22 @@ _CATALOG: tuple[Measure, ...] = (
     _M("lead_accept_rate", N_("Leads accepted"), "percent", "Accepted leads ÷ decided leads.",
        sampled=True, interval=True, benchmark=True, needs=("leads",)),
     _M("lead_accept_days_median", N_("Median days to accept a lead"), "days",
-       "Median days from assignment to acceptance.", direction="down", sampled=True,
+       "Kaplan–Meier median days from assignment to acceptance, leads not accepted censored at the "
+       "window's end (or as_of); empty where fewer than half were accepted.", direction="down", sampled=True,
        needs=("leads.accepted_date",)),
+    _M("lead_accept_days_not_reached", N_("Days followed, fewer than half of the leads accepted"), "days",
+       "Where the median time to accept is not reached: the longest follow-up of the window's leads (days).",
+       direction="none", needs=("leads.accepted_date",)),
     _M("lead_conversion_rate", N_("Leads converted to deals"), "percent", "Converted leads ÷ decided leads.",
        sampled=True, interval=True, needs=("leads",)),
+    _M("lead_convert_days_median", N_("Median days to convert a lead"), "days",
+       "Kaplan–Meier median days from assignment to the creation of the lead's deal, leads not converted "
+       "censored at the window's end (or as_of); empty where fewer than half were converted, or without "
+       "the opportunities table.", direction="down", sampled=True,
+       needs=("leads.opportunity_id", "opportunities")),
+    _M("lead_convert_days_not_reached", N_("Days followed, fewer than half of the leads converted"), "days",
+       "Where the median time to convert is not reached: the longest follow-up of the window's leads (days).",
+       direction="none", needs=("leads.opportunity_id", "opportunities")),
     # deals
     _M("deals_created", N_("Deals registered"), "integer", "Deals created in the window.",
        needs=("opportunities",)),

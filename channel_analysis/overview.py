@@ -133,8 +133,11 @@ class Overview:
                  (_("Reporting currency"), self.currency), (_("Partners"), f"{count} ({left_out})")]
         dl = "".join(f"<dt>{blocks.esc(k)}</dt><dd>{blocks.esc(v)}</dd>" for k, v in facts)
         heading = _("Channel network overview")  # not inside the f-string: pybabel cannot see into one
+        end = self.b.notes.get("data_end")
+        partial = "" if not end else '<p class="ca-note ca-partial">{}</p>'.format(blocks.esc(
+            _(blocks.PARTIAL_QUARTER).format(quarter=self.b.period, date=i18n.format_date(end, self.locale))))
         return (Html(f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
-                     f'<dl class="ca-meta">{dl}</dl>') + self.data_gaps() + Html('</header>')
+                     f'<dl class="ca-meta">{dl}</dl>{partial}') + self.data_gaps() + Html('</header>')
                 + blocks.grid_script(_("Filter")))
 
     def data_gaps(self) -> Html:

@@ -23,9 +23,15 @@ import yaml
 from . import periods
 from .errors import ParamsError
 from .files import is_url
+from .io.mapping import merge_fragments, parse_tables, read_fragment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
+#: The run file of the sample dataset: the default of a command given neither --params nor --data.
+SAMPLE_RUN_FILE = PROJECT_ROOT / "params" / "sample.yaml"
+#: The run file ``channel-analysis init`` writes next to an extract, and that a command given
+#: ``--data`` without ``--params`` uses (:func:`run_file_for`).
+RUN_FILE_NAME = "channel-analysis.yaml"
 
 # Mappings whose keys are the user's to name (dotted paths from the top).
 FREE_FORM = frozenset(
@@ -49,6 +55,11 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(loaded, dict):
         raise ParamsError(f"{path} must hold a mapping of keys, not {type(loaded).__name__}")
     return loaded
+
+
+def read_run_file(path: str | Path) -> dict:
+    """The keys a run file sets, as written (not merged with the defaults, not checked)."""
+    return _read_yaml(Path(path))
 
 
 def load_defaults() -> dict:
@@ -118,6 +129,15 @@ def parse_assignment(text: str) -> dict:
     return out
 
 
+def run_file_for(source: str | Path) -> Path:
+    """The run file that belongs to an extract: ``channel-analysis.yaml`` in its folder, next to
+    its ``.duckdb`` file, or (a database URL) in the current folder."""
+    if is_url(source):
+        return Path.cwd() / RUN_FILE_NAME
+    path = Path(source).expanduser().resolve()
+    return (path if path.is_dir() or not path.suffix else path.parent) / RUN_FILE_NAME
+
+
 def _resolve_path(value: str, base: Path) -> str:
     if is_url(value):  # SQLAlchemy URL
         return value
@@ -154,6 +174,9 @@ def finalize(params: dict, *, root: Path = PROJECT_ROOT) -> dict:
                 "quarter that has not begun"
             )
     out["data"]["source"] = _resolve_path(str(out["data"]["source"]), root)
+    _merge_mapping_files(out["data"], root)
+    # every table mapping checked once, before reading, and kept in its canonical plain form
+    out["data"]["tables"] = {name: m.as_params() for name, m in parse_tables(out["data"]["tables"]).items()}
     out["output_dir"] = _resolve_path(str(out["output_dir"]), root)
     weights = out["segmentation"]["weights"]
     bad = {k: v for k, v in weights.items() if not isinstance(v, (int, float)) or v < 0}
@@ -167,6 +190,20 @@ def finalize(params: dict, *, root: Path = PROJECT_ROOT) -> dict:
     if out["delivery"]["smtp"]["security"] not in {"starttls", "tls", "none"}:
         raise ParamsError("delivery.smtp.security must be 'starttls', 'tls' or 'none'")
     return out
+
+
+def _merge_mapping_files(data: dict, root: Path) -> None:
+    """``data.mapping`` (a path or a list of paths) resolved, and its files' tables merged under
+    ``data.tables`` (the run file's entries win; see :func:`channel_analysis.io.mapping.merge_fragments`)."""
+    files = data.get("mapping")
+    if files is None:
+        return
+    files = [files] if isinstance(files, str) else files
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f.strip() for f in files):
+        raise ParamsError(f"data.mapping must be a mapping file's path or a list of paths, got {data['mapping']!r}")
+    paths = [Path(_resolve_path(f, root)) for f in files]
+    data["mapping"] = [str(p) for p in paths]
+    data["tables"] = merge_fragments([read_fragment(p) for p in paths], data.get("tables") or {})
 
 
 def load_params(

@@ -48,6 +48,15 @@ FORECAST_METHODS = {
     "seasonal_naive": N_("your revenue in the same quarter one year earlier"),
     "mean": N_("the average of your past quarters"),
 }
+#: Kaplan–Meier medians that may not be reached → (the column holding the days followed when the
+#: median is not reached, what the table cell says instead of a median).
+NOT_REACHED = {
+    "lead_accept_days_median": ("lead_accept_days_not_reached", N_("fewer than half accepted within {days}")),
+    "lead_convert_days_median": ("lead_convert_days_not_reached", N_("fewer than half converted within {days}")),
+}
+#: forecast.NOT_ENOUGH_HISTORY: the ``method`` of a partner without a forecast (too short a history;
+#: pages never import the statistics, tests/test_scorecard.py checks the two agree).
+NOT_ENOUGH_HISTORY = "not_enough_history"
 
 PARTNER_STATUS = {
     "active": N_("Active"),
@@ -343,8 +352,17 @@ class Scorecard:
         return Html(
             f'<header class="ca-header"><h1>{blocks.esc(heading)}</h1>'
             f'<p class="ca-subtitle">{blocks.esc(p.get("name", ""))}</p>'
-            f'<dl class="ca-meta">{dl}</dl>{self._currency_line()}</header>'
+            f'<dl class="ca-meta">{dl}</dl>{self._currency_line()}{self._partial_line()}</header>'
         )
+
+    def _partial_line(self) -> str:
+        """Where the data end, when the reported quarter is incomplete (build: ``facts["data_end"]``)."""
+        end = self.b.facts.get("data_end")
+        if not end:
+            return ""
+        text = self.tr.gettext(blocks.PARTIAL_QUARTER).format(quarter=self.period_label(),
+                                                       date=i18n.format_date(end, self.locale))
+        return f'<p class="ca-note ca-partial">{blocks.esc(text)}</p>'
 
     def _currency_line(self) -> str:
         """One line saying which currency the amounts are in, when it is not the reporting currency."""
@@ -466,6 +484,14 @@ class Scorecard:
         else:
             caption = _("Your revenue per quarter.")
         notes = []
+        method = self.b.facts.get("forecast_method")
+        if method == NOT_ENOUGH_HISTORY:
+            n = self.settings.forecast_min_quarters
+            notes.append(self.note(self.tr.ngettext(
+                "Not enough history for a forecast yet: it needs {n} quarter of revenue.",
+                "Not enough history for a forecast yet: it needs {n} quarters of revenue.", n).format(
+                n=i18n.format_number(n, self.locale, 0)), "lowsample"))
+            method = None
         needed, year_target = self.kpi("revenue_run_rate_needed", "ytd"), self.kpi("revenue_target_fy", "ytd")
         if not math.isnan(needed):
             text = (_("To reach this fiscal year's revenue target of {target}, you need {needed} per quarter in "
@@ -474,7 +500,6 @@ class Scorecard:
             notes.append(Html('<p class="ca-note">' + str(blocks.fill(
                 text, target=self.shown("revenue_target_fy", year_target, "ytd"),
                 needed=self.shown("revenue_run_rate_needed", needed, "ytd"))) + "</p>"))
-        method = self.b.facts.get("forecast_method")
         if method:
             method = _(FORECAST_METHODS[method]) if method in FORECAST_METHODS else method
             notes.append(self.note(_("Forecast method: {method}.").format(method=method)))
@@ -511,7 +536,10 @@ class Scorecard:
 
     def _kpi_table(self, columns: list[str], caption: str) -> Html:
         _ = self.tr.gettext
-        present = [c for c in columns if not all(math.isnan(self.kpi(c, w)) for w in ("quarter", "ytd", "t4q"))]
+        def missing(c: str, w: str) -> bool:
+            return math.isnan(self.kpi(c, w)) and (c not in NOT_REACHED or math.isnan(self.kpi(NOT_REACHED[c][0], w)))
+
+        present = [c for c in columns if not all(missing(c, w) for w in ("quarter", "ytd", "t4q"))]
         if not present:
             return self.unavailable()
         rows, low = [], []
@@ -520,8 +548,7 @@ class Scorecard:
             label = self.measure_label(c) + (" *" if flagged else "")
             if flagged:
                 low.append(n)
-            rows.append({"label": label, **{w: self.shown(c, self.kpi(c, w), w)
-                                            for w in ("quarter", "ytd", "t4q")}})
+            rows.append({"label": label, **{w: self._cell(c, w) for w in ("quarter", "ytd", "t4q")}})
         frame = pd.DataFrame(rows)
         notes = []
         if low:
@@ -530,6 +557,16 @@ class Scorecard:
         return blocks.table(frame, [("label", _("Measure"), False), ("quarter", _("This quarter"), True),
                                     ("ytd", _("Year to date"), True), ("t4q", _("Last 4 quarters"), True)],
                             caption, notes)
+
+    def _cell(self, column: str, window: str) -> Html:
+        """A KPI table cell: the value, or for a median not reached how long the leads were followed."""
+        value = self.kpi(column, window)
+        if column in NOT_REACHED and math.isnan(value):
+            followed, text = NOT_REACHED[column]
+            days = self.kpi(followed, window)
+            if not math.isnan(days):
+                return blocks.fill(self.tr.gettext(text), days=self.shown(followed, days, window))
+        return self.shown(column, value, window)
 
     def customers(self) -> Html:
         _ = self.tr.gettext
@@ -549,7 +586,7 @@ class Scorecard:
     def leads(self) -> Html:
         _ = self.tr.gettext
         return self._kpi_table(["leads_received", "lead_accept_rate", "lead_accept_days_median",
-                                "lead_conversion_rate"],
+                                "lead_conversion_rate", "lead_convert_days_median"],
                                _("The leads we passed to you: how many you accepted, how fast, and how many became "
                                  "deals."))
 

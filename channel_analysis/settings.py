@@ -24,7 +24,7 @@ class ReportSettings:
     """Thresholds used on the pages; see ``params/defaults.yaml`` for each key's meaning.
 
     ``min_sample`` (kpis.min_sample), ``target_green`` / ``target_amber`` (kpis.target_status),
-    ``forecast_interval`` / ``forecast_min_history`` (forecast.*), ``promote_after`` /
+    ``forecast_interval`` / ``forecast_min_history`` / ``forecast_min_quarters`` (forecast.*), ``promote_after`` /
     ``relegate_after`` / ``tier_levels`` (tiers.*), ``min_peers`` (benchmarks.min_peers),
     ``locale_fallback`` (locale.fallback), ``focus_weights`` / ``mdf_use_min`` / ``benchmark_low``
     (report.*).
@@ -35,6 +35,7 @@ class ReportSettings:
     target_amber: float
     forecast_interval: float
     forecast_min_history: int
+    forecast_min_quarters: int
     promote_after: int
     relegate_after: int
     tier_levels: tuple[str, ...]
@@ -68,6 +69,8 @@ class ReportSettings:
                             f"amber {self.target_amber}, green {self.target_green}")
         if not 0 < self.forecast_interval < 1:
             problems.append(f"forecast.interval must lie between 0 and 1, got {self.forecast_interval}")
+        if self.forecast_min_quarters < 1:
+            problems.append(f"forecast.min_quarters must be ≥ 1, got {self.forecast_min_quarters}")
         if self.promote_after < 1 or self.relegate_after < 1:
             problems.append("tiers.promote_after and tiers.relegate_after must be ≥ 1")
         if self.min_peers < 1:
@@ -96,6 +99,7 @@ class ReportSettings:
             target_amber=float(k["target_status"]["amber"]),
             forecast_interval=float(params["forecast"]["interval"]),
             forecast_min_history=int(params["forecast"]["min_history"]),
+            forecast_min_quarters=int(params["forecast"]["min_quarters"]),
             promote_after=int(params["tiers"]["promote_after"]),
             relegate_after=int(params["tiers"]["relegate_after"]),
             tier_levels=tuple(str(level["name"]) for level in params["tiers"]["levels"]),

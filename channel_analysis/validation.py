@@ -27,8 +27,11 @@ cannot be read at all raises :class:`~channel_analysis.errors.DataSourceError`.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +39,7 @@ import pandera.pandas as pa
 
 from . import periods
 from .errors import DataSourceError
+from .files import atomic_path
 from .io import sources
 from .schema import ACTIVITY_TABLES, TABLES
 
@@ -145,12 +149,15 @@ class ValidationReport:
                          f"{warn:>6,} warning{'s' * (warn != 1)}")
         return "\n".join(lines)
 
-    def format(self, rows_per_rule: int = ROWS_PER_RULE) -> str:
+    def format(self, rows_per_rule: int = ROWS_PER_RULE, *, written_to=None) -> str:
         """Every problem as a readable text table, grouped by table, errors first.
 
         Problems of one rule (same table, column, severity and fix) show their first
         ``rows_per_rule`` rows and then "… and N more rows like this"; the fix is printed once
-        per rule.
+        per rule, on its own line. Nothing is clipped: keys are printed whole and a problem text
+        too long for its column wraps between words (a date, an id or a path is never cut). When
+        rows were left out, the last line says how to get them all (``validate --report``), or
+        where they are (``written_to``: the file :meth:`write` wrote).
         """
         if self.problems.empty:
             return self.summary() + "\n\nNo problems found."
@@ -159,6 +166,7 @@ class ValidationReport:
         probs["_sev"] = (probs["severity"] != "error").astype(int)
         probs["_order"] = np.arange(len(probs))
         tables = _table_order({}, probs["table"].unique())
+        elided = 0
         for name in tables:
             part = probs[probs["table"] == name].sort_values(["_sev", "_order"], kind="stable")
             file = self.files.get(name)
@@ -172,15 +180,35 @@ class ValidationReport:
                         rec.severity if i == 0 else "",
                         rec.column if isinstance(rec.column, str) else "",
                         "" if pd.isna(rec.row) else f"{int(rec.row):,}",
-                        _clip(rec.key, 28),
-                        _clip(rec.problem, 70),
-                        rec.fix if i == 0 else "",
+                        _text(rec.key),
+                        _text(rec.problem),
                     ])
+                fix = _text(grp["fix"].iloc[0])
+                if fix:
+                    rows.append(["", "", "", "", "", "fix: " + fix])
                 if len(grp) > rows_per_rule:
-                    rows.append(["", "", "", "", f"… and {len(grp) - rows_per_rule:,} more rows like this", ""])
-            out.append(_text_table(["severity", "column", "row", "key", "problem", "fix"], rows))
+                    elided += len(grp) - rows_per_rule
+                    rows.append(["", "", "", "", "", f"… and {len(grp) - rows_per_rule:,} more rows like this"])
+            out.append(_text_table(["severity", "column", "row", "key", "problem"], rows))
             out.append("")
+        if elided:
+            where = (f"every problem is in {written_to}" if written_to else
+                     "add `--report problems.csv` to the validate command to write every problem, "
+                     "untruncated (.csv or .parquet)")
+            out.append(f"{elided:,} problem row{'s' * (elided != 1)} not shown above: {where}")
         return "\n".join(out).rstrip() + "\n"
+
+    def write(self, path) -> Path:
+        """Write every problem (all rows, all columns of :attr:`problems`, nothing truncated) to
+        ``path``: Parquet if its suffix is ``.parquet``, else CSV (UTF-8). Returns the path."""
+        path = Path(path).expanduser()
+        frame = self.problems.reset_index(drop=True)
+        with atomic_path(path) as tmp:
+            if path.suffix.lower() == ".parquet":
+                frame.to_parquet(tmp, index=False, engine="pyarrow")
+            else:
+                frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+        return path
 
     def __repr__(self) -> str:
         return self.summary()
@@ -192,17 +220,46 @@ def _table_order(tables, extra) -> list[str]:
     return [n for n in names if n in present]
 
 
-def _clip(value, width: int) -> str:
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    text = text.replace("\n", " ").replace("\r", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _text(value) -> str:
+    """A cell as one line of text (empty for missing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+#: Width the terminal table aims at; longer problem texts wrap between words, never inside one.
+LINE_WIDTH = 120
+#: A problem column starting further right than this gets its long texts on their own lines.
+_MAX_INDENT = LINE_WIDTH - 50
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    widths[-1] = len(header[-1])  # the fix is free text at the end of the line
+    """Rows of cells under ``header``; the last column is free text, wrapped (between words)
+    rather than cut. A row with one more cell than the header is a note (the fix, "… and N
+    more"): printed from the second column on, whole."""
+    ncol = len(header)
+    cells = [r for r in rows if len(r) == ncol]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    indent = sum(widths[:-1]) + 2 * (ncol - 1)
+    room = LINE_WIDTH - indent
     fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+    lines = [fmt(header), fmt(["-" * w for w in widths[:-1]] + ["-" * max(len(header[-1]), min(room, 40))])]
+    note_at = " " * (widths[0] + 2)
+    for r in rows:
+        if len(r) > ncol:
+            lines.append(note_at + r[-1])
+            continue
+        text = r[-1]
+        if len(text) <= room:
+            lines.append(fmt(r))
+        elif indent <= _MAX_INDENT:
+            parts = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False) or [""]
+            lines.append(fmt(r[:-1] + [parts[0]]))
+            lines.extend(" " * indent + part for part in parts[1:])
+        else:  # keys too wide to leave room: the problem on its own line, whole
+            lines.append(fmt(r[:-1] + [""]))
+            lines.append(note_at + text)
+    return "\n".join(lines)
 
 
 # --- collecting problems -------------------------------------------------------------------------
@@ -269,8 +326,9 @@ def _keys(frame: pd.DataFrame, table: str, index) -> np.ndarray:
     return out.to_numpy(dtype=object)
 
 
-def _quote(values: pd.Series, width: int = 40) -> pd.Series:
-    """Values as short quoted text for messages (vectorized)."""
+def _quote(values: pd.Series, width: int = 200) -> pd.Series:
+    """Values as quoted text for messages (vectorized); only a value longer than ``width``
+    (free text in the wrong column, not an id or a date) is shortened."""
     text = values.astype(object).where(values.notna(), "").astype(str)
     text = text.where(text.str.len() <= width, text.str.slice(0, width - 1) + "…")
     return "'" + text + "'"
@@ -314,7 +372,8 @@ def _factorized(raw: pd.Series, parse) -> pd.Series:
 
 def _day_ns(s: pd.Series) -> pd.Series:
     """Dates at day precision as ``datetime64[ns]``; a date outside what nanoseconds can hold
-    (before 1677 or after 2262, e.g. year 0 or 9999) becomes missing (reported as unparseable)."""
+    (before 1677 or after 2262, e.g. year 9999) becomes missing (reported by
+    :func:`_unsupported_dates`: placeholder or error, never "unparseable")."""
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)
     if str(s.dtype) != "datetime64[ns]":
@@ -340,6 +399,69 @@ def _to_dates(raw: pd.Series) -> pd.Series:
         return _day_ns(out)
 
     return _factorized(raw, parse)
+
+
+#: The dates ``datetime64[ns]`` can hold (the project's date type).
+FIRST_DATE, LAST_DATE = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+#: Optional "end" dates where a far-future value (2999-12-31, 9999-12-31) is the ERP convention
+#: for "no end": read as empty, with a warning.
+NO_END_PLACEHOLDER = {("partners", "end_date"), ("trainings", "expires_date"),
+                      ("opportunities", "expected_close_date")}
+
+
+def _unsupported_dates(raw: pd.Series) -> pd.Series:
+    """For values that did not convert to a date: the ISO text of those that are valid dates
+    outside :data:`FIRST_DATE` … :data:`LAST_DATE` (e.g. ``2999-12-31``), missing for the others
+    (truly unparseable)."""
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return raw.dt.strftime("%Y-%m-%d").where(raw.notna())
+
+    def iso(value) -> str | None:
+        if isinstance(value, (dt.date, dt.datetime)):
+            return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        text = str(value).strip()
+        if not re.match(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])", text):
+            return None
+        try:
+            return dt.date.fromisoformat(text[:10]).isoformat()
+        except ValueError:
+            return None
+
+    uniques = pd.Series(raw.dropna().unique())
+    found = {v: iso(v) for v in uniques}
+    return pd.Series([found.get(v) if not pd.isna(v) else None for v in raw], index=raw.index, dtype=object)
+
+
+def _report_unconverted_dates(table: str, col: str, raw: pd.Series, out: "_Collector") -> pd.Index:
+    """Report values of ``raw`` (the rows whose date did not convert) that are valid dates out
+    of the supported range; returns the index of the rest (unparseable, reported by the caller).
+    A far-future date in a :data:`NO_END_PLACEHOLDER` column is read as empty with a warning."""
+    iso = _unsupported_dates(raw)
+    valid = iso.notna()
+    late = valid & (iso.astype(str) > LAST_DATE.strftime("%Y-%m-%d"))
+    early = valid & ~late
+    if late.any():
+        idx = late[late].index
+        if (table, col) in NO_END_PLACEHOLDER:
+            out.rows("warning", table, col, idx,
+                     "date " + iso.loc[idx].astype(str) + " read as no end (empty): it is beyond "
+                     f"{LAST_DATE:%Y-%m-%d}, the latest date supported",
+                     f"a far-future {col} (2999-12-31, 9999-12-31) is taken to mean 'no end'; leave "
+                     "the cell empty to say so directly")
+        else:
+            out.rows("error", table, col, idx,
+                     "date " + iso.loc[idx].astype(str) + f" is beyond {LAST_DATE:%Y-%m-%d}, the "
+                     "latest date supported; check the year",
+                     "correct the year (a placeholder for an unknown date is not allowed; leave "
+                     "an optional date empty instead)")
+    if early.any():
+        idx = early[early].index
+        out.rows("error", table, col, idx,
+                 "date " + iso.loc[idx].astype(str) + f" is before {FIRST_DATE:%Y-%m-%d}, the "
+                 "earliest date supported; check the year",
+                 "correct the year (a placeholder for an unknown date is not allowed; leave an "
+                 "optional date empty instead)")
+    return raw.index[~valid.to_numpy()]
 
 
 def _to_numbers(raw: pd.Series) -> pd.Series:
@@ -411,8 +533,10 @@ def _coerce(table: str, raw: pd.Series, dtype, nullable: bool, col: str, out: _C
         typed = typed.where(~fractional)
     if failed.any():
         idx = failed[failed].index
+        rest = _report_unconverted_dates(table, col, raw.loc[idx], out) if kind == "date" else idx
         out.unconverted[(table, col)] = idx
-        out.rows("error", table, col, idx, _TYPE_PROBLEM[kind] + _quote(raw.loc[idx]), _TYPE_FIX[kind])
+        if len(rest):
+            out.rows("error", table, col, rest, _TYPE_PROBLEM[kind] + _quote(raw.loc[rest]), _TYPE_FIX[kind])
     if kind == "int":
         typed = typed.astype("Int64")
         if str(dtype) == "int64" and not typed.isna().any():
@@ -819,14 +943,25 @@ def _cross_rules(t: dict[str, pd.DataFrame], usable: dict[str, set], params: dic
         except Exception:  # noqa: BLE001 - a bad period is reported by params
             window = []
         if window:
-            q = periods.to_quarter(pd.Series(t["sales"]["date"].dropna().unique()), fy)
-            have = {str(p) for p in pd.Series(q.unique()).dropna()}
+            q = pd.Series(periods.to_quarter(pd.Series(t["sales"]["date"].dropna().unique()), fy).unique()).dropna()
+            have = {str(p) for p in q}
+            first = min(q) if len(q) else None
             for label in window:
-                if label not in have:
-                    out.table("warning", "sales", f"no sales lines in {label} (within the "
-                              f"{n}-quarter history ending {period})",
-                              "check the extract covers the whole history; statistics will treat "
-                              "the quarter as zero sales", column="date")
+                if label in have:
+                    continue
+                before = first is None or pd.Period(label, freq=first.freq) < first
+                if before:  # kpis: a window reaching before the first quarter with sales is not measured
+                    effect = ("it is before the first quarter with sales, so it is not measured: "
+                              "sales KPIs whose window reaches back into it (e.g. the trailing four "
+                              "quarters, growth on the year before) are reported as not available")
+                else:  # a gap after the data starts: the KPI table counts it as no sales
+                    effect = ("it comes after the first quarter with sales, so it counts as a "
+                              "quarter without any sale for every partner (revenue 0: partners can "
+                              "look inactive or declining)")
+                out.table("warning", "sales", f"no sales lines in {label} (within the "
+                          f"{n}-quarter history ending {period}): {effect}",
+                          "check the extract covers the whole history, or shorten history_quarters "
+                          "to the quarters it covers", column="date")
 
 
 def _markup(out, t, table, col, usable):
@@ -977,6 +1112,8 @@ def validate_tables(raw: dict[str, pd.DataFrame], params: dict, *,
                           f"{name} in the database, or map it in data.tables)")
             continue
         files[name] = frame.attrs.get("file", name)
+        for note in frame.attrs.get("mapping_notes", ()):  # what data.tables.<name> left unmapped
+            out.table("warning", name, note.problem, note.fix, column=note.column)
         frame = frame.reset_index(drop=True)
         out.meta[name] = {"first_row": frame.attrs.get("first_row", 1), "frame": frame}
         if len(frame) == 0:

@@ -321,3 +321,61 @@ def test_deals_without_an_amount_column_and_no_won_deal_compute(tmp_path, small_
     reasons = dict(zip(stats.skipped["item"], stats.skipped["reason"]))
     assert reasons["pipeline_open"] == "opportunities.amount not provided"
     assert stats.kpis["pipeline_open"].isna().all() and stats.kpis["pipeline_open_n"].notna().any()
+
+
+# ---- short extracts and an incomplete last quarter (issue 12) ------------------------------------
+
+def _compute(tmp_path, *, quarters: int, data_as_of: str, run: dict):
+    data = tmp_path / "d"
+    sample.write(sample.generate(partners=24, quarters=quarters, seed=5, as_of=data_as_of), data)
+    params = load_params(None, {"data": {"source": str(data)}, **run})
+    return build.compute(load_dataset(params, progress=False), params)
+
+
+def test_a_five_quarter_extract_gets_a_forecast_for_every_partner_with_enough_history(tmp_path):
+    # history_quarters 8 on five quarters of data: the three oldest quarters are not measured (NaN)
+    stats = _compute(tmp_path, quarters=5, data_as_of="2026-10-05",
+                     run={"as_of": "2026-10-05", "period": "2026Q3", "history_quarters": 8})
+    k = stats.kpis[stats.kpis["window"] == "quarter"]
+    assert k.groupby("period")["revenue"].apply(lambda r: r.isna().all()).sum() >= 3
+    fc = stats.forecast
+    enough = fc["n_history"] >= stats.params["forecast"]["min_quarters"]
+    assert enough.sum() >= 20
+    assert np.isfinite(fc.loc[enough, ["forecast", "lower", "upper"]].to_numpy()).all()
+    assert (fc.loc[~enough, "method"] == "not_enough_history").all()
+    assert fc["n_history"].max() <= 5  # unmeasured quarters are not history
+    per = stats.backtest.per_quarter
+    ok = per["actual"] > 0
+    assert (per.loc[ok, "wape"] >= per.loc[ok, "network_ape"] - 1e-12).all()
+    # every bundle with a forecast row has a finite one (never "forecast about —")
+    for b in build.partner_bundles(stats):
+        f = b.forecast[b.forecast["kind"] == "forecast"]
+        assert f["forecast"].notna().all()
+        assert len(f) == 1 or b.facts["forecast_method"] == "not_enough_history"
+
+
+def test_an_incomplete_last_quarter_reports_no_growth_no_new_at_risk_and_no_forecast(tmp_path):
+    # the extract ends on 31 Aug 2026, two months into 2026Q3; the run reports 2026Q3 as of 30 Sep
+    stats = _compute(tmp_path, quarters=6, data_as_of="2026-08-31",
+                     run={"as_of": "2026-09-30", "period": "2026Q3", "history_quarters": 6})
+    end = stats.notes["data_end"]
+    assert end is not None and "2026-08-01" <= end <= "2026-08-31"
+    k = stats.kpis
+    here = k[k["period"] == "2026Q3"]
+    assert here[["revenue_growth_prev", "revenue_growth_yoy"]].isna().all().all()
+    assert k.loc[k["period"] == "2026Q2", "revenue_growth_prev"].notna().any()  # complete quarters keep theirs
+    prev = k[k["period"] == "2026Q2"].set_index(["partner_id", "window"])["status"]
+    risky = here[here["status"] == "at_risk"].set_index(["partner_id", "window"]).index
+    assert (prev.reindex(risky) == "at_risk").all()  # at risk now only if at risk in the last complete quarter
+    assert len(stats.forecast) == 0
+    assert "2026Q3" not in set(stats.backtest.per_quarter["period"])  # not tested on the partial quarter
+    assert f"the data end on {end}" in stats.summary()
+    b = next(build.partner_bundles(stats))
+    assert b.facts["data_end"] == end and (b.forecast["kind"] == "actual").all()
+    nb = exports.network_bundle(stats)
+    assert nb.notes["data_end"] == end
+
+
+def test_a_complete_quarter_is_not_flagged(stats):
+    assert stats.notes["data_end"] is None
+    assert len(stats.forecast) > 0

@@ -8,7 +8,9 @@ import threading
 import pytest
 from filelock import FileLock
 
+from channel_analysis.cli import build_parser
 from channel_analysis.delivery import DeliveryError, run
+from channel_analysis.errors import RunLockedError
 from channel_analysis.delivery.ledger import Ledger
 from channel_analysis.delivery.transport import SmtpTransport
 
@@ -224,6 +226,12 @@ def test_the_lock_refuses_a_second_concurrent_sender(tmp_path):
     with FileLock(run_dir / "delivery.lock"):  # any holder of the lock, e.g. a sender in another process
         with pytest.raises(DeliveryError, match="is running"):
             run(make_params(tmp_path))
+    # a render of the period holds the run lock: no send (dry run included) reads the run meanwhile
+    outbox = run_dir / "outbox"
+    with FileLock(run_dir / ".render.lock"):
+        with pytest.raises(RunLockedError, match="cannot send 2026Q3: another render or send"):
+            run(make_params(tmp_path))
+    assert not outbox.exists()
 
 
 def test_oversize_message_is_not_sent_and_is_recorded(tmp_path):
@@ -295,3 +303,60 @@ def test_a_refused_sender_address_stops_the_run(tmp_path):
     assert summary.aborted.startswith("the server refuses the sender channel-team@example.com: 550 5.7.1")
     assert summary.count("failed") == 1 and summary.count("not_attempted") == 3
     assert box.messages == [] and _ledger(run_dir)["state"].tolist() == ["failed"]
+    # a refused sender says nothing about the recipient: not permanent, the next run tries it again
+    assert _ledger(run_dir)["permanent"].tolist() == [0]
+
+
+def test_a_permanent_refusal_is_recorded_and_retried_only_with_retry_failed(tmp_path):
+    run_dir = make_run(tmp_path)
+    box = Mailbox()
+    box.refuse["giulia@zefiro.example"] = "550 5.1.1 no such user"
+    with smtp_server(box) as server:
+        first = _send(tmp_path, server.port)
+        again = _send(tmp_path, server.port)
+        outbox = run(make_params(tmp_path, port=server.port))  # the dry run shows what --send would do
+        box.refuse.clear()  # the address was fixed on the server side
+        retried = _send(tmp_path, server.port, retry_failed=True)
+        final = _send(tmp_path, server.port, retry_failed=True)
+
+    assert not first.ok and first.count("failed") == 1  # the refusal itself fails that run (exit 1)
+    # the re-run does not ask the server again; only an already recorded refusal remains: ok (exit 0)
+    assert again.ok and again.count("refused_earlier") == 1 and again.count("failed") == 0
+    assert again.count("already_sent") == 3 and box.rcpt_calls["giulia@zefiro.example"] == 2
+    text = again.format()
+    assert "warning: refused permanently by the server earlier (use --retry-failed): 1" in text
+    assert "giulia@zefiro.example: the server refused it permanently: recipient refused: 550 5.1.1" in text
+    assert outbox.count("refused_earlier") == 1 and outbox.count("written") == 0
+    # --retry-failed asks again (the server now accepts it); nothing else goes twice
+    assert retried.ok and retried.count("sent") == 1 and retried.count("already_sent") == 3
+    assert final.count("sent") == 0 and final.count("already_sent") == 4
+    assert_delivered_once(box, run_dir)
+    giulia = _ledger(run_dir).loc["giulia@zefiro.example"]
+    assert (giulia["state"], giulia["attempts"]) == ("sent", 2)
+    assert build_parser().parse_args(["send", "--retry-failed"]).retry_failed
+
+
+def test_a_message_stored_before_the_connection_drops_is_sent_again_with_the_same_message_id(tmp_path):
+    # docs/delivery.md, "The duplicate SMTP cannot exclude": the server stores the message, then
+    # the connection drops before its 250 reply; the client cannot know it was stored and retries
+    run_dir = make_run(tmp_path)
+
+    class DropAfterStore(Mailbox):
+        async def handle_DATA(self, server, session, envelope):
+            reply = await super().handle_DATA(server, session, envelope)
+            if self.data_calls == 1:
+                server.transport.close()  # stored, but the reply never reaches the client
+            return reply
+
+    box = DropAfterStore()
+    with smtp_server(box) as server:
+        summary = _send(tmp_path, server.port)
+
+    assert summary.ok, summary.format()
+    got = box.by_recipient()
+    twice = [r for r, ms in got.items() if len(ms) == 2]
+    assert len(twice) == 1 and sum(len(ms) for ms in got.values()) == 5
+    first, second = got[twice[0]]
+    assert first["Message-ID"] == second["Message-ID"]  # what the receiving side can drop it by
+    row = _ledger(run_dir).loc[twice[0]]
+    assert (row["state"], row["attempts"], row["message_id"]) == ("sent", 2, first["Message-ID"])

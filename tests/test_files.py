@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import stat
 from pathlib import Path
 
 import pytest
 
-from channel_analysis.files import atomic_path, is_url, sha256_bytes, sha256_file, write_atomic
+from channel_analysis.files import (atomic_path, clear_staging, is_url, publish, safe_name, sha256_bytes, sha256_file,
+                                    staging, write_atomic)
 
 
 def test_write_atomic_writes_bytes_and_utf8_text_and_creates_the_folder(tmp_path):
@@ -59,3 +61,44 @@ def test_sha256_of_file_and_bytes_agree_with_hashlib(tmp_path):
 ])
 def test_is_url(source, expected):
     assert is_url(source) is expected
+
+
+ODD_IDS = ["../..", "a/b", "a\\b", "CON", "con", "名前", "x" * 300, "P1.", ".", "..", " P1", "-x", "a_b"]
+
+
+def test_safe_name_is_a_plain_portable_file_name_and_injective():
+    names = [safe_name(pid) for pid in ODD_IDS]
+    assert len(set(names)) == len(names)
+    for pid, name in zip(ODD_IDS, names):
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[0-9a-f]{12})?", name), (pid, name)
+        assert len(name) <= 64 and name.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL"}
+        assert safe_name(pid) == name  # deterministic
+    assert safe_name("P0001") == "P0001" and safe_name("007") == "007"  # plain ids stay as they are
+    assert safe_name("a_b") == "a_b" != safe_name("a/b")
+    assert safe_name("a/b") == f"a_b.{hashlib.sha256(b'a/b').hexdigest()[:12]}"
+
+
+def test_staging_swaps_complete_folders_and_a_failure_changes_nothing(tmp_path):
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "old.csv").write_text("old")
+    with pytest.raises(RuntimeError):
+        with staging(tmp_path) as stage:
+            (stage / "kpis").mkdir()
+            (stage / "kpis" / "new.csv").write_text("half")
+            raise RuntimeError("the statistics step failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kpis"]
+    assert [p.name for p in (tmp_path / "kpis").iterdir()] == ["old.csv"]
+
+    with staging(tmp_path) as stage:
+        (stage / "kpis").mkdir()
+        (stage / "kpis" / "new.csv").write_text("new")
+        (stage / ".work").mkdir()
+        assert publish(stage, tmp_path, ["kpis", ".work", "absent"]) == [tmp_path / "kpis", tmp_path / ".work"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".work", "kpis"]  # no staging folder left
+    assert [p.name for p in (tmp_path / "kpis").iterdir()] == ["new.csv"]
+
+    # a staging folder a killed process left behind is removed by the next holder of the lock
+    left = tmp_path / ".staging-killed"
+    (left / "kpis").mkdir(parents=True)
+    assert clear_staging(tmp_path) == [left] and not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".work", "kpis"]

@@ -92,10 +92,14 @@ def test_level_method_and_empirical_interval_hand_computed():
     pd.testing.assert_frame_equal(q, before)
     assert list(f.columns) == ["period", "forecast", "lower", "upper", "method", "n_history"]
     assert (f["period"] == "2026Q3").all() and (f["method"] == "seasonal_level").all()
-    # ratios actual / one-step forecast from t = 1: A 2, .5, 2, .5, 2; B .5, 2, .5, 2, .5 -> five .5, five 2;
-    # quantiles (linear) 0.1 -> position 0.9 -> .5; 0.9 -> position 8.1 -> 2
-    assert f.loc["A", ["forecast", "lower", "upper"]].tolist() == pytest.approx([200, 100, 400])
-    assert f.loc["B", ["forecast", "lower", "upper"]].tolist() == pytest.approx([100, 50, 200])
+    # scaled errors (actual − previous) / mean of the (up to 4) quarters before, from t = 1:
+    # A +100/100, −100/150, +100/133.3, −100/150, +100/150 = 1, −.6667, .75, −.6667, .6667;
+    # B −100/200, +100/150, −100/166.7, +100/150, −100/150 = −.5, .6667, −.6, .6667, −.6667.
+    # Sorted: −.6667 ×3, −.6, −.5, .6667 ×3, .75, 1; quantiles (linear) 0.1 -> position 0.9 -> −.6667;
+    # 0.9 -> position 8.1 -> .75 + .1·.25 = .775. Recent level (last 4 quarters) 150 for both:
+    # A [200 − .6667·150, 200 + .775·150] = [100, 316.25]; B [100 − 100, 100 + 116.25] = [0, 216.25]
+    assert f.loc["A", ["forecast", "lower", "upper"]].tolist() == pytest.approx([200, 100, 316.25])
+    assert f.loc["B", ["forecast", "lower", "upper"]].tolist() == pytest.approx([100, 0, 216.25])
 
 
 def test_exact_seasonal_partner_is_forecast_exactly():
@@ -115,17 +119,23 @@ def test_short_network_history_fallbacks_hand_computed():
     # A: same quarter a year earlier: 2027Q1 <- 2026Q1 = 100; B: mean 75
     assert f.loc["A", "method"] == "seasonal_naive" and f.loc["A", "forecast"] == pytest.approx(100)
     assert f.loc["B", "method"] == "mean" and f.loc["B", "forecast"] == pytest.approx(75)
-    # total 100, 200, 350, 500. r = (y_t/y_t-1) / (Y_t/Y_t-1): A 2/2 = 1, 1.5/1.75 = .857143,
-    # 1.333333/1.428571 = .933333; B 2/1.428571 = 1.4. Sorted .857143 .933333 1 1.4:
-    # q0.1 at 0.3 -> .857143 + .3·.07619 = .88; q0.9 at 2.7 -> 1 + .7·.4 = 1.28
-    assert f.loc["A", ["lower", "upper"]].tolist() == pytest.approx([88, 128])
-    assert f.loc["B", ["lower", "upper"]].tolist() == pytest.approx([66, 96])
+    # total 100, 200, 350, 500. One-step forecast: previous quarter × Y_t / Y_t-1; scaled error
+    # (actual − it) / mean of the quarters before: A (200 − 200)/100 = 0, (300 − 350)/150 = −.333333,
+    # (400 − 428.571)/200 = −.142857; B (100 − 71.4286)/50 = .571429. Sorted −.333333 −.142857 0 .571429:
+    # q0.1 at 0.3 -> −.333333 + .3·.190476 = −.276190; q0.9 at 2.7 -> 0 + .7·.571429 = .4.
+    # Recent levels: A 250, B 75 -> A [100 − 69.0476, 100 + 100], B [75 − 20.7143, 75 + 30]
+    assert f.loc["A", ["lower", "upper"]].tolist() == pytest.approx([30.952381, 200])
+    assert f.loc["B", ["lower", "upper"]].tolist() == pytest.approx([54.285714, 105])
 
 
 def test_single_quarter_network_and_determinism():
     q = pd.concat([quarterly("A", "2026Q2", [100]), quarterly("B", "2026Q2", [50])], ignore_index=True)
-    f1 = fc.forecast_next(q)
-    pd.testing.assert_frame_equal(f1, fc.forecast_next(q))
+    # below forecast.min_quarters (2 by default): listed, no forecast
+    none = fc.forecast_next(q)
+    assert (none["method"] == fc.NOT_ENOUGH_HISTORY).all() and none["forecast"].isna().all()
+    assert none["n_history"].tolist() == [1, 1]
+    f1 = fc.forecast_next(q, min_quarters=1)
+    pd.testing.assert_frame_equal(f1, fc.forecast_next(q, min_quarters=1))
     # one quarter: mean = the quarter; no change observed anywhere -> no spread known
     assert (f1["method"] == "mean").all()
     assert f1["forecast"].tolist() == [100, 50] and (f1["lower"] == f1["forecast"]).all()
@@ -173,12 +183,18 @@ def test_forecast_and_bounds_are_ordered_and_non_negative(rows, interval, min_hi
     labels = [str(p) for p in pd.period_range("2024Q1", periods=12, freq="Q")]
     q = pd.DataFrame({"partner_id": [f"P{p}" for p, _, _ in rows], "period": [labels[t] for _, t, _ in rows],
                       "revenue": [v for _, _, v in rows]})
-    f = fc.forecast_next(q, interval=interval, min_history=min_history)
+    f = fc.forecast_next(q, interval=interval, min_history=min_history, min_quarters=1)
     assert len(f) == q["partner_id"].nunique()
+    assert (f["method"] != fc.NOT_ENOUGH_HISTORY).all()  # min_quarters 1: every partner is forecast
     v = f[["forecast", "lower", "upper"]].to_numpy()
     assert np.isfinite(v).all() and (v >= 0).all()
     assert ((f["lower"] <= f["forecast"]) & (f["forecast"] <= f["upper"])).all()
     assert set(f["method"]) <= set(fc.METHODS)
+    # with the default minimum, exactly the partners with fewer than 2 quarters have no forecast
+    d = fc.forecast_next(q, interval=interval, min_history=min_history)
+    few = d["n_history"] < 2
+    assert (d["method"][few] == fc.NOT_ENOUGH_HISTORY).all() and d["forecast"][few].isna().all()
+    assert np.isfinite(d.loc[~few, ["forecast", "lower", "upper"]].to_numpy()).all()
 
 
 # ---- smoothing ---------------------------------------------------------------------------------
@@ -260,15 +276,16 @@ def test_backtest_known_value():
     # holdout 1: forecast 2026Q1 from 4 quarters -> no seasonal factors -> seasonal naive = 2025Q1:
     # A 100 (error 200 on 300, APE 2/3), B 50 (actual 0: out of MAPE, adds 50 to the WAPE numerator).
     # MAPE 2/3, WAPE (200 + 50)/300 = 5/6, network APE |300 - 150|/300 = 1/2. Every change ratio is 1
-    # (flat partners, flat total) -> zero-width intervals: both actuals outside -> coverage 0.
+    # (flat partners, flat total: every scaled error 0) -> zero-width intervals: both actuals outside -> coverage 0.
     q = pd.concat([quarterly("A", "2025Q1", [100] * 4 + [300]), quarterly("B", "2025Q1", [50] * 4)],
                   ignore_index=True)
     before = q.copy()
     res = fc.backtest(q, holdout=1)
     pd.testing.assert_frame_equal(q, before)
     assert res.per_quarter["period"].tolist() == ["2026Q1"]
-    assert list(res.per_quarter.columns) == ["period", "partners", "actual", "forecast", "network_ape", "mape",
-                                             "wape", "coverage"]
+    assert list(res.per_quarter.columns) == ["period", "partners", "no_forecast", "actual", "forecast",
+                                             "network_ape", "mape", "wape", "coverage"]
+    assert res.per_quarter[["partners", "no_forecast"]].values.tolist() == [[2, 0]]
     assert res.mape == pytest.approx(2 / 3) and res.wape == pytest.approx(5 / 6)
     assert res.network_mape == pytest.approx(1 / 2) and res.coverage == 0
     assert set(res.errors["method"]) == {"seasonal_naive"}
@@ -304,3 +321,112 @@ def test_many_partners_vectorized():
     f = fc.forecast_next(q)
     assert len(f) == n and (f["method"] == "exp_smoothing").all()
     assert ((f["lower"] <= f["forecast"]) & (f["forecast"] <= f["upper"])).all()
+
+
+# ---- short histories, lumpy sell-in, the backtest's population and laws (issue 12) --------------
+
+def _short_extract() -> pd.DataFrame:
+    """An 8-quarter KPI history over a five-quarter extract: the first three quarters are NaN for
+    everyone (not measured), and each partner's quarters before its first sale are NaN too."""
+    labels = [str(p) for p in pd.period_range("2016Q2", periods=8, freq="Q")]
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(85):
+        start = 3 + i % 5  # first sale in one of the five measured quarters
+        for t, label in enumerate(labels):
+            rev = np.nan if t < start else float(rng.gamma(2.0, 5000.0))
+            rows.append((f"P{i:02d}", label, rev))
+    return pd.DataFrame(rows, columns=["partner_id", "period", "revenue"])
+
+
+def test_leading_unmeasured_quarters_are_not_data():
+    q = _short_extract()
+    f = fc.forecast_next(q).set_index("partner_id")
+    assert len(f) == 85 and (f["period"] == "2018Q2").all()
+    n_obs = q.dropna().groupby("partner_id").size()
+    pd.testing.assert_series_equal(f["n_history"], n_obs, check_names=False)
+    enough = n_obs >= 2
+    assert enough.sum() == 68  # all but the partners whose first sale is in the last quarter
+    assert np.isfinite(f.loc[enough[enough].index, ["forecast", "lower", "upper"]].to_numpy()).all()
+    assert (f.loc[~enough, "method"] == fc.NOT_ENOUGH_HISTORY).all()
+    # the same as forecasting the measured rows only: NaN rows change nothing
+    g = fc.forecast_next(q.dropna(), last_period="2018Q1").set_index("partner_id")
+    pd.testing.assert_frame_equal(f.loc[g.index], g)
+
+
+def test_backtest_on_a_short_extract_counts_every_partner():
+    q = _short_extract()
+    res = fc.backtest(q, holdout=2)
+    per = res.per_quarter.set_index("period")
+    measured = q.dropna()
+    for period, row in per.iterrows():
+        actual = measured.loc[measured["period"] == period, "revenue"].sum()
+        assert row["actual"] == pytest.approx(actual)  # every partner's revenue, new ones included
+        new = 17  # a fifth of 85 start in each measured quarter: no history before it
+        assert row["no_forecast"] >= new
+    assert (per["wape"] >= per["network_ape"] - 1e-12).all()
+    assert res.wape >= res.network_mape - 1e-12 or len(per) > 1
+    e = res.errors
+    assert set(e.loc[e["forecast"].isna(), "method"]) <= {fc.NO_FORECAST, fc.NOT_ENOUGH_HISTORY}
+
+
+def test_lumpy_sell_in_never_collapses_to_zero():
+    # resellers ordering once or twice a year: many forecasts are 0 (seasonal naive of an empty
+    # quarter, a smoothed level decaying to 0) yet their recent sales make the upper bound positive
+    labels = [str(p) for p in pd.period_range("2016Q1", periods=8, freq="Q")]
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(200):
+        for label in labels:
+            order = rng.random() < 0.3
+            rows.append((f"R{i:03d}", label, float(rng.gamma(1.5, 8000.0)) if order else 0.0))
+    q = pd.DataFrame(rows, columns=["partner_id", "period", "revenue"])
+    for hist in (q, q[q["period"] >= "2017Q1"]):  # 8 quarters (smoothing) and 4 (seasonal naive)
+        f = fc.forecast_next(hist).set_index("partner_id")
+        last4 = hist[hist["period"].isin(sorted(hist["period"].unique())[-4:])]
+        recent = last4.groupby("partner_id")["revenue"].sum()
+        sold = recent[recent > 0].index
+        assert (f.loc[sold, "upper"] > 0).all()
+        assert (f["lower"] <= f["forecast"]).all() and (f["forecast"] <= f["upper"]).all()
+        assert (f["lower"] > 0).any()  # the lower bound is not 0 for everyone
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0, 1e6), st.one_of(st.none(), st.floats(0, 1e6)),
+                          st.floats(0, 1), st.floats(1, 2)), min_size=1, max_size=30))
+def test_backtest_scores_obey_their_laws(rows):
+    # rows: (quarter, actual, forecast or None (no forecast), lower factor, upper factor)
+    e = pd.DataFrame({"period": [f"2026Q{k + 1}" for k, *_ in rows], "partner_id": [f"P{i}" for i in range(len(rows))],
+                      "actual": [a for _, a, *_ in rows],
+                      "forecast": [np.nan if f is None else f for _, _, f, _, _ in rows]})
+    e["lower"] = e["forecast"] * [lo for *_, lo, _ in rows]
+    e["upper"] = e["forecast"] * [hi for *_, hi in rows]
+    per = fc.score_errors(e).set_index("period")
+    assert (per["partners"] + per["no_forecast"] == e.groupby("period").size()).all()
+    assert (per["partners"] == e.groupby("period")["forecast"].count()).all()
+    assert per["actual"].sum() == pytest.approx(e["actual"].sum())  # every partner's actual
+    ok = per["actual"] > 0
+    # the partner forecasts sum to the network's: Σ|a − f| ≥ |Σa − Σf| (triangle inequality)
+    assert (per.loc[ok, "wape"] >= per.loc[ok, "network_ape"] * (1 - 1e-12) - 1e-12).all()
+    assert per.loc[~ok, ["wape", "network_ape"]].isna().all().all()
+    cov = per["coverage"].dropna()
+    assert ((cov >= 0) & (cov <= 1)).all()
+    assert (per["mape"].dropna() >= 0).all() and (per["network_ape"].dropna() >= 0).all()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 7), st.floats(0, 1e5)), min_size=3, max_size=40))
+def test_backtest_wape_at_least_network_error(rows):
+    labels = [str(p) for p in pd.period_range("2024Q1", periods=8, freq="Q")]
+    q = pd.DataFrame({"partner_id": [f"P{p}" for p, _, _ in rows], "period": [labels[t] for _, t, _ in rows],
+                      "revenue": [v for _, _, v in rows]})
+    try:
+        res = fc.backtest(q, holdout=2)
+    except fc.ParamsError:
+        return  # no history before the tested quarters
+    per = res.per_quarter
+    ok = per["actual"] > 0
+    assert (per.loc[ok, "wape"] >= per.loc[ok, "network_ape"] * (1 - 1e-9) - 1e-9).all()
+    assert np.isnan(res.coverage) or 0 <= res.coverage <= 1
+    bottom_up = res.network.set_index("period")["bottom_up"]
+    assert per.set_index("period")["forecast"].to_numpy() == pytest.approx(bottom_up.loc[per["period"]].to_numpy())

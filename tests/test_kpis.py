@@ -26,6 +26,7 @@ sales (line: date partner customer category qty revenue cost channel registered 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -417,14 +418,69 @@ def test_leads(table):
         "leads_received": 4.0,             # L1..L4 assigned in 2026Q2 (L5 in Q1)
         "lead_accept_rate": 2 / 3,         # decided: L1, L2, L3 (L4 pending); accepted L1, L2
         "lead_accept_rate_n": 3.0,
-        "lead_accept_days_median": 6.0,    # L1 2 days, L2 10 days
-        "lead_accept_days_median_n": 2.0,
+        # Kaplan–Meier, censored at 2026-06-30: L1 accepted after 2 days (4 at risk: S = .75), L4 censored
+        # at 5, L2 accepted after 10 (2 at risk: S = .375 ≤ .5), L3 censored at 60 -> median 10 (the
+        # accepted leads alone would say 6)
+        "lead_accept_days_median": 10.0,
+        "lead_accept_days_median_n": 2.0,  # accepted leads (the events)
         "lead_conversion_rate": 1 / 3,     # L1 converted of 3 decided
         "lead_conversion_rate_n": 3.0,
     })
     check(row(table, "P1", "quarter", "2026Q1"), {"leads_received": 1.0, "lead_accept_rate": 1.0,
                                                   "lead_accept_days_median": 1.0})
+    assert np.isnan(row(table, "P1")["lead_accept_days_not_reached"])
+    # time to convert: L1's deal O1 was created (2026-01-10) before the lead was assigned -> day 0;
+    # L2, L3, L4 censored at 81, 60, 5 days: S = .75 after day 0 and never ≤ .5 -> not reached,
+    # followed for at most 81 days (L2)
+    r = row(table, "P1")
+    assert np.isnan(r["lead_convert_days_median"]) and r["lead_convert_days_median_n"] == 1
+    assert r["lead_convert_days_not_reached"] == 81
     check(row(table, "P2"), {"leads_received": 0.0, "lead_accept_rate": NaN, "lead_accept_rate_n": 0.0})
+
+
+def test_lead_accept_days_on_a_funnel_where_few_leads_are_accepted(ds):
+    # a lead funnel: 40 leads a quarter, 2 accepted (after 1 and 3 days), the rest never accepted.
+    # The accepted leads alone would give a median of 2 days; Kaplan–Meier never reaches 50%.
+    days = pd.date_range("2026-04-01", periods=40, freq="D")
+    acc = [days[0] + pd.Timedelta(days=1), days[1] + pd.Timedelta(days=3)] + [pd.NaT] * 38
+    leads = pd.DataFrame({"lead_id": [f"F{i}" for i in range(40)], "partner_id": "P2", "assigned_date": days,
+                          "accepted_date": acc, "status": ["accepted"] * 2 + ["rejected"] * 20 + ["expired"] * 18,
+                          "opportunity_id": None})
+    funnel = dataclasses.replace(ds, leads=pd.concat([ds.leads, leads], ignore_index=True))
+    before = funnel.leads.copy()
+    r = row(kpis.partner_kpis(funnel, _params(), ["2026Q2"]), "P2")
+    pd.testing.assert_frame_equal(funnel.leads, before)
+    assert np.isnan(r["lead_accept_days_median"]) and r["lead_accept_days_median_n"] == 2
+    # followed until 2026-06-30: the longest, F2 (assigned 2026-04-03, never accepted), for 88 days
+    assert r["lead_accept_days_not_reached"] == 88
+    assert r["lead_accept_rate"] == pytest.approx(2 / 40)
+    # P1 (median reached) has no "not reached" figure
+    assert np.isnan(row(kpis.partner_kpis(funnel, _params(), ["2026Q2"]), "P1")["lead_accept_days_not_reached"])
+    # none converted: no median, followed for 90 days (F0, assigned 2026-04-01)
+    assert np.isnan(r["lead_convert_days_median"]) and r["lead_convert_days_median_n"] == 0
+    assert r["lead_convert_days_not_reached"] == 90
+    # without the opportunities table a conversion has no date: not available
+    no_opps = row(kpis.partner_kpis(dataclasses.replace(funnel, opportunities=None), _params(), ["2026Q2"]), "P1")
+    assert no_opps[["lead_convert_days_median", "lead_convert_days_not_reached"]].isna().all()
+    assert no_opps["lead_accept_days_median"] == 10
+
+
+def test_lead_convert_days_is_kaplan_meier_of_the_deal_creation(ds):
+    # P2: four leads assigned 2026-04-01; three became deals created 5, 15 and 30 days later, one never.
+    # Times 5, 15, 30 (events) and 90 (censored at 2026-06-30): S = .75, .5, .25; S is exactly .5
+    # from day 15 to day 30 -> midpoint rule (as the sales cycle): (15 + 30) / 2 = 22.5
+    leads = pd.DataFrame({"lead_id": ["C1", "C2", "C3", "C4"], "partner_id": "P2",
+                          "assigned_date": pd.to_datetime(["2026-04-01"] * 4),
+                          "accepted_date": pd.to_datetime(["2026-04-02"] * 4),
+                          "status": ["converted"] * 3 + ["accepted"], "opportunity_id": ["D1", "D2", "D3", None]})
+    opps = pd.DataFrame({"opportunity_id": ["D1", "D2", "D3"], "partner_id": "P2",
+                         "created_date": pd.to_datetime(["2026-04-06", "2026-04-16", "2026-05-01"]),
+                         "stage": "Qualify", "amount": 1.0, "closed_date": pd.NaT, "outcome": "open"})
+    d = dataclasses.replace(ds, leads=pd.concat([ds.leads, leads], ignore_index=True),
+                            opportunities=pd.concat([ds.opportunities, opps], ignore_index=True))
+    r = row(kpis.partner_kpis(d, _params(), ["2026Q2"]), "P2")
+    assert r["lead_convert_days_median"] == 22.5 and r["lead_convert_days_median_n"] == 3
+    assert np.isnan(r["lead_convert_days_not_reached"])
 
 
 def test_deals_and_win_rate_with_wilson_bounds(table):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bundle_factory import network_bundle
-from channel_analysis import build, exports, sample
+from channel_analysis import audit, build, exports, i18n, sample
 from channel_analysis.bundle import NetworkBundle
 from channel_analysis.dataset import load_dataset
 from channel_analysis.overview import SECTIONS, Overview
@@ -178,3 +178,17 @@ def test_tier_migration_shows_the_exported_counts(real):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
         assert cells[0] == level
         assert [int(c) for c in cells[1:]] == mig[mig["from_tier"] == level]["partners"].tolist()
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fi"])
+def test_incomplete_quarter_is_stated_in_the_header(locale):
+    b = network_bundle(n_partners=12)
+    assert "ca-partial" not in Overview(b, locale=locale).header().markup  # complete quarter: silent
+    b.notes = {**b.notes, "data_end": "2026-08-30"}
+    head = Overview(b, locale=locale).header().markup
+    assert "ca-partial" in head and i18n.format_date("2026-08-30", locale) in head and b.period in head
+    if locale == "en":
+        assert "The data for 2026Q3 end on Aug 30, 2026, before the quarter is over" in head
+    else:
+        assert "before the quarter is over" not in head
+        assert audit.english_leftovers(audit.visible_text(head), i18n.text_language(locale)) == []

@@ -6,10 +6,17 @@ are tested with the statistics. A fake ``prepare`` writes one JSON bundle per pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
+import shlex
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -32,9 +39,13 @@ PARTNERS = {"P001": "Alpha & Söhne <GmbH>", "P002": "Beta SARL", "P003": "Gamma
 # what the issue forbids in a report: src=/href= to http(s), @import, url(http
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?\s*https?:|@import|url\(\s*["']?https?""", re.I)
 
-def make_prepare(root: Path, *, fail=(), external=(), revenue=None):
-    """A fake statistics step: one JSON bundle per partner under <root>/<period>/.work/."""
+def make_prepare(root: Path, *, fail=(), external=(), revenue=None, kill=(), kill_once=None):
+    """A fake statistics step: one JSON bundle per partner under <root>/<period>/.work/.
+
+    ``kill``: partners whose report process kills itself (SIGKILL); ``kill_once``: {partner: marker
+    file}, the process kills itself only while the marker does not exist (then creates it)."""
     revenue = revenue or {}
+    kill_once = kill_once or {}
 
     def prepare(params):
         run_dir = root / PERIOD
@@ -43,7 +54,8 @@ def make_prepare(root: Path, *, fail=(), external=(), revenue=None):
         jobs = []
         for pid, name in PARTNERS.items():
             bundle = work / f"{pid}.json"
-            data = {"revenue": revenue.get(pid, [1, 2, 3]), "fail": pid in fail, "external": pid in external}
+            data = {"revenue": revenue.get(pid, [1, 2, 3]), "fail": pid in fail, "external": pid in external,
+                    "kill": pid in kill, "kill_once": str(kill_once[pid]) if pid in kill_once else None}
             text = json.dumps(data)
             if not bundle.exists() or bundle.read_text() != text:
                 bundle.write_text(text)
@@ -182,6 +194,23 @@ def test_failing_partner_is_recorded_and_others_render(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_killed_report_process_fails_only_its_partner(tmp_path):
+    # P002's process SIGKILLs itself every time, P003's only the first time: P003 renders in its
+    # retry, P002 is reported failed by id with the signal, everything else renders
+    marker = tmp_path / "P003-was-killed"
+    summary = run(tmp_path, kill={"P002"}, kill_once={"P003": marker})
+
+    assert sorted(summary.rendered) == ["P001", "P003"] and summary.overview == "ok", summary.format()
+    assert summary.failed == {"P002": "ReportProcessDied: the report process killed by SIGKILL "
+                                      "(exit code -9), 2 times (retried in a fresh process)"}
+    assert marker.read_text() == "P003"  # P003's first process was killed
+    assert "P002: ReportProcessDied: the report process killed by SIGKILL" in summary.format()
+    entries = manifest_of(tmp_path)["reports"]
+    assert entries["P002"]["status"] == "failed" and entries["P002"]["output"] is None
+    assert entries["P003"]["status"] == "ok" and "isolation: clean" in html_of(tmp_path, "P003")
+
+
+@pytest.mark.slow
 def test_rerun_renders_only_what_changed(tmp_path):
     first = run(tmp_path)
     assert first.ok and len(first.rendered) == 3
@@ -216,12 +245,30 @@ def test_dask_local_cluster_runs_the_same_jobs(tmp_path):
     distributed = pytest.importorskip("distributed")
     import dask
 
+    import psutil
+
     # workers fork one process per report (render.engine "warm"): they must not be daemonic
     with dask.config.set({"distributed.worker.daemon": False}), \
             distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                      dashboard_address=None) as cluster:
         summary = run(tmp_path, scheduler=cluster.scheduler_address, fail={"P003"},
                       partners=["P002", "P003"])
+        # the cluster's process tree: nanny, worker, the worker's fork server and resource tracker
+        started = psutil.Process().children(recursive=True)
+        commands = []
+        for proc in started:
+            with contextlib.suppress(psutil.Error):
+                commands.append(" ".join(proc.cmdline()))
+    assert any("forkserver" in c for c in commands), commands
+    # closing the cluster leaves no process behind (no orphaned fork server or report process)
+    # (this test process's own resource tracker and fork server, started by earlier local runs,
+    # live as long as this process: not orphans)
+    import multiprocessing.forkserver as forkserver
+    import multiprocessing.resource_tracker as tracker
+
+    own = {tracker._resource_tracker._pid, forkserver._forkserver._forkserver_pid}
+    _, alive = psutil.wait_procs([p for p in started if p.pid not in own], timeout=15)
+    assert [" ".join(p.cmdline())[:120] for p in alive] == []
     assert summary.rendered == ["P002"] and summary.overview == "ok", summary.format()
     assert list(summary.failed) == ["P003"] and (tmp_path / PERIOD / "failed" / "P003.ipynb").exists()
     assert "isolation: clean" in html_of(tmp_path, "P002")
@@ -266,8 +313,9 @@ def test_prepared_run_rejects_duplicates_and_bad_ids(tmp_path):
     job = {"partner_id": "P1", "locale": "en", "bundle_path": "b", "title": "t"}
     with pytest.raises(render.RenderError, match="more than once"):
         PreparedRun(period=PERIOD, output_dir=tmp_path, partners=[job, job])
-    with pytest.raises(render.RenderError, match="without '/'"):
-        PartnerJob("../P1", "en", "b", "t")
+    with pytest.raises(render.RenderError, match="empty partner_id"):
+        PartnerJob("", "en", "b", "t")
+    assert PartnerJob("../P1", "en", "b", "t").partner_id == "../P1"  # files are named by safe_name
     assert PartnerJob.coerce({**job, "partner_id": 7}).partner_id == "7"
     # exactly the four documented parameters are injected
     assert PartnerJob.coerce(job).parameters(PERIOD) == {
@@ -392,3 +440,82 @@ def test_index_flags_partners_without_recipients_or_catalog_and_shows_delivery()
     assert "1 partners have a language without a catalog" in page
     assert page.count("no catalog: English") == 1  # P2 (Italian); French has a catalog
     assert "sent 2" in page and ">PDF<" in page and page.count("not yet") == 2
+
+
+# --- Dask the way people run it: stock workers, no shared storage ------------------------------
+
+def _start(cmd, env, cwd, namespace_hides=()):
+    if namespace_hides:  # a private mount namespace with an empty tmpfs over each of those folders
+        mounts = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(str(f))}" for f in namespace_hides)
+        script = f"{mounts} && exec {shlex.join(cmd)}"
+        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _can_hide_folders() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_stock_dask_workers_without_the_run_folder_render_byte_identical_pages(tmp_path):
+    """A real ``dask scheduler`` and two stock ``dask worker`` processes (nanny, daemonic) on
+    127.0.0.1; one runs in its own mount namespace where the test's folder (run folders) and the
+    project's notebooks, data and reports are empty tmpfs, in a working directory of its own. Bundles travel as bytes, pages come
+    back as bytes; they equal a local run's byte for byte; stopping the workers leaves no process."""
+    distributed = pytest.importorskip("distributed")
+    import psutil
+
+    local = run(tmp_path / "local", fail={"P003"})
+    assert sorted(local.rendered) == ["P001", "P002"]
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}  # stock settings
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's package
+    dask_cli = str(Path(sys.executable).with_name("dask"))
+    elsewhere = Path(tempfile.mkdtemp(prefix="ca-worker-cwd-"))  # not under tmp_path
+    # hidden from the isolated worker: the test's folders (run folders) and the project's notebooks,
+    # data and reports (it keeps the installed package only)
+    root = Path(__file__).resolve().parents[1]
+    hide = [tmp_path] + [root / d for d in ("notebooks", "data", "reports") if (root / d).is_dir()]
+    hide = hide if _can_hide_folders() else []
+    procs = [_start([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                    env, elsewhere)]
+    worker_cmd = [dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+    procs.append(_start(worker_cmd + ["--name", "isolated"], env, elsewhere, namespace_hides=hide))
+    procs.append(_start(worker_cmd + ["--name", "plain"], env, elsewhere))
+    try:
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            probe = str(tmp_path / "local" / PERIOD / "manifest.json")  # the test's files, run folders
+            sees = client.run(os.path.exists, probe)
+            isolated = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "isolated")
+            assert sees[isolated] is (not hide)
+            remote = run(tmp_path / "remote", scheduler=address, fail={"P003"})
+            done = client.run(lambda dask_worker: dask_worker.state.transition_counter)
+            tree = [p for proc in procs[1:] for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert done[isolated] > 0  # the worker that cannot see the run folder rendered reports
+        assert sorted(remote.rendered) == ["P001", "P002"] and remote.overview == "ok", remote.format()
+        assert list(remote.failed) == ["P003"] and (tmp_path / "remote" / PERIOD / "failed" / "P003.ipynb").exists()
+        for name in [f"partners/{PERIOD}_P001_scorecard.html", f"partners/{PERIOD}_P002_scorecard.html",
+                     "network_overview.html"]:
+            remote_page, local_page = (tmp_path / where / PERIOD / name for where in ("remote", "local"))
+            assert remote_page.read_bytes() == local_page.read_bytes(), name
+        assert manifest_of(tmp_path / "remote")["reports"]["P001"]["sha256"] == \
+            manifest_of(tmp_path / "local")["reports"]["P001"]["sha256"]
+    finally:
+        for proc in reversed(procs):  # SIGTERM: the way a worker is stopped
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+        shutil.rmtree(elsewhere, ignore_errors=True)
+    _, alive = psutil.wait_procs(tree, timeout=20)
+    assert alive == []  # no report process, fork server or resource tracker outlives its worker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

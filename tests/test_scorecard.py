@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bundle_factory import network_bundle, partner_bundle
-from channel_analysis import blocks, i18n
+from channel_analysis import audit, blocks, i18n
 from channel_analysis import bundle as bundle_mod
 from channel_analysis.scorecard import SECTIONS, Scorecard, tile_status
 from channel_analysis.settings import FOCUS_RULES
@@ -321,3 +321,66 @@ def test_tiles_carry_a_sparkline_of_the_last_quarters():
     assert html.count('<svg class="ca-spark"') == len(Scorecard(partner_bundle()).tiles()) > 0
     assert 'aria-label="Revenue over the last 8 quarters"' in html
     assert "<script" not in html
+
+
+# ---- short history, lead times not reached, incomplete quarter (issue 12) ----------------------
+
+LANGUAGES = ("en", "fr", "pl", "de", "nl", "da", "es", "pt", "sv", "cs", "sk", "fi")
+
+
+def _issue12_bundle(locale: str = "en") -> bundle_mod.PartnerBundle:
+    """A partner with too short a history for a forecast, a lead funnel where fewer than half the
+    leads were accepted, and a reported quarter whose data end on 30 Aug 2026."""
+    b = partner_bundle(locale=locale)
+    b.forecast = b.forecast[b.forecast["kind"] == "actual"].tail(1).reset_index(drop=True)
+    b.facts = {**b.facts, "forecast_method": "not_enough_history", "data_end": "2026-08-30"}
+    k = b.kpis.copy()
+    k["lead_accept_days_median"] = np.nan
+    k["lead_accept_days_not_reached"] = 88.0
+    k["lead_convert_days_median"] = np.nan
+    k["lead_convert_days_not_reached"] = 61.0
+    b.kpis = k
+    return b
+
+
+def test_short_history_says_not_enough_history_instead_of_a_forecast():
+    sc = Scorecard(_issue12_bundle())
+    html = sc.revenue_trend().markup
+    assert "Not enough history for a forecast yet: it needs 2 quarters of revenue." in html
+    assert "our forecast" not in html and "Forecast method" not in html and "—" not in html
+
+
+def test_lead_median_not_reached_says_so():
+    html = Scorecard(_issue12_bundle()).leads().markup
+    assert "fewer than half accepted within 88 days" in re.sub(r"<[^>]+>", "", html)
+    assert "fewer than half converted within 61 days" in re.sub(r"<[^>]+>", "", html)
+    assert "Median days to convert a lead" in html
+    assert 'data-measure="lead_accept_days_not_reached" data-window="quarter" data-value="88.0"' in html
+    assert "Median days to accept a lead" in html
+
+
+def test_incomplete_quarter_is_stated_in_the_header():
+    html = Scorecard(_issue12_bundle()).header().markup
+    assert ("The data for Q3 2026 end on Aug 30, 2026, before the quarter is over: growth, at-risk flags "
+            "and the forecast are not reported for this quarter.") in html
+    assert "ca-partial" not in Scorecard(partner_bundle()).header().markup  # a complete quarter: silent
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_issue12_texts_render_in_every_language(locale):
+    sc = Scorecard(_issue12_bundle(locale), locale=locale)
+    parts = {"header": sc.header().markup, "revenue": sc.revenue_trend().markup, "leads": sc.leads().markup}
+    language = i18n.text_language(locale)
+    tr = sc.tr
+    history = ("Not enough history for a forecast yet: it needs {n} quarter of revenue.",
+               "Not enough history for a forecast yet: it needs {n} quarters of revenue.")
+    for msgid, where, text in ((history[1], "revenue", tr.ngettext(*history, 2)),
+                               ("fewer than half accepted within {days}", "leads", None),
+                               ("fewer than half converted within {days}", "leads", None)):
+        text = text or tr.gettext(msgid)
+        assert locale == "en" or text != msgid, (locale, msgid)
+        head = text.split("{")[0].strip()
+        assert head and head in parts[where], (locale, head)
+    assert "ca-partial" in parts["header"]
+    for name, markup in parts.items():  # (an English page has no leftovers to look for)
+        assert locale == "en" or audit.english_leftovers(audit.visible_text(markup), language) == [], (locale, name)

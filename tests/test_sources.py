@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -243,3 +245,60 @@ def test_a_plain_file_is_not_a_source(tmp_path):
 def test_is_query():
     assert sources.is_query("  select * from x") and sources.is_query("WITH a AS (SELECT 1) SELECT * FROM a")
     assert not sources.is_query("selected_sales")
+
+
+# --- an optional table that cannot be read is reported, never dropped -----------------------------
+
+def test_a_dangling_link_for_an_optional_table_is_a_failure(tmp_path, params):
+    write_tables(tiny_raw(), tmp_path, "csv")
+    (tmp_path / "surveys.csv").unlink()
+    (tmp_path / "surveys.csv").symlink_to(tmp_path / "gone" / "surveys.csv")
+    failures: dict[str, str] = {}
+    got = read_tables(str(tmp_path), failures=failures)
+    assert "surveys" not in got and "partners" in got
+    assert "surveys.csv is a link to" in failures["surveys"] and "does not exist" in failures["surveys"]
+    with pytest.raises(DataSourceError, match="surveys.csv is a link to .*gone.*remove the link"):
+        read_tables(str(tmp_path))
+    report = validation.validate_tables(got, params, read_errors=failures)
+    assert not report.ok
+    err = report.errors
+    assert list(err["table"]) == ["surveys"] and "does not exist" in err["problem"].iloc[0]
+
+
+def test_a_folder_named_like_a_table_file_is_a_failure(tmp_path, params):
+    write_tables(tiny_raw(), tmp_path, "csv")
+    (tmp_path / "surveys.csv").unlink()
+    (tmp_path / "surveys.csv").mkdir()
+    failures: dict[str, str] = {}
+    read_tables(str(tmp_path), failures=failures)
+    assert failures["surveys"].startswith(f"{tmp_path / 'surveys.csv'} is a folder, not a csv file")
+    params["data"]["source"] = str(tmp_path)
+    report = validation.validate_source(params, progress=False)
+    assert not report.ok and "is a folder" in report.format()
+
+
+def test_an_unreadable_file_is_a_failure(tmp_path, monkeypatch):
+    write_tables(tiny_raw(), tmp_path, "csv")
+    (tmp_path / "surveys.csv").chmod(0)
+    if os.access(tmp_path / "surveys.csv", os.R_OK):  # root reads anything: refuse it the same way
+        real_open = open
+
+        def refusing(path, *args, **kwargs):
+            if str(path).endswith("surveys.csv"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(sources, "open", refusing, raising=False)
+    failures: dict[str, str] = {}
+    got = read_tables(str(tmp_path), failures=failures)
+    assert "surveys" not in got and "partners" in got
+    assert "surveys.csv cannot be read: Permission denied" in failures["surveys"]
+    assert "may read it" in failures["surveys"]
+
+
+def test_a_folder_named_like_a_file_of_no_table_is_ignored(tmp_path):
+    write_tables(tiny_raw(), tmp_path, "csv")
+    (tmp_path / "notes.csv").mkdir()
+    failures: dict[str, str] = {}
+    read_tables(str(tmp_path), failures=failures)
+    assert failures == {}

@@ -450,7 +450,20 @@ def test_quarter_without_sales(raw, params):
     report = check(raw, params)
     assert report.ok
     assert only(report, "sales", "date", "warning")["problem"].tolist() == [
-        "no sales lines in 2026Q2 (within the 2-quarter history ending 2026Q3)"]
+        "no sales lines in 2026Q2 (within the 2-quarter history ending 2026Q3): it is before the "
+        "first quarter with sales, so it is not measured: sales KPIs whose window reaches back into "
+        "it (e.g. the trailing four quarters, growth on the year before) are reported as not available"]
+
+
+def test_a_gap_quarter_without_sales_says_it_counts_as_no_sale(raw, params):
+    params = {**params, "history_quarters": 3}
+    raw["sales"].loc[0, "date"] = "2026-01-15"  # the only 2026Q2 line moves to 2026Q1
+    report = check(raw, params)
+    problem = only(report, "sales", "date", "warning")["problem"].tolist()
+    assert problem == [
+        "no sales lines in 2026Q2 (within the 3-quarter history ending 2026Q3): it comes after the "
+        "first quarter with sales, so it counts as a quarter without any sale for every partner "
+        "(revenue 0: partners can look inactive or declining)"]
 
 
 def test_markup_in_names_is_accepted_as_text(raw, params):
@@ -533,7 +546,7 @@ def test_cli_validate_prints_every_problem_and_exits_2(raw, tmp_path, capsys):
     raw["sales"].loc[0, "revenue"] = "-5"
     raw["partners"].loc[1, "country"] = "pl"
     write_tables(raw, tmp_path / "x", "csv")
-    code = cli.main(["validate", "--data", str(tmp_path / "x"), "--as-of", "2026-10-05",
+    code = cli.main(["validate", "--params", str(cli.SAMPLE_RUN_FILE), "--data", str(tmp_path / "x"), "--as-of", "2026-10-05",
                      "--set", "history_quarters=2"])
     out = capsys.readouterr().out
     assert code == 2
@@ -560,3 +573,94 @@ def test_any_text_in_any_column_gives_a_report_not_a_traceback(params, table, va
     raw[table] = frame
     report = validation.validate_tables(raw, params)
     assert isinstance(report.format(), str)
+
+
+# --- dates beyond what datetime64[ns] holds ------------------------------------------------------
+
+def test_a_valid_date_in_2999_is_not_called_unparseable(raw, params):
+    raw["sales"].loc[0, "date"] = "2999-01-01"
+    raw["sales"].loc[1, "date"] = "1066-10-14"
+    problems = only(check(raw, params), "sales", "date")
+    assert problems["problem"].tolist() == [
+        "date 2999-01-01 is beyond 2262-04-11, the latest date supported; check the year",
+        "date 1066-10-14 is before 1677-09-22, the earliest date supported; check the year"]
+    assert problems["key"].tolist() == ["S1", "S2"]
+    assert not problems["problem"].str.contains("unparseable").any()
+
+
+@pytest.mark.parametrize("table, column, row", [("partners", "end_date", 1), ("trainings", "expires_date", 0),
+                                                 ("opportunities", "expected_close_date", 2)])
+@pytest.mark.parametrize("placeholder", ["9999-12-31", "2999-12-31", "2999-12-31 00:00:00"])
+def test_a_far_future_end_date_means_no_end(raw, params, table, column, row, placeholder):
+    if column not in raw[table]:
+        raw[table][column] = None
+    raw[table][column] = raw[table][column].astype(object)
+    raw[table].loc[row, column] = placeholder
+    report = check(raw, params)
+    assert report.ok, report.format()
+    warning = only(report, table, column, "warning")
+    assert warning["problem"].tolist() == [
+        f"date {placeholder[:10]} read as no end (empty): it is beyond 2262-04-11, the latest date supported"]
+    assert "'no end'" in warning["fix"].iloc[0]
+    assert pd.isna(report.tables[table].loc[row, column])
+
+
+def test_a_far_future_date_from_parquet_is_reported_too(raw, params, tmp_path):
+    raw["sales"]["date"] = pd.to_datetime(raw["sales"]["date"]).astype("datetime64[us]")
+    raw["sales"].loc[2, "date"] = pd.Timestamp("2999-06-30").as_unit("us")
+    write_tables(raw, tmp_path, "parquet")
+    params["data"]["source"] = str(tmp_path)
+    problems = only(validation.validate_source(params, progress=False), "sales", "date")
+    assert problems["problem"].tolist() == [
+        "date 2999-06-30 is beyond 2262-04-11, the latest date supported; check the year"]
+
+
+# --- the terminal table and the full report ------------------------------------------------------
+
+def _many_leads_accepted_early(raw, n=14):
+    leads = pd.concat([raw["leads"]] * (n // len(raw["leads"]) + 1), ignore_index=True).head(n)
+    leads["lead_id"] = [f"LEAD-2018-{i:010d}-EMEA-NORTH" for i in range(n)]
+    leads["accepted_date"], leads["assigned_date"] = "2018-03-06", "2018-04-01"
+    raw["leads"] = leads
+    return raw
+
+
+def test_the_terminal_table_never_cuts_dates_or_ids(raw, params):
+    report = check(_many_leads_accepted_early(raw), params)
+    text = report.format(rows_per_rule=10)
+    assert "…" not in text.replace("… and 4 more rows like this", "")
+    words = text.split()
+    for i in range(10):
+        assert f"LEAD-2018-{i:010d}-EMEA-NORTH" in words
+    assert words.count("2018-03-06") == 10 and words.count("2018-04-01") == 10
+    assert "fix: correct accepted_date or assigned_date" in text
+    assert text.rstrip().splitlines()[-1].startswith("4 problem rows not shown above: ")
+    assert "--report problems.csv" in text.rstrip().splitlines()[-1]
+
+
+def test_no_hint_when_every_row_is_shown(raw, params):
+    text = check(_many_leads_accepted_early(raw, n=3), params).format()
+    assert "--report" not in text and "more rows like this" not in text
+
+
+def test_file_level_errors_are_printed_whole(raw, params):
+    message = ("/exports/2026Q3/from-the-erp/monthly/partners_and_resellers/surveys.csv is separated "
+               "by semicolons, not commas (header: 'response_id;partner_id;date;score;comment'). Export "
+               "it as comma-separated CSV (UTF-8), or save it as Parquet")
+    del raw["surveys"]
+    report = validation.validate_tables(raw, params, read_errors={"surveys": message})
+    text = report.format()
+    assert "…" not in text
+    assert " ".join(text.split()).count(" ".join(message.split())) == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_report_file_holds_every_problem_untruncated(raw, params, tmp_path, suffix):
+    report = check(_many_leads_accepted_early(raw, n=40), params)
+    path = report.write(tmp_path / f"out/problems{suffix}")
+    back = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert len(back) == len(report.problems) == 40
+    assert list(back.columns) == validation.PROBLEM_COLUMNS
+    expect = report.problems.astype(object).where(report.problems.notna(), "").astype(str)
+    got = back.astype(object).where(back.notna(), "").astype(str)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expect.reset_index(drop=True))

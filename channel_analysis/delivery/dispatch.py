@@ -1,6 +1,7 @@
 """``run()``: the delivery step of a quarterly run, and its summary.
 
-1. Take the period's lock (``reports/<period>/delivery.lock``): one sender per period at a time.
+1. Take the period's lock (``reports/<period>/delivery.lock``): one sender per period at a time;
+   then the run lock (``.render.lock``): no render of the period while this one reads and sends.
 2. Plan: the manifest's reports that rendered and still match their sha256 × each partner's
    contacts with ``receives_scorecard`` (as the run recorded them: :mod:`.snapshot`) → one message
    per recipient; minus what the ledger says was already sent (a changed report only with
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.errors
-import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +24,12 @@ from typing import Mapping
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from ..files import sha256_bytes
+from ..files import safe_name, sha256_bytes
+from ..runlock import run_lock
 from . import message as msgs
 from ..render.index_page import write_index
 from .errors import DeliveryError
-from .ledger import Ledger
+from .ledger import Ledger, refused_rows
 from .outbox import Outbox
 from .plan import PROBLEM_COLUMNS, check_reports, decide, load_manifest, plan_messages, read_kpis, read_targets
 from .snapshot import read_snapshot
@@ -49,12 +50,14 @@ STATUS_LABELS = {
     "unknown_partner": "not in the partners table",
     "already_sent": "already sent earlier",
     "needs_resend": "changed since sent (use --resend)",
+    "refused_earlier": "refused permanently by the server earlier (use --retry-failed)",
     "render_failed": "report did not render",
     "no_recipients": "no recipients",
 }
 DONE = frozenset({"sent", "written"})
 #: Reported, but a run with only these is still ok (nothing this step could have delivered failed).
-WARNINGS = frozenset({"already_sent", "needs_resend", "render_failed", "no_recipients"})
+#: ``refused_earlier``: a permanent refusal recorded by an earlier run is not a failure of this one.
+WARNINGS = frozenset({"already_sent", "needs_resend", "refused_earlier", "render_failed", "no_recipients"})
 MAX_LINES = 50
 
 
@@ -117,10 +120,6 @@ class DeliverySummary:
 
         head = html.escape(self.format().splitlines()[0])
         return f"<p><b>{head}</b></p>" + self.results.to_html(index=False, na_rep="")
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))
 
 
 @dataclass(frozen=True)
@@ -213,6 +212,7 @@ def run(
     send: bool = False,
     yes: bool = False,
     resend: bool = False,
+    retry_failed: bool = False,
     ssl_context: ssl.SSLContext | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> DeliverySummary:
@@ -221,13 +221,16 @@ def run(
 
     ``yes`` confirms a real send (without it a send is refused, saying how many messages would go
     to how many partners). ``resend`` re-sends reports that changed since they were sent.
+    ``retry_failed`` tries again the messages the server refused permanently (SMTP 5xx) in an
+    earlier run; without it they are listed (``refused_earlier``, a warning) and not sent.
     ``params["render"]["partners"]`` restricts the partners. Partners and recipients are those the
     run recorded in ``kpis/partners.parquet`` and ``kpis/recipients.parquet`` (:mod:`.snapshot`);
     the data source is not read. ``ssl_context`` replaces the system's TLS verification (tests
     with a self-signed server); ``environ`` replaces ``os.environ`` for the password lookup.
 
     Raises :class:`DeliveryError` when nothing can start: no manifest or partner snapshot, lock
-    held, send without ``yes``, bad SMTP settings.
+    held, send without ``yes``, bad SMTP settings; :class:`~channel_analysis.errors.RunLockedError`
+    while a render of the period holds the run lock (:mod:`channel_analysis.runlock`).
     """
     period = params["period"]
     run_dir = Path(params["output_dir"]) / period
@@ -245,10 +248,11 @@ def run(
             "wait for it to finish, then run again — the ledger makes sure nothing is sent twice"
         ) from None
     try:
-        summary = _run_locked(params, run_dir, extra_headers, send=send, yes=yes, resend=resend,
-                              ssl_context=ssl_context, environ=environ)
-        if (run_dir / "manifest.json").is_file():  # the run's index shows each partner's delivery state
-            write_index(run_dir, delivery=delivery_states(summary.results))
+        with run_lock(run_dir, period, action="send"):  # no render of this period meanwhile
+            summary = _run_locked(params, run_dir, extra_headers, send=send, yes=yes, resend=resend,
+                                  retry_failed=retry_failed, ssl_context=ssl_context, environ=environ)
+            if (run_dir / "manifest.json").is_file():  # the run's index shows each partner's delivery state
+                write_index(run_dir, delivery=delivery_states(summary.results))
         return summary
     finally:
         lock.release()
@@ -264,7 +268,7 @@ def delivery_states(results: pd.DataFrame) -> dict[str, str]:
     return states
 
 
-def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_context, environ):
+def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, retry_failed, ssl_context, environ):
     period = params["period"]
     manifest = load_manifest(run_dir, period)
     reports = check_reports(manifest, run_dir, params["render"]["partners"])
@@ -273,13 +277,21 @@ def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_contex
                                       fallback_locale=params["locale"]["fallback"])
     ledger_path = run_dir / "delivery.sqlite"
     history = Ledger.read(ledger_path, period)
-    planned = decide(planned, history.loc[history["state"] == "sent"], resend=resend)
+    refused = refused_rows(history)
+    planned = decide(planned, history.loc[history["state"] == "sent"], resend=resend,
+                     refused=None if retry_failed else refused)
+    why = {(r.partner_id, r.recipient, r.report_sha256): f"{r.error} ({r.failed_at})"
+           for r in refused.itertuples(index=False)}
 
     results: list[dict] = problems.to_dict("records")
     for row in planned.loc[planned["action"] != "send"].itertuples(index=False):
-        detail = ("this report was already delivered to this address" if row.action == "already_sent"
-                  else "an earlier version of the report was sent to this address; "
-                       "add --resend to send the new one")
+        if row.action == "already_sent":
+            detail = "this report was already delivered to this address"
+        elif row.action == "refused_earlier":
+            detail = (f"the server refused it permanently: {why[(row.partner_id, row.recipient, row.report_sha256)]}; "
+                      "fix the address in partner_contacts and re-render, or add --retry-failed")
+        else:
+            detail = "an earlier version of the report was sent to this address; add --resend to send the new one"
         results.append({"partner_id": row.partner_id, "recipient": row.recipient,
                         "status": row.action, "detail": detail})
     todo = planned.loc[planned["action"] == "send"]
@@ -302,7 +314,7 @@ def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_contex
                                 "status": built[0], "detail": built[1]})
                 continue
             seen[row.partner_id] = seen.get(row.partner_id, 0) + 1
-            name = f"{period}_{_safe(row.partner_id)}_{seen[row.partner_id]:02d}"
+            name = f"{period}_{safe_name(row.partner_id)}_{seen[row.partner_id]:02d}"
             outbox.add(name, built.data, partner_id=row.partner_id, recipients=row.address,
                        subject=built.subject, attachment=built.filename, message_id=built.message_id)
             results.append({"partner_id": row.partner_id, "recipient": row.recipient,
@@ -332,7 +344,10 @@ def _run_locked(params, run_dir, extra_headers, *, send, yes, resend, ssl_contex
             try:
                 reply, attempts = transport.send(built.data, params["delivery"]["from_address"], row.address)
             except SendFailure as exc:
-                ledger.mark_failed(*key, error=exc.reason, attempts=exc.attempts, permanent=not exc.transient)
+                # permanent = this recipient or message was refused (5xx); a refused login or sender
+                # (ConnectFailure) says nothing about the recipient: the next run tries it again
+                ledger.mark_failed(*key, error=exc.reason, attempts=exc.attempts,
+                                   permanent=not exc.transient and not isinstance(exc, ConnectFailure))
                 tries = f"{exc.attempts} attempt{'s' if exc.attempts != 1 else ''}"
                 results.append({"partner_id": row.partner_id, "recipient": row.recipient,
                                 "status": "failed", "detail": f"{exc.reason} ({tries})"})

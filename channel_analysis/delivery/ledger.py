@@ -5,7 +5,10 @@ to one address — in table ``deliveries``:
 
 =============== ===============================================================================
 state           ``queued`` (about to be handed to the server), ``sent`` (the server accepted it)
-                or ``failed`` (the last try failed; ``error`` says why, ``permanent`` 1 for 5xx)
+                or ``failed`` (the last try failed; ``error`` says why; ``permanent`` 1 when the
+                message could never go as it is: the server refused it or its recipient with a
+                5xx reply, or it could not be built / is too large; 0 for a transient failure or
+                a refused connection, login or sender)
 message_id      the deterministic Message-ID the message carried
 attempts        tries so far, over all runs
 reply           the server's reply to the accepted message, e.g. ``250 2.0.0 Ok: queued as X``
@@ -15,6 +18,9 @@ queued_at …     UTC timestamps (ISO 8601) of the events
 Every state change is its own committed transaction, written immediately after the event, so a
 crash loses at most the knowledge of the one message in flight (left ``queued``; the next run
 sends it again with the same Message-ID). A ``sent`` row is never changed again.
+
+A message the server refused permanently (``failed``, ``permanent`` 1, at least one attempt:
+:func:`refused_rows`) is not tried again by later runs unless ``send --retry-failed``.
 
 Check it with ``sqlite3 reports/2026Q3/delivery.sqlite "select state, count(*) from deliveries
 group by state"``.
@@ -127,3 +133,12 @@ class Ledger:
                      AND state != 'sent'""",
                 (error, int(permanent), attempts, _now(), period, partner_id, recipient, sha),
             )
+
+
+def refused_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows (of :meth:`Ledger.read`) the SMTP server refused permanently: ``failed`` with
+    ``permanent`` 1 after at least one attempt (a message too large or impossible to build is
+    recorded with 0 attempts: it is checked again on every run, never skipped)."""
+    permanent = pd.to_numeric(rows["permanent"], errors="coerce").fillna(0).astype(int) == 1
+    attempts = pd.to_numeric(rows["attempts"], errors="coerce").fillna(0)
+    return rows.loc[(rows["state"] == "failed") & permanent & (attempts > 0)]

@@ -170,23 +170,32 @@ def plan_messages(
     return messages, problems.reset_index(drop=True)
 
 
-def decide(messages: pd.DataFrame, sent: pd.DataFrame, *, resend: bool = False) -> pd.DataFrame:
-    """Add ``action`` to the planned messages from the ledger's sent rows.
+def decide(messages: pd.DataFrame, sent: pd.DataFrame, *, resend: bool = False,
+           refused: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add ``action`` to the planned messages from the ledger's sent (and refused) rows.
 
-    ``sent`` has ``partner_id, recipient, report_sha256`` of messages already delivered this period.
-    ``action`` is ``already_sent`` (this report went to this recipient), ``needs_resend`` (an
-    earlier version of the report went to this recipient and ``resend`` is false) or ``send``.
+    ``sent`` has ``partner_id, recipient, report_sha256`` of messages already delivered this period;
+    ``refused`` (optional, same columns) those the server refused permanently in an earlier run
+    (:func:`~channel_analysis.delivery.ledger.refused_rows`; pass None to try them again).
+    ``action`` is ``already_sent`` (this report went to this recipient), ``refused_earlier`` (this
+    report to this recipient was refused permanently), ``needs_resend`` (an earlier version of the
+    report went to this recipient and ``resend`` is false) or ``send``.
     Returns a new frame; the input is not modified.
     """
     out = messages.copy()
     key = ["partner_id", "recipient"]
-    same = out.merge(sent[key + ["report_sha256"]].drop_duplicates(), on=key + ["report_sha256"],
-                     how="left", indicator=True)["_merge"].eq("both").to_numpy()
-    other = out.merge(sent[key].drop_duplicates(), on=key, how="left",
-                      indicator=True)["_merge"].eq("both").to_numpy()
+
+    def found(rows: pd.DataFrame, on: list[str]):
+        return out.merge(rows[on].drop_duplicates(), on=on, how="left",
+                         indicator=True)["_merge"].eq("both").to_numpy()
+
+    same = found(sent, key + ["report_sha256"])
+    other = found(sent, key)
     out["action"] = "send"
     if not resend:
         out.loc[other & ~same, "action"] = "needs_resend"
+    if refused is not None:
+        out.loc[found(refused, key + ["report_sha256"]) & ~same, "action"] = "refused_earlier"
     out.loc[same, "action"] = "already_sent"
     return out
 

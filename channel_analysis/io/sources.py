@@ -11,7 +11,8 @@ A *source* is one of
 Table names are those of :data:`channel_analysis.schema.TABLES`. ``params["data"]["tables"]`` may
 map a table to another table name (or file name) in the source, or to a SQL query
 (``SELECT ...``) run in the source (for a folder, the query runs in DuckDB over the folder's files,
-each available as a view named after its file).
+each available as a view named after its file), or to a mapping (``from``, ``columns``, ``values``,
+``dates``, ``constants``: :mod:`channel_analysis.io.mapping`) applied right after reading.
 
 :func:`read_tables` returns *raw* frames: columns as found, ID columns (``*_id``) as strings (a CSV
 is read entirely as text so leading zeros survive). Types, required columns and every other rule
@@ -27,9 +28,10 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..errors import DataSourceError
+from ..errors import DataSourceError, ParamsError
 from ..files import atomic_path, is_url
 from ..schema import TABLES
+from .mapping import TableMapping, parse_tables
 
 FORMATS = ("parquet", "csv", "duckdb")
 EXTENSIONS = (".parquet", ".csv")
@@ -198,26 +200,11 @@ def describe(source: str | Path) -> str:
     return _safe_url(str(source)) if is_url(source) else str(source)
 
 
-def _check_mapping(tables: Mapping[str, str] | None) -> dict[str, str]:
-    mapping = dict(tables or {})
-    unknown = sorted(set(mapping) - set(TABLES))
-    if unknown:
-        import difflib
-
-        hints = []
-        for name in unknown:
-            close = difflib.get_close_matches(str(name), list(TABLES), n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise DataSourceError(
-            f"data.tables names unknown table(s) {', '.join(hints)}; the tables are: "
-            f"{', '.join(TABLES)}"
-        )
-    for name, value in mapping.items():
-        if not isinstance(value, str) or not value.strip():
-            raise DataSourceError(
-                f"data.tables.{name} must be a table name or a SQL query (SELECT ...), got {value!r}"
-            )
-    return mapping
+def _check_mapping(tables: Mapping | None) -> dict[str, TableMapping]:
+    try:
+        return parse_tables(tables)
+    except ParamsError as exc:  # read_tables answers for the source: one error class to catch
+        raise DataSourceError(str(exc)) from None
 
 
 def read_tables(
@@ -231,13 +218,16 @@ def read_tables(
 
     ``source`` is a folder of ``<table>.csv`` / ``<table>.parquet`` files, a ``.duckdb`` file or a
     SQLAlchemy URL. ``tables`` (``params["data"]["tables"]``) maps a table to the name (or file
-    name) it has in the source, or to a SQL query. Tables the source does not have are absent from
+    name) it has in the source, to a SQL query, or to a mapping (see
+    :mod:`channel_analysis.io.mapping`), which is applied to the frame as read. Tables the source does not have are absent from
     the result (validation decides whether that is an error); a table *named* in ``tables`` that
     the source lacks is an error. ``progress`` shows a tqdm bar per table.
 
     Each frame has a 0..n-1 index and ``attrs`` ``{"table", "file", "first_row"}``: where it came
     from (for messages) and the 1-based row number in the file of its first row (2 for a CSV with
-    its header line, otherwise 1). ID columns (``*_id``) are strings.
+    its header line, otherwise 1). ID columns (``*_id``) are strings. A mapped table also has
+    ``attrs["mapping_notes"]``: the :class:`~channel_analysis.io.mapping.Note` s of what its mapping
+    left undone (values it does not list, dates that do not fit the format).
 
     ``failures``: when a dict is given, a table that cannot be read (bad encoding, wrong
     delimiter, corrupt file, failing query) is recorded there (table → message) and the other
@@ -270,11 +260,12 @@ def read_tables(
             )
     try:
         available = reader.available()
-        todo = [name for name in TABLES if name in mapping or name in available]
-        for name in mapping:
-            if not is_query(mapping[name]) and not reader.has(mapping[name]):
+        refs = {name: m.source for name, m in mapping.items() if m.source is not None}
+        todo = [name for name in TABLES if name in refs or name in available]
+        for name, ref in refs.items():
+            if not is_query(ref) and not reader.has(ref):
                 raise DataSourceError(
-                    f"data.tables.{name} = {mapping[name]!r}: no such table in "
+                    f"data.tables.{name} = {ref!r}: no such table in "
                     f"{describe(source)}. It has: {', '.join(sorted(reader.names())) or 'nothing'}"
                 )
         out: dict[str, pd.DataFrame] = {}
@@ -283,14 +274,20 @@ def read_tables(
             if progress:
                 bar.set_postfix_str(name)
             try:
-                frame = reader.read(name, mapping.get(name, name))
+                frame = reader.read(name, refs.get(name, name))
+                attrs = dict(frame.attrs)
+                frame = frame.reset_index(drop=True)
+                if name in mapping and mapping[name].transforms:
+                    frame, notes = mapping[name].apply(frame, file=attrs.get("file", name))
+                    attrs["mapping_notes"] = notes
             except DataSourceError as exc:
                 if failures is None:
                     raise
                 failures[name] = str(exc)
                 continue
-            frame = ids_as_strings(frame.reset_index(drop=True))
-            frame.attrs.update({"table": name, "file": frame.attrs.get("file", name)})
+            frame = ids_as_strings(frame)
+            frame.attrs = attrs
+            frame.attrs.update({"table": name, "file": attrs.get("file", name)})
             frame.attrs.setdefault("first_row", 1)
             out[name] = frame
         return out
@@ -320,20 +317,27 @@ class _FolderReader:
     def __init__(self, folder: Path):
         self.folder = folder
         self.files: dict[str, Path] = {}
+        #: table → why its entry cannot be read (a dangling link, a folder named like a file)
+        self.broken: dict[str, str] = {}
         for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix.lower() in EXTENSIONS and not path.name.startswith("."):
-                if path.stem in self.files:
-                    raise DataSourceError(
-                        f"{folder} has both {self.files[path.stem].name} and {path.name}: keep one "
-                        f"file per table (remove the older one)"
-                    )
-                self.files[path.stem] = path
+            if path.suffix.lower() not in EXTENSIONS or path.name.startswith("."):
+                continue
+            if not path.is_file():
+                if path.stem in TABLES:
+                    self.broken[path.stem] = _not_a_file(path)
+                continue
+            if path.stem in self.files:
+                raise DataSourceError(
+                    f"{folder} has both {self.files[path.stem].name} and {path.name}: keep one "
+                    f"file per table (remove the older one)"
+                )
+            self.files[path.stem] = path
 
     def names(self) -> list[str]:
         return [p.name for p in self.files.values()]
 
     def available(self) -> set[str]:
-        return set(self.files)
+        return set(self.files) | set(self.broken)
 
     def _file(self, ref: str) -> Path | None:
         ref = ref.strip()
@@ -351,6 +355,8 @@ class _FolderReader:
         if is_query(ref):
             return self._query(name, ref)
         path = self._file(ref)
+        if path is None and ref.strip() in self.broken:
+            raise DataSourceError(self.broken[ref.strip()])
         if path.suffix.lower() == ".parquet":
             frame = read_parquet(path)
         else:
@@ -383,6 +389,16 @@ class _FolderReader:
 
     def close(self) -> None:
         pass
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a folder entry named like a table file cannot be read, and what to do."""
+    if path.is_symlink() and not path.exists():
+        return (f"{path} is a link to {path.readlink()}, which does not exist: restore the file "
+                f"or remove the link (a table left out is reported as not available)")
+    kind = "a folder" if path.is_dir() else "not a regular file"
+    return (f"{path} is {kind}, not a {path.suffix.lstrip('.')} file: put the table's file there "
+            f"or remove it (a table left out is reported as not available)")
 
 
 def _sq(path: Path) -> str:
@@ -418,7 +434,10 @@ def _check_csv_header(path: Path) -> None:
         with open(path, "rb") as fh:
             head = fh.read(64 * 1024)
     except OSError as exc:
-        raise DataSourceError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        raise DataSourceError(
+            f"{path} cannot be read: {exc.strerror or exc}. Check that the file exists and that "
+            "the user running channel-analysis may read it"
+        ) from None
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]

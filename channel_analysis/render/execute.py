@@ -14,16 +14,18 @@ file can never pass for the current one) and keeps the executed notebook under `
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tempfile
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import nbformat
 
-from ..files import sha256_bytes, write_atomic
+from ..files import safe_name, sha256_bytes, write_atomic
 from ..i18n import text_language
-from .export import to_html
+from .export import TEMPLATE_DIR, to_html
 from .pdf import html_to_pdf
 from .jobs import NetworkJob, PartnerJob, RenderSettings, ReportResult
 
@@ -42,16 +44,19 @@ def _kernel_config():
 
 
 def partner_html_relpath(period: str, partner_id: str) -> str:
-    """Where a partner's scorecard goes, relative to the run folder."""
-    return f"partners/{period}_{partner_id}_scorecard.html"
+    """Where a partner's scorecard goes, relative to the run folder: the id's
+    :func:`~channel_analysis.files.safe_name`, never the id itself (``P0001`` →
+    ``partners/2026Q3_P0001_scorecard.html``; ``a/b`` → ``partners/2026Q3_a_b.<hash>_scorecard.html``)."""
+    return f"partners/{period}_{safe_name(partner_id)}_scorecard.html"
 
 
 OVERVIEW_HTML = "network_overview.html"
 
 
 def failed_relpath(name: str) -> str:
-    """Where the executed notebook of a failed report is kept, relative to the run folder."""
-    return f"failed/{name}.ipynb"
+    """Where the executed notebook of a failed report is kept, relative to the run folder
+    (``name`` is a partner id or ``network_overview``; its safe file name is used)."""
+    return f"failed/{safe_name(name)}.ipynb"
 
 
 def read_notebook_text(text: str) -> nbformat.NotebookNode:
@@ -146,23 +151,81 @@ def _render(*, parameters: dict, title: str, lang: str, html_rel: str, failed_na
     return result
 
 
+def _outputs(job: PartnerJob | NetworkJob, settings: RenderSettings) -> tuple[str, str]:
+    """(HTML path relative to the run folder, failed-notebook name) of a job."""
+    if isinstance(job, PartnerJob):
+        return partner_html_relpath(settings.period, job.partner_id), job.partner_id
+    return OVERVIEW_HTML, "network_overview"
+
+
 def render_partner(job: PartnerJob, settings: RenderSettings) -> ReportResult:
     """Execute the scorecard notebook for one partner and write its HTML; never raises.
 
     Injected parameters: partner_id, period, bundle_path, locale (:meth:`PartnerJob.parameters`).
     Returns the manifest record (status ok with the HTML's sha256, or failed with the error).
     """
+    html_rel, failed_name = _outputs(job, settings)
     return _render(
         parameters=job.parameters(settings.period), title=job.title, lang=text_language(job.locale),
-        html_rel=partner_html_relpath(settings.period, job.partner_id), failed_name=job.partner_id,
+        html_rel=html_rel, failed_name=failed_name,
         settings=settings, partner_id=job.partner_id, locale=job.locale,
     )
 
 
 def render_overview(job: NetworkJob, settings: RenderSettings) -> ReportResult:
     """Execute the network overview notebook and write ``network_overview.html``; never raises."""
+    html_rel, failed_name = _outputs(job, settings)
     return _render(
         parameters=job.parameters(settings.period), title=job.title, lang=job.locale,
-        html_rel=OVERVIEW_HTML, failed_name="network_overview", settings=settings,
+        html_rel=html_rel, failed_name=failed_name, settings=settings,
         partner_id=None, locale=job.locale,
     )
+
+
+@dataclass
+class Shipped:
+    """A report rendered on a machine that does not see the run folder, travelling back as bytes.
+
+    ``files``: path relative to the run folder → bytes to write there (the HTML, the PDF, or the
+    failed notebook); ``remove``: paths the render would have removed (an earlier HTML and PDF of
+    a failed report, the failed notebook of a report that now renders).
+    """
+
+    result: ReportResult
+    files: dict[str, bytes]
+    remove: list[str]
+
+    def land(self, run_dir: str | Path) -> ReportResult:
+        """Write the files into ``run_dir`` (atomically) and remove the stale ones; the record."""
+        run_dir = Path(run_dir).resolve()
+        for rel in [*self.files, *self.remove]:
+            if not (run_dir / rel).resolve().is_relative_to(run_dir):
+                raise ValueError(f"a shipped report names a path outside the run folder: {rel!r}")
+        for rel, data in self.files.items():
+            write_atomic(run_dir / rel, data)
+        for rel in self.remove:
+            (run_dir / rel).unlink(missing_ok=True)
+        return self.result
+
+
+def render_shipped(fn, job: PartnerJob | NetworkJob, settings: RenderSettings, bundle: bytes) -> Shipped:
+    """Render ``fn(job, settings)`` (:func:`render_partner` or :func:`render_overview`) from the
+    bundle's bytes, in a scratch folder; return the outputs as bytes (:class:`Shipped`).
+
+    What a Dask worker runs: it needs the package, not the project folder or the run folder. The
+    driver lands the result in the run folder (:meth:`Shipped.land`). The notebook reads the
+    bundle from the scratch folder under the same file name, so the page is byte-identical to a
+    local render.
+    """
+    html_rel, failed_name = _outputs(job, settings)
+    candidates = [html_rel, str(Path(html_rel).with_suffix(".pdf")), failed_relpath(failed_name)]
+    with tempfile.TemporaryDirectory(prefix="ca-shipped-") as scratch:
+        bundle_path = Path(scratch) / "bundle" / Path(job.bundle_path).name
+        bundle_path.parent.mkdir()
+        bundle_path.write_bytes(bundle)
+        run_dir = Path(scratch) / "run"
+        # the worker's own copy of the package's template (the driver's path may not exist here)
+        result = fn(dataclasses.replace(job, bundle_path=str(bundle_path)),
+                    dataclasses.replace(settings, run_dir=str(run_dir), template_dir=str(TEMPLATE_DIR)))
+        files = {rel: (run_dir / rel).read_bytes() for rel in candidates if (run_dir / rel).is_file()}
+    return Shipped(result=result, files=files, remove=[rel for rel in candidates if rel not in files])

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..params import PROJECT_ROOT
-from .execute import render_overview, render_partner, short_error
+from ..runlock import run_lock
+from .execute import Shipped, render_overview, render_partner, render_shipped, short_error
 from .executors import make_pool
 from .export import TEMPLATE_DIR
 from .fingerprint import context_sha256, report_fingerprint
@@ -26,7 +27,6 @@ from .manifest import OVERVIEW_KEY, Manifest
 SCORECARD_NOTEBOOK = PROJECT_ROOT / "notebooks" / "partner_scorecard.py"
 OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "network_overview.py"
 KERNEL_NAME = "python3"  # the kernel runs on the worker's own interpreter (jupyter_client maps "python")
-LOCK = ".render.lock"
 
 
 @dataclass
@@ -127,7 +127,6 @@ def run(
     ``progress``: show a progress bar (None = when the terminal is interactive).
     Returns a :class:`RunSummary`; writes ``manifest.json`` and ``index.html`` in the run folder.
     """
-    from filelock import FileLock, Timeout
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -139,7 +138,6 @@ def run(
     wanted = render_params.get("partners")
     jobs = _select(prepared, wanted)
     period, run_dir = prepared.period, prepared.output_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
     as_of = prepared.as_of
     as_of = as_of.isoformat() if hasattr(as_of, "isoformat") else (None if as_of is None else str(as_of))
 
@@ -163,14 +161,7 @@ def run(
         ov_ctx = context_sha256(notebook_text=overview.notebook_text, template_dir=template_dir,
                                 kernel_name=KERNEL_NAME, extra=prepared.fingerprint_extra)
 
-    lock = FileLock(str(run_dir / LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise RenderError(
-            f"another render of {period} is running in {run_dir} (lock {LOCK}); wait for it to end"
-        ) from None
-    try:
+    with run_lock(run_dir, period):  # re-entrant: a quarterly run already holds it
         summary = RunSummary(period=period, run_dir=run_dir)
         manifest = Manifest(run_dir, period=period, as_of=as_of)
         if wanted is None:  # a full run: partners that left the network leave the manifest
@@ -186,7 +177,7 @@ def run(
             if not force and manifest.is_current(OVERVIEW_KEY, fp):
                 summary.overview = "skipped"
             else:
-                tasks.append((OVERVIEW_KEY, render_overview, (prepared.network, overview)))
+                tasks.append(_task(OVERVIEW_KEY, render_overview, prepared.network, overview, scheduler))
         for job in jobs:
             fp = report_fingerprint(context=card_ctx, bundle_path=job.bundle_path,
                                     parameters=job.parameters(period), title=job.title)
@@ -194,7 +185,7 @@ def run(
             if not force and manifest.is_current(job.partner_id, fp, pdf=card.pdf):
                 summary.skipped.append(job.partner_id)
             else:
-                tasks.append((job.partner_id, render_partner, (job, card)))
+                tasks.append(_task(job.partner_id, render_partner, job, card, scheduler))
         for key, _, _ in tasks:
             manifest.mark_pending(key, locale=locales[key], fingerprint=fingerprints[key])
         manifest.save()
@@ -207,6 +198,8 @@ def run(
                                  fresh_process=card.engine == "warm")
                 with bar, pool:
                     for key, result in pool.run(tasks):
+                        if isinstance(result, Shipped):  # rendered remotely: write its files here
+                            result = result.land(run_dir)
                         if not isinstance(result, ReportResult):  # the worker itself died
                             result = ReportResult(
                                 partner_id=None if key == OVERVIEW_KEY else key, status="failed",
@@ -221,10 +214,21 @@ def run(
             manifest.save()
             write_index(run_dir, rendered={key for key, _, _ in tasks},
                         names={job.partner_id: job.name for job in prepared.partners})
-    finally:
-        lock.release()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _task(key: str, fn, job, settings: RenderSettings, scheduler: str | None):
+    """One unit of work: locally ``fn(job, settings)``; on a Dask cluster the bundle travels as
+    bytes and the outputs come back as bytes (:func:`~.execute.render_shipped`): workers need
+    not see the run folder."""
+    if not scheduler:
+        return key, fn, (job, settings)
+    try:
+        data = Path(job.bundle_path).read_bytes()
+    except OSError:  # reported by the render itself, as locally ("bundle not found")
+        return key, fn, (job, settings)
+    return key, render_shipped, (fn, job, settings, data)
 
 
 def _tally(summary: RunSummary, key: str, result: ReportResult) -> None:

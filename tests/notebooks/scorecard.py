@@ -50,6 +50,14 @@ print("error to stderr", os.getcwd(), file=sys.stderr)
 
 # %%
 bundle = json.loads(Path(bundle_path).read_text())
+# Crash probes (tests/test_render.py): the process running this notebook kills itself with SIGKILL,
+# every time ("kill") or only the first time, when the marker file does not exist yet ("kill_once").
+if bundle.get("kill") or (bundle.get("kill_once") and not Path(bundle["kill_once"]).exists()):
+    import signal
+
+    if bundle.get("kill_once"):
+        Path(bundle["kill_once"]).write_text(partner_id)
+    os.kill(os.getpid(), signal.SIGKILL)
 if bundle.get("fail"):
     raise ValueError(f"bundle of {partner_id} asks this cell to fail")
 

@@ -78,7 +78,6 @@ def _quarter_figures(deals: pd.DataFrame, partner: str) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs minimum-data branch", strict=False)
 def test_validate_kpis_render_three_partners(tmp_path):
     params = load_params(RUN, {"output_dir": str(tmp_path / "out"),
                                "render": {"pdf": False, "partners": THREE, "workers": 2}})

@@ -270,18 +270,20 @@ HEADLINE: tuple[str, ...] = tuple(m.key for m in _CATALOG if m.headline)
 KEY_COLUMNS = ("partner_id", "period", "window", "period_start", "period_end", "status")
 
 
-def unavailable(provided) -> dict[str, str]:
-    """The measures whose inputs the data lacks: key → reason ("sales.cost not provided").
+def lacking(key: str, provided) -> str | None:
+    """Why measure ``key`` cannot be computed ("sales.cost not provided"), None when it can.
 
     ``provided(name)`` tells whether an input (``"table"`` or ``"table.column"``) was provided
-    (:meth:`channel_analysis.dataset.Dataset.provided`). A measure is unavailable when any of its
-    :attr:`Measure.needs` has none of its alternatives provided."""
-    out = {}
-    for m in _CATALOG:
-        lacking = [need for need in m.needs if not any(provided(alt) for alt in need.split("|"))]
-        if lacking:
-            out[m.key] = ", ".join(" or ".join(need.split("|")) for need in lacking) + " not provided"
-    return out
+    (:meth:`channel_analysis.dataset.Dataset.provided`). A measure cannot be computed when any of
+    its :attr:`Measure.needs` has none of its alternatives (``"a|b"``) provided."""
+    missing = [need for need in get(key).needs if not any(provided(alt) for alt in need.split("|"))]
+    return ", ".join(" or ".join(need.split("|")) for need in missing) + " not provided" if missing else None
+
+
+def unavailable(provided) -> dict[str, str]:
+    """The measures whose inputs the data lacks: key → reason (see :func:`lacking`)."""
+    reasons = {m.key: lacking(m.key, provided) for m in _CATALOG}
+    return {key: why for key, why in reasons.items() if why}
 
 
 def get(key: str) -> Measure:

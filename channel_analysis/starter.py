@@ -172,29 +172,18 @@ def _uses(table: str) -> dict[str, list[str]]:
     return {name: list((col.metadata or {}).get("kpis", [])) for name, col in schema.columns.items()}
 
 
-def _feeds(entry: str, key: str) -> bool:
-    """Does a column documented as used by ``entry`` feed KPI column ``key``?"""
-    return entry == key or key.startswith(entry + "_") or entry in key.split("_")
-
-
-def criterion_inputs(key: str) -> list[tuple[str, str]]:
-    """(table, column) pairs the schema documents as inputs of KPI column ``key`` (a leading '-',
-    lower is better, is ignored)."""
-    key = key.lstrip("-").strip()
-    return [(table, col) for table in TABLES for col, uses in _uses(table).items()
-            if any(_feeds(u, key) for u in uses)]
-
-
 def why_not(key: str, found: Inspection) -> str | None:
-    """Why KPI column ``key`` cannot be computed from the extract (None: it can): a missing input,
-    or (a comparison with an earlier period) too few quarters."""
-    inputs = criterion_inputs(key)
-    if not inputs:
-        return "its inputs are not documented in the schema"
-    missing = [f"{t}.{c}" for t, c in inputs if not found.has(t, c)]
+    """Why KPI column ``key`` cannot be computed from the extract (None: it can): an input its
+    measure declares (:attr:`channel_analysis.measures.Measure.needs`) that the extract lacks, or
+    (a comparison with an earlier period) too few quarters. A leading '-' (lower is better) is
+    ignored."""
+    key = key.lstrip("-").strip()
+    if key not in measures.MEASURES:
+        return "not a measure of the catalog (docs/kpis.md)"
+    missing = measures.lacking(key, lambda name: found.has(*name.split(".", 1)))
     if missing:
-        return "no " + ", ".join(missing)
-    compares = {"growth", "yoy", "prev"} & set(key.lstrip("-").split("_"))
+        return missing
+    compares = {"growth", "yoy", "prev"} & set(key.split("_"))
     if compares and found.quarters() < GROWTH_QUARTERS:
         return (f"over four quarters it compares with the four before: needs {GROWTH_QUARTERS} "
                 f"quarters, the extract has {found.quarters()}")
@@ -382,7 +371,7 @@ def _tables_comment(found: Inspection) -> list[str]:
             for col, col_kpis in uses.items():
                 if (name, col) not in found.filled and col_kpis:
                     lines += _wrap(f"no {col}: not available: {', '.join(col_kpis)}", "#     ")
-    kpis = [m.key for m in measures.MEASURES.values() if m.table == "kpis" and criterion_inputs(m.key)]
+    kpis = [m.key for m in measures.MEASURES.values() if m.table == "kpis"]
     have = [k for k in kpis if criterion_available(k, found)]
     lines += _wrap("KPIs the extract allows (measure catalog, docs/kpis.md): " + (", ".join(have) or "none"))
     lines += _wrap("KPIs reported as not available: " + ("; ".join(

@@ -115,7 +115,9 @@ def test_init_on_a_crm_export_fits_the_run_file_to_it(tmp_path):
     assert written["tiers"]["levels"] == [{"name": "Registered", "criteria": {}}]
     weights = written["segmentation"]["weights"]
     assert weights and "revenue" not in weights and "certified_reps" not in weights
-    assert set(weights) <= {"win_rate_shrunk", "-sales_cycle_median_days"}
+    # the measures the catalog benchmarks whose declared inputs (Measure.needs) the export has
+    assert set(weights) <= {"win_rate_shrunk", "-sales_cycle_median_days", "deal_size_median"}
+    assert "deal_size_median" in weights  # opportunities.amount is there (won deals)
     text = path.read_text(encoding="utf-8")
     assert "#   sales: absent (not available: revenue," in text  # one activity table is enough
     assert "#   trainings: absent (not available: certified_reps, trainings_completed)" in text

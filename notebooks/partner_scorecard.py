@@ -18,18 +18,33 @@
 # from `channel_analysis.scorecard` through gettext, so the report shows in the partner's language;
 # this cell (tagged `remove-cell`) is for readers of the notebook only. Each cell below is one call:
 # the package computes, formats and escapes; the notebook only lays the report out.
+#
+# In JupyterLab (`make lab`) the notebook runs as it is, before any quarterly run: when the bundle
+# does not exist yet, the first cell prepares it from `run_file` (the sample's by default) and says
+# so. The blocks show as on the partner's page (the cell below the parameters loads the page's
+# styles), and every table block holds its content: `report.stale_deals().frame` is a DataFrame,
+# `.styler()` a pandas Styler of it (see docs/api.md).
 
 # %% tags=["parameters"]
 partner_id: str = "P0001"
 period: str = "2026Q3"
 bundle_path: str = "../reports/2026Q3/.work/partners/P0001.bundle"
 locale: str = "en"
+# JupyterLab only: the run file to prepare the bundle from when bundle_path does not exist (None: the sample's)
+run_file: str | None = None
+
+# %% tags=["remove-cell"]
+# the page's styles for JupyterLab (the rendered page has them from its template; this cell is not in it)
+import channel_analysis.blocks
+
+channel_analysis.blocks.lab_stylesheet()
 
 # %%
-import channel_analysis.bundle
+import channel_analysis.api
 import channel_analysis.scorecard
 
-bundle = channel_analysis.bundle.load(bundle_path)
+# the partner's bundle from the quarterly run; before any run, prepared from run_file (a line says so)
+bundle = channel_analysis.api.partner_bundle(bundle_path, partner_id, period, run_file=run_file)
 
 # %%
 # the report object: this partner's bundle, in the report's language

@@ -24,11 +24,11 @@
 # docs/exports.md and docs/kpis.md.
 
 # %% tags=["parameters"]
-# the run file (None: the sample's params/sample.yaml) and, optionally, a data source overriding its data.source
-run_file: str | None = None
-data: str | None = None
+run_file = None  # the run file (a path); None: the sample's, params/sample.yaml
+data = None  # a data source overriding the run file's data.source (a folder, a .duckdb file, a URL)
 
 # %%
+# %matplotlib inline
 import channel_analysis.api
 import channel_analysis.plots
 

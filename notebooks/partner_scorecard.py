@@ -30,8 +30,7 @@ partner_id: str = "P0001"
 period: str = "2026Q3"
 bundle_path: str = "../reports/2026Q3/.work/partners/P0001.bundle"
 locale: str = "en"
-# JupyterLab only: the run file to prepare the bundle from when bundle_path does not exist (None: the sample's)
-run_file: str | None = None
+run_file = None  # JupyterLab: the run file to prepare the bundle from when bundle_path does not exist (None: the sample's)
 
 # %% tags=["remove-cell"]
 # the page's styles for JupyterLab (the rendered page has them from its template; this cell is not in it)

@@ -27,16 +27,17 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from . import build, bundle, delivery, exports, quarter, starter, validation
-from .bundle import BundleError, NetworkBundle, PartnerBundle
+from . import build, delivery, exports, quarter, starter, validation
+from .bundle import BundleError, NetworkBundle
 from .dataset import Dataset, load_dataset
 from .delivery import DeliverySummary
 from .params import choose_run_file, data_override, deep_update, load_params, user_source
+from .render.jobs import PreparedRun
 from .render.runner import RunSummary
 
 __all__ = [
     "write_run_file", "load_run_file", "validate", "load", "statistics", "compute_quarter", "tables", "overview_tables",
-    "write_tables", "render", "deliver", "partner_bundle",
+    "write_tables", "render", "deliver", "prepare_bundle", "prepare_network_bundle",
 ]
 
 
@@ -132,26 +133,48 @@ def deliver(params: Mapping[str, Any], send: bool = False, *, yes: bool = False,
     return delivery.run(dict(params), send=send, yes=yes, resend=resend)
 
 
-def partner_bundle(bundle_path: str | Path, partner_id: str, period: str, *,
-                   run_file: str | Path | None = None) -> PartnerBundle:
-    """The bundle a scorecard reads: the file at ``bundle_path`` when it exists; else the
-    period's statistics and bundles are prepared from ``run_file`` (None: the sample's) as a
-    quarterly run prepares them, without rendering any page, and a line says so.
+def prepare_bundle(bundle_path: str | Path, partner_id: str, period: str, *,
+                   run_file: str | Path | None = None) -> Path:
+    """The bundle a scorecard notebook reads, prepared when missing: returns ``bundle_path`` when
+    the file exists; else the period's statistics, tables and bundles are prepared from
+    ``run_file`` (None: the sample's) as a quarterly run prepares them, without rendering any page
+    (:func:`channel_analysis.quarter.prepare`), and a line says so.
 
-    This is what lets ``notebooks/partner_scorecard.py`` run in JupyterLab before any
-    quarterly run. A partner the period does not report (e.g. churned) has no bundle: raises
-    :class:`~channel_analysis.bundle.BundleError` saying so.
+    This is what lets ``notebooks/partner_scorecard.py`` run in JupyterLab before any quarterly
+    run. Raises :class:`~channel_analysis.bundle.BundleError` when the partner is not reported in
+    the period (e.g. churned) or the run file writes its bundles elsewhere than ``bundle_path``.
     """
     path = Path(bundle_path)
     if path.is_file():
-        return bundle.load(path)
+        return path
+    prepared = _prepare(path, period, run_file)
+    job = next((j for j in prepared.partners if j.partner_id == str(partner_id)), None)
+    if job is None:
+        shown = ", ".join(j.partner_id for j in prepared.partners[:5])
+        raise BundleError(f"partner {partner_id} is not reported in {prepared.period} (not in the data, or not "
+                          f"active): set partner_id to a reported partner, e.g. {shown}")
+    return _expected(path, Path(job.bundle_path))
+
+
+def prepare_network_bundle(bundle_path: str | Path, period: str, *, run_file: str | Path | None = None) -> Path:
+    """The network overview's bundle, prepared when missing, as :func:`prepare_bundle` does for a
+    partner's (``notebooks/network_overview.py`` in JupyterLab before any quarterly run)."""
+    path = Path(bundle_path)
+    if path.is_file():
+        return path
+    return _expected(path, Path(_prepare(path, period, run_file).network.bundle_path))
+
+
+def _prepare(missing: Path, period: str, run_file: str | Path | None) -> PreparedRun:
     params = load_run_file(run_file, period=period)
     prepared = quarter.prepare(params)
-    job = next((j for j in prepared.partners if j.partner_id == str(partner_id)), None)
-    print(f"{path} did not exist: prepared the statistics and bundles of {prepared.period} from "
-          f"{choose_run_file(run_file)} (a quarterly run's first step, no page rendered) in "
-          f"{prepared.output_dir}")
-    if job is None:
-        raise BundleError(f"partner {partner_id} is not reported in {prepared.period} (not in the data, or not "
-                          f"active): choose one of {', '.join(j.partner_id for j in prepared.partners[:10])} …")
-    return bundle.load(job.bundle_path)
+    print(f"{missing} did not exist: prepared the statistics, tables and bundles of {prepared.period} from "
+          f"{choose_run_file(run_file)} (a quarterly run's first step, no page rendered) in {prepared.output_dir}")
+    return prepared
+
+
+def _expected(wanted: Path, written: Path) -> Path:
+    if wanted.resolve() != written.resolve():
+        raise BundleError(f"the run file writes this bundle to {written}, not to {wanted}: set bundle_path to "
+                          f"{written} (or output_dir in the run file)")
+    return written

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from channel_analysis import api, cli, sample
+from channel_analysis import api, bundle, cli, sample
+from channel_analysis.bundle import BundleError
 from channel_analysis.errors import ParamsError
 from channel_analysis.params import RUN_FILE_NAME, SAMPLE_RUN_FILE
 
@@ -81,20 +82,27 @@ def test_a_misspelled_override_is_an_error_naming_the_close_key():
 
 
 @pytest.mark.slow
-def test_partner_bundle_prepares_a_missing_bundle_and_says_so(tmp_path, capsys):
+def test_prepare_bundle_prepares_a_missing_bundle_once_and_says_so(tmp_path, capsys):
     data = tmp_path / "data"
     sample.write(sample.generate(partners=5, quarters=4, seed=2), data)
     run_file = tmp_path / "run.yaml"
     run_file.write_text(f"as_of: 2026-10-05\nperiod: 2026Q3\nhistory_quarters: 4\ndata:\n  source: {data}\n"
                         f"output_dir: {tmp_path / 'out'}\n", encoding="utf-8")
-    wanted = tmp_path / "out" / "2026Q3" / ".work" / "partners" / "P0002.bundle"
-    b = api.partner_bundle(wanted, "P0002", "2026Q3", run_file=run_file)
-    assert b.partner_id == "P0002" and wanted.is_file()
-    assert f"{wanted} did not exist: prepared the statistics and bundles of 2026Q3" in capsys.readouterr().out
-    again = api.partner_bundle(wanted, "P0002", "2026Q3", run_file=run_file)  # now read, not prepared
-    assert capsys.readouterr().out == "" and again.kpis.equals(b.kpis)
-    with pytest.raises(Exception, match="partner NOPE is not reported in 2026Q3"):
-        api.partner_bundle(wanted.with_name("NOPE.bundle"), "NOPE", "2026Q3", run_file=run_file)
+    work = tmp_path / "out" / "2026Q3" / ".work"
+    wanted = work / "partners" / "P0002.bundle"
+    assert api.prepare_bundle(wanted, "P0002", "2026Q3", run_file=run_file) == wanted
+    assert bundle.load(wanted).partner_id == "P0002"
+    assert f"{wanted} did not exist: prepared the statistics, tables and bundles of 2026Q3 from {run_file}" \
+        in capsys.readouterr().out
+    assert (tmp_path / "out" / "2026Q3" / "kpis" / "kpis.parquet").is_file()
+    before = wanted.stat().st_mtime_ns
+    assert api.prepare_bundle(wanted, "P0002", "2026Q3", run_file=run_file) == wanted  # there: kept as it is
+    assert capsys.readouterr().out == "" and wanted.stat().st_mtime_ns == before
+    assert api.prepare_network_bundle(work / "network.bundle", "2026Q3", run_file=run_file) == work / "network.bundle"
+    with pytest.raises(BundleError, match="partner NOPE is not reported in 2026Q3"):
+        api.prepare_bundle(work / "partners" / "NOPE.bundle", "NOPE", "2026Q3", run_file=run_file)
+    with pytest.raises(BundleError, match=f"set bundle_path to {wanted}"):
+        api.prepare_bundle(tmp_path / "elsewhere" / "P0002.bundle", "P0002", "2026Q3", run_file=run_file)
 
 
 def test_every_public_name_is_documented_in_docs_api():

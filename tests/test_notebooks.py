@@ -13,10 +13,10 @@ from test_scorecard import _execute, _html_outputs, _no_code_logic
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def run_file(tmp_path_factory) -> Path:
+@pytest.fixture
+def run_file(tmp_path) -> Path:
     """A small sample network and its run file; its run folder (output_dir) does not exist."""
-    tmp = tmp_path_factory.mktemp("lab")
+    tmp = tmp_path / "lab"
     data = tmp / "data"
     sample.write(sample.generate(partners=6, quarters=6, seed=4), data)
     path = tmp / "run.yaml"
@@ -43,7 +43,7 @@ def test_the_scorecard_notebook_runs_before_any_quarterly_run_and_looks_like_the
     assert not _outputs(nb, "error")
     # it prepared what it needs, and said so
     assert bundle_path.is_file()
-    assert f"{bundle_path} did not exist: prepared the statistics and bundles of 2026Q3 from {run_file}" in _text(nb)
+    assert f"{bundle_path} did not exist: prepared the statistics, tables and bundles of 2026Q3 from {run_file}" in _text(nb)
     html = _html_outputs(nb)
     # the page's styles travel with the output, once, before the blocks they style
     assert html.count('<style class="ca-lab-style">') == 1
@@ -54,6 +54,16 @@ def test_the_scorecard_notebook_runs_before_any_quarterly_run_and_looks_like_the
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
             _no_code_logic(cell.source)
+
+
+def test_the_overview_notebook_runs_before_any_quarterly_run(run_file, tmp_path):
+    bundle_path = run_file.parent / "out" / "2026Q3" / ".work" / "network.bundle"
+    nb = _execute("network_overview.py", tmp_path, {"period": "2026Q3", "bundle_path": str(bundle_path),
+                                                           "locale": "en", "run_file": str(run_file)})
+    assert not _outputs(nb, "error") and bundle_path.is_file()
+    assert f"{bundle_path} did not exist: prepared" in _text(nb)
+    html = _html_outputs(nb)
+    assert html.count('<style class="ca-lab-style">') == 1 and '<h2 class="ca-section-title">Partners at risk</h2>' in html
 
 
 def test_the_exploration_notebook_shows_frames_and_figures_in_a_kernel(run_file, tmp_path):

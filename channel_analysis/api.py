@@ -22,6 +22,7 @@ Nothing here computes anything itself: each function calls the module that owns 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -120,9 +121,9 @@ def render(params: Mapping[str, Any], partners: Sequence[str] | None = None, *, 
     scorecards of ``partners`` (None: the run file's ``render.partners``, else every reported
     partner) and the network overview; returns the run's summary (``summary.ok``,
     ``summary.manifest_path``, ``summary.format()``)."""
-    params = dict(params)
+    params = copy.deepcopy(dict(params))  # the caller's parameters stay as they are
     if partners is not None:
-        params = deep_update(dict(params), {"render": {"partners": [str(p) for p in partners]}})
+        deep_update(params, {"render": {"partners": [str(p) for p in partners]}})
     return quarter.run(params, force=force, progress=False)
 
 

@@ -7,6 +7,10 @@ and nbconvert copies it into the report unchanged. Blocks are plain, semantic HT
 for screens up to 600 CSS px wide (phones: text stays legible) and one for wider screens and print. Every piece of data that reaches markup
 (partner names, categories, stage names, any text) is escaped here: ``Smith & Sons <Pro>`` shows as
 text, never as markup.
+
+In a notebook (JupyterLab) a table block is a :class:`Table`: it shows as the page's table and
+holds it as a DataFrame (``.frame``, ``.styler()``); :func:`lab_stylesheet` shows the page's styles
+there, so the blocks look as on the page.
 """
 
 from __future__ import annotations

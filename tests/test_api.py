@@ -40,6 +40,7 @@ def test_the_worked_example_of_docs_api_runs_as_written(tmp_path, monkeypatch, c
     pages = sorted(p.name for p in (run / "partners").glob("*.html"))
     assert pages == [f"{params['period']}_{pid}_scorecard.html" for pid in namespace["first_two"]]
     assert not list((run / "partners").glob("*.pdf"))
+    assert params["render"]["partners"] is None  # render(params, partners=…) left the caller's params alone
     assert (run / "network_overview.html").is_file() and (run / "outbox" / "outbox.csv").is_file()
     assert len(list((run / "outbox").glob("*.eml"))) >= 2
     # the scorecard's table is a DataFrame of the numbers the page shows

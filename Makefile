@@ -53,7 +53,7 @@ reports: $(NEEDS_DATA) ## the quarterly run: validate, compute, render every par
 email: $(STAMP) ## write each partner's email to reports/<period>/outbox/ (dry run; see README to send)
 	$(CLI) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS))
 
-lab: $(NEEDS_DATA) ## JupyterLab on notebooks/ (kernel "Python 3" = this project's .venv)
+lab: $(NEEDS_DATA) ## JupyterLab on notebooks/ (works before any run: the report notebooks prepare their bundles from the sample)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP) ## run the whole test suite

@@ -111,9 +111,11 @@ def plain_loop(prepared, n: int, workdir: Path) -> dict:
     """The anchor: papermill CLI, then jupyter nbconvert CLI, per partner, one after the other."""
     import jupytext
 
+    from channel_analysis.render.execute import read_notebook_text
+
     workdir.mkdir(parents=True, exist_ok=True)
     nb_path = workdir / "partner_scorecard.ipynb"
-    nb = jupytext.read(NOTEBOOK)
+    nb = read_notebook_text(NOTEBOOK.read_text(encoding="utf-8"))  # the cells a run executes (no Lab-only cell)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, nb_path)
     jobs = prepared.partners[:n]

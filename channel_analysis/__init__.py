@@ -36,6 +36,7 @@ Modules, one job each:
   delivery     emails the reports (outbox or SMTP), exactly once
   datadoc      generates docs/data-model.md from the schemas
   cli          the channel-analysis command
+  api          the Python API: each step of a run as one documented function (docs/api.md)
 """
 
 __version__ = "0.1.0"

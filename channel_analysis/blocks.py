@@ -7,6 +7,10 @@ and nbconvert copies it into the report unchanged. Blocks are plain, semantic HT
 for screens up to 600 CSS px wide (phones: text stays legible) and one for wider screens and print. Every piece of data that reaches markup
 (partner names, categories, stage names, any text) is escaped here: ``Smith & Sons <Pro>`` shows as
 text, never as markup.
+
+In a notebook (JupyterLab) a table block is a :class:`Table`: it shows as the page's table and
+holds it as a DataFrame (``.frame``, ``.styler()``); :func:`lab_stylesheet` shows the page's styles
+there, so the blocks look as on the page.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import base64
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
@@ -144,11 +150,57 @@ def sparkline(values: Sequence[float], label: str, width: int = 120, height: int
 
 
 _NUM = ' class="ca-num"'
+_DATA_VALUE = re.compile(r'data-value="([^"]*)"')
+
+
+def _cell_value(cell: Any) -> Any:
+    """The value behind a shown cell: the exact number of a tagged value (:func:`tagged`; NaN when
+    it has none), else the cell's text."""
+    if isinstance(cell, Html):
+        found = _DATA_VALUE.search(cell.markup)
+        if found:
+            return float(found.group(1)) if found.group(1) else math.nan
+        return cell.text
+    return cell
+
+
+class Table(Html):
+    """A table block: shows as the report's table (``_repr_html_``, the same markup as the page),
+    and holds its content for the analyst.
+
+    ``frame``: the table as a DataFrame, one column per shown column (named by its header), the
+    exact number behind every tagged value (:func:`tagged`) and the text of every other cell;
+    ``shown``: the same cells as the page shows them (text); :meth:`styler`: a pandas Styler of
+    ``frame`` that displays the page's texts (``styler().data`` is ``frame``).
+    """
+
+    __slots__ = ("frame", "shown", "caption")
+
+    def __init__(self, markup: str, frame: pd.DataFrame, shown: pd.DataFrame, caption: str):
+        super().__init__(markup)
+        self.frame = frame
+        self.shown = shown
+        self.caption = caption
+
+    def styler(self):
+        """``frame`` styled as the page shows it: each cell displays its formatted text, the
+        caption above, no index; sort or filter ``frame`` and style the result again."""
+        if not self.frame.columns.is_unique:
+            return self.shown.style.hide(axis="index").set_caption(self.caption)
+        texts = {col: dict(zip(map(_key, self.frame[col]), self.shown[col])) for col in self.frame.columns}
+        formats = {col: (lambda v, m=texts[col]: m.get(_key(v), "" if v is None else str(v))) for col in texts}
+        return (self.frame.style.format(formats).hide(axis="index").set_caption(self.caption)
+                .set_table_attributes('class="ca-table"'))
+
+
+def _key(value: Any) -> Any:
+    """A dictionary key for a cell value (every NaN the same key)."""
+    return "__nan__" if isinstance(value, float) and value != value else value
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, bool]], caption: str,
-          notes: Iterable[Html] = (), grid: bool = False) -> Html:
-    """A table of already formatted cells.
+          notes: Iterable[Html] = (), grid: bool = False) -> Table:
+    """A table of already formatted cells (a :class:`Table`: shows as HTML, holds its DataFrame).
 
     ``columns`` lists (column in ``frame``, header label, numeric?) in display order; numeric cells
     are right-aligned. The caption is the sentence saying what the table shows. ``grid``: internal
@@ -157,18 +209,24 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, bool]], caption
     head = "".join(
         f'<th scope="col"{_NUM if num else ""}>{esc(label)}</th>' for _, label, num in columns
     )
+    records = list(frame[[c for c, _, _ in columns]].itertuples(index=False, name=None))
     rows = []
-    for record in frame[[c for c, _, _ in columns]].itertuples(index=False, name=None):
+    for record in records:
         cells = "".join(
             f'<td{_NUM if num else ""}>{esc(v)}</td>' for v, (_, _, num) in zip(record, columns)
         )
         rows.append(f"<tr>{cells}</tr>")
     body = "".join(rows)
     extra = "".join(str(n) for n in notes)
-    return Html(
+    labels = [label for _, label, _ in columns]
+    values = pd.DataFrame([[_cell_value(v) for v in r] for r in records], columns=labels)
+    shown = pd.DataFrame([[v.text if isinstance(v, Html) else ("" if v is None else str(v)) for v in r]
+                          for r in records], columns=labels)
+    return Table(
         f'<figure class="ca-figure ca-table-figure"><figcaption class="ca-caption">{esc(caption)}</figcaption>'
         f'<div class="ca-scroll"><table class="ca-table{" ca-grid" if grid else ""}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>{extra}</figure>"
+        f"<tbody>{body}</tbody></table></div>{extra}</figure>",
+        values.infer_objects(), shown, str(caption),
     )
 
 
@@ -293,3 +351,48 @@ def grid_script(filter_label: str) -> Html:
     """The inline script that makes ``table.ca-grid`` sortable and filterable (internal pages)."""
     label = json.dumps(str(filter_label)).replace("</", "<\\/")
     return Html(f"<script>var FILTER = {label};{_GRID_JS}</script>")
+
+
+#: The report's stylesheet, shipped with the nbconvert template that renders the pages.
+STYLESHEET = ("templates", "scorecard", "static", "report.css")
+_PAGE_ONLY = re.compile(r"^\s*(@page|@media\s+print)")
+
+
+def lab_stylesheet() -> Html:
+    """The report's styles as a ``<style>`` block for a notebook (JupyterLab): a cell showing it
+    makes every block below look as on the page (tiles, badges, tables, notes, figures).
+
+    Only the rules of the report's own ``ca-`` classes (and its colour variables) are kept: the
+    page-wide rules of the stylesheet (body, headings, JupyterLab's cell classes, print) would
+    restyle JupyterLab itself. The rendered pages carry the whole stylesheet through the template.
+    """
+    css = resources.files("channel_analysis").joinpath(*STYLESHEET).read_text(encoding="utf-8")
+    return Html(f'<style class="ca-lab-style">{_ca_rules(css)}</style>')
+
+
+def _ca_rules(css: str) -> str:
+    """The rules of ``css`` whose selectors name a ``ca-`` class (selector lists cut down to those;
+    not ``body.ca-report``), plus ``:root`` (the colour variables); ``@media`` blocks other than print filtered the same way."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    out, depth, start, head = [], 0, 0, ""
+    for i, ch in enumerate(css):
+        if ch == "{":
+            if depth == 0:
+                head, start = css[start:i].strip(), i + 1
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                body = css[start:i]
+                if head.startswith("@media") and not _PAGE_ONLY.match(head):
+                    inner = _ca_rules(body)
+                    if inner:
+                        out.append(f"{head}{{{inner}}}")
+                elif not head.startswith("@"):
+                    kept = [sel.strip() for sel in head.split(",")
+                            if ("ca-" in sel and not sel.strip().startswith(("body", "html")))
+                            or sel.strip() == ":root"]
+                    if kept:
+                        out.append(f"{', '.join(kept)}{{{body.strip()}}}")
+                start = i + 1
+    return "\n".join(out)

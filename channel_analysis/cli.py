@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import ChannelAnalysisError, ParamsError
+from .errors import ChannelAnalysisError
 from .files import is_url
-from .params import (PROJECT_ROOT, RUN_FILE_NAME, SAMPLE_RUN_FILE, load_params, parse_assignment,
-                     read_run_file, run_file_for)
+from .params import (PROJECT_ROOT, RUN_FILE_NAME, SAMPLE_RUN_FILE, choose_run_file, data_override, deep_update,
+                     load_params, parse_assignment, read_run_file, run_file_for, user_source)
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, period: bool = True) -> None:
@@ -32,20 +32,9 @@ def _add_run_options(p: argparse.ArgumentParser, *, period: bool = True) -> None
 
 
 def _run_file(args: argparse.Namespace) -> Path:
-    """The run file: --params; else, given --data, the one next to the data (never the sample's
-    dates for the user's data); else the sample's."""
-    if args.params is not None:
-        return args.params
-    if not args.data:
-        return SAMPLE_RUN_FILE
-    candidate = run_file_for(args.data)
-    if candidate.is_file():
-        return candidate
-    raise ParamsError(
-        f"no run file for {args.data}: {candidate} does not exist. Write one from the data with "
-        f"`channel-analysis init --data {args.data}` (it finds as_of, the period, the currency and "
-        "the pipeline stages), check it, and run again; or pass --params RUN_FILE"
-    )
+    """The run file: --params; else, given --data, the one next to the data; else the sample's
+    (:func:`channel_analysis.params.choose_run_file`)."""
+    return choose_run_file(args.params, args.data)
 
 
 def _origin(args: argparse.Namespace, key: str, option: str) -> str:
@@ -74,30 +63,20 @@ def _params_from(args: argparse.Namespace) -> dict:
     run_file = _run_file(args)
     overrides: dict = {}
     for text in args.assignments:
-        _deep_update(overrides, parse_assignment(text))
+        deep_update(overrides, parse_assignment(text))
     if args.data:  # a path on the command line is relative to where the user is
-        source = args.data if is_url(args.data) else str(Path(args.data).expanduser().resolve())
-        _deep_update(overrides, {"data": {"source": source}})
+        deep_update(overrides, data_override(args.data))
     if args.as_of:
         overrides["as_of"] = args.as_of
     if getattr(args, "period", None):
         overrides["period"] = args.period
     if getattr(args, "partners", None):
-        _deep_update(overrides, {"render": {"partners": _split_ids(args.partners)}})
+        deep_update(overrides, {"render": {"partners": _split_ids(args.partners)}})
     if getattr(args, "workers", None) is not None:
-        _deep_update(overrides, {"render": {"workers": args.workers}})
+        deep_update(overrides, {"render": {"workers": args.workers}})
     params = load_params(run_file, overrides)
     print(_provenance(args, run_file, params), flush=True)
     return params
-
-
-def _deep_update(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def _split_ids(text: str) -> list[str]:
@@ -175,7 +154,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from . import starter
 
-    source = args.data if is_url(args.data) else str(Path(args.data).expanduser().resolve())
+    source = user_source(args.data)
     mapping = [Path(f).expanduser().resolve() for f in args.mapping]
     path, found = starter.write(source, args.out, mapping=mapping, force=args.force, progress=True)
     present = [name for name in found.tables if found.has(name)]

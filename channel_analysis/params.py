@@ -222,3 +222,47 @@ def load_params(
     if overrides:
         params = merge(params, overrides, source="command line")
     return finalize(params, root=root)
+
+
+# --- choosing and overriding a run file (shared by the command line and channel_analysis.api) ----
+
+def choose_run_file(run_file: str | Path | None, data: str | Path | None = None) -> Path:
+    """The run file a run uses: ``run_file`` when given; else, given ``data``, the one next to the
+    data (:func:`run_file_for`: the sample's dates are never used for the user's data); else the
+    sample's (:data:`SAMPLE_RUN_FILE`). A missing run file next to the data is an error saying to
+    write it with ``channel-analysis init``."""
+    if run_file is not None:
+        return Path(run_file)
+    if not data:
+        return SAMPLE_RUN_FILE
+    candidate = run_file_for(data)
+    if candidate.is_file():
+        return candidate
+    raise ParamsError(
+        f"no run file for {data}: {candidate} does not exist. Write one from the data with "
+        f"`channel-analysis init --data {data}` (it finds as_of, the period, the currency and "
+        "the pipeline stages), check it, and run again; or name a run file (--params RUN_FILE)"
+    )
+
+
+def user_source(data: str | Path) -> str:
+    """A source given by the user: a path resolved against the current folder (where the user
+    is), a database URL kept as it is."""
+    text = str(data)
+    return text if is_url(text) else str(Path(text).expanduser().resolve())
+
+
+def data_override(data: str | Path) -> dict:
+    """``{"data": {"source": …}}`` for a source given by the user (:func:`user_source`)."""
+    return {"data": {"source": user_source(data)}}
+
+
+def deep_update(base: dict, extra: Mapping) -> dict:
+    """``extra`` merged into ``base`` in place (nested mappings merged key by key), unchecked:
+    :func:`load_params` checks the result."""
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
+    return base

@@ -16,12 +16,23 @@
 # `make reports` executes this notebook once per run with papermill and renders it to HTML without
 # the code, in the channel team's language (`locale.network`). Each cell below is one call to
 # `channel_analysis.overview`, which reads the precomputed network bundle and formats every table
-# and figure; this cell (tagged `remove-cell`) is for readers of the notebook only.
+# and figure; this cell (tagged `remove-cell`) is for readers of the notebook only. In JupyterLab the
+# cell tagged `lab` (a quarterly run never executes it) prepares the bundle from `run_file` when no
+# run wrote it yet, and shows the page's styles.
 
 # %% tags=["parameters"]
 period: str = "2026Q3"
 bundle_path: str = "../reports/2026Q3/.work/network.bundle"
 locale: str = "en"
+run_file = None  # JupyterLab: the run file to prepare the bundle from when bundle_path does not exist (None: the sample's)
+
+# %% tags=["lab"]
+# JupyterLab only (a quarterly run skips this cell): the bundle, prepared if no run wrote it yet; the page's styles
+import channel_analysis.api
+import channel_analysis.blocks
+
+channel_analysis.api.prepare_network_bundle(bundle_path, period, run_file=run_file)
+channel_analysis.blocks.lab_stylesheet()
 
 # %%
 import channel_analysis.bundle

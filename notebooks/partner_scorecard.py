@@ -18,12 +18,27 @@
 # from `channel_analysis.scorecard` through gettext, so the report shows in the partner's language;
 # this cell (tagged `remove-cell`) is for readers of the notebook only. Each cell below is one call:
 # the package computes, formats and escapes; the notebook only lays the report out.
+#
+# In JupyterLab (`make lab`) the notebook runs as it is, before any quarterly run: the cell tagged
+# `lab` (JupyterLab only: a quarterly run never executes it) prepares the bundle from `run_file`
+# (the sample's by default) when the run has not written it yet, and says so; it also shows the
+# page's styles, so the blocks below look as on the partner's page. Every table block holds its
+# content: `report.deals().frame` is a DataFrame, `.styler()` a pandas Styler of it (docs/api.md).
 
 # %% tags=["parameters"]
 partner_id: str = "P0001"
 period: str = "2026Q3"
 bundle_path: str = "../reports/2026Q3/.work/partners/P0001.bundle"
 locale: str = "en"
+run_file = None  # JupyterLab: the run file to prepare the bundle from when bundle_path does not exist (None: the sample's)
+
+# %% tags=["lab"]
+# JupyterLab only (a quarterly run skips this cell): the bundle, prepared if no run wrote it yet; the page's styles
+import channel_analysis.api
+import channel_analysis.blocks
+
+channel_analysis.api.prepare_bundle(bundle_path, partner_id, period, run_file=run_file)
+channel_analysis.blocks.lab_stylesheet()
 
 # %%
 import channel_analysis.bundle

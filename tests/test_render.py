@@ -519,3 +519,17 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_run_never_executes_the_notebooks_jupyterlab_only_cells():
+    from channel_analysis.render.execute import LAB_ONLY_TAG, read_notebook_text
+    from channel_analysis.render.runner import OVERVIEW_NOTEBOOK, SCORECARD_NOTEBOOK
+
+    text = '# %% tags=["parameters"]\nx = 1\n\n# %% tags=["lab"]\nraise SystemExit\n\n# %%\ny = x + 1\n'
+    assert [c.source for c in read_notebook_text(text).cells] == ["x = 1", "y = x + 1"]
+    for path in (SCORECARD_NOTEBOOK, OVERVIEW_NOTEBOOK):
+        source = path.read_text(encoding="utf-8")
+        assert f'tags=["{LAB_ONLY_TAG}"]' in source  # each has one: it prepares its bundle in Lab
+        run = "\n".join(c.source for c in read_notebook_text(source).cells)
+        # what a run executes: no statistics imported, no styles shown (the template has them)
+        assert "channel_analysis.api" not in run and "lab_stylesheet" not in run

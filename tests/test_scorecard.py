@@ -384,3 +384,37 @@ def test_issue12_texts_render_in_every_language(locale):
     assert "ca-partial" in parts["header"]
     for name, markup in parts.items():  # (an English page has no leftovers to look for)
         assert locale == "en" or audit.english_leftovers(audit.visible_text(markup), language) == [], (locale, name)
+
+
+# ---- tables as DataFrames, styles in a notebook ---------------------------------------------
+
+def test_a_table_block_holds_the_numbers_it_shows_and_a_styler_of_them():
+    sc = Scorecard(partner_bundle(), locale="en")
+    deals = sc.deals()
+    assert isinstance(deals, blocks.Table)
+    frame = deals.frame.set_index("Measure")
+    label = sc.measure_label("deals_won").rstrip(" *")
+    row = next(r for r in frame.index if r.rstrip(" *") == label)
+    for window, header in (("quarter", "This quarter"), ("ytd", "Year to date"), ("t4q", "Last 4 quarters")):
+        expected = sc.kpi("deals_won", window)
+        assert frame.loc[row, header] == expected or (np.isnan(expected) and np.isnan(frame.loc[row, header]))
+    styled = deals.styler()
+    assert styled.data is deals.frame
+    html = styled.to_html()
+    for text in deals.shown["This quarter"]:  # the Styler shows the page's texts, not raw floats
+        assert f">{blocks.esc(text)}</td>" in html
+    # sorting the frame is the analyst's: the block's own markup is unchanged
+    before = deals.markup
+    deals.frame.sort_values("Measure")
+    assert deals.markup == before and 'class="ca-table"' in before
+
+
+def test_the_lab_stylesheet_styles_the_blocks_and_leaves_jupyterlab_alone():
+    css = blocks.lab_stylesheet().markup
+    assert css.startswith('<style class="ca-lab-style">') and css.endswith("</style>")
+    for rule in (".ca-tile.ca-green{", ".ca-badge.ca-red{", "table.ca-table th{", ".ca-note{"):
+        assert rule in css, rule
+    assert "--ca-green:" in css  # the colour variables the rules use
+    # rules that would restyle JupyterLab itself (page-wide, its cell classes, print) are left out
+    assert ".jp-" not in css and "body" not in css and "@page" not in css and "@media print" not in css
+    assert not re.search(r"(^|\})\s*(h1|h2|a|\*)[\s,{]", css)

@@ -59,9 +59,15 @@ def failed_relpath(name: str) -> str:
     return f"failed/{safe_name(name)}.ipynb"
 
 
+#: Cells tagged so are for JupyterLab only: a run never executes them (the scorecard's cell that
+#: prepares its bundle before any quarterly run and shows the page's styles in Lab).
+LAB_ONLY_TAG = "lab"
+
+
 def read_notebook_text(text: str) -> nbformat.NotebookNode:
-    """A notebook from jupytext py:percent text (in memory, nothing written); a fresh copy each
-    call, parsed once per process (the warm server parses the project's notebooks before forking)."""
+    """A notebook from jupytext py:percent text (in memory, nothing written), without its
+    JupyterLab-only cells (:data:`LAB_ONLY_TAG`); a fresh copy each call, parsed once per process
+    (the warm server parses the project's notebooks before forking)."""
     return copy.deepcopy(_parse(text))
 
 
@@ -69,7 +75,9 @@ def read_notebook_text(text: str) -> nbformat.NotebookNode:
 def _parse(text: str) -> nbformat.NotebookNode:
     import jupytext
 
-    return jupytext.reads(text, fmt="py:percent")
+    nb = jupytext.reads(text, fmt="py:percent")
+    nb.cells = [cell for cell in nb.cells if LAB_ONLY_TAG not in cell.metadata.get("tags", [])]
+    return nb
 
 
 def short_error(exc: BaseException) -> str:

@@ -298,7 +298,7 @@ def read_tables(
             if not is_query(ref) and not reader.has(ref):
                 raise DataSourceError(
                     f"data.tables.{name} = {ref!r}: no such table in "
-                    f"{describe(source)}. It has: {', '.join(sorted(reader.names())) or 'nothing'}"
+                    f"{describe(source)}. It has: {', '.join(sorted(reader.names(ref))) or 'nothing'}"
                 )
         out: dict[str, pd.DataFrame] = {}
         bar = _progress(todo, progress, describe(source))
@@ -370,7 +370,7 @@ class _FolderReader:
                 )
             self.files[path.stem] = path
 
-    def names(self) -> list[str]:
+    def names(self, ref: str = "") -> list[str]:
         return [p.name for p in self.files.values()]
 
     def available(self) -> set[str]:
@@ -560,7 +560,7 @@ class _DuckdbReader:
             ) from None
         self._names = {name for _, name in rows} | {f"{schema}.{name}" for schema, name in rows}
 
-    def names(self) -> list[str]:
+    def names(self, ref: str = "") -> list[str]:
         return sorted(n for n in self._names if "." not in n)
 
     def available(self) -> set[str]:
@@ -607,8 +607,15 @@ class _SqlReader:
                 "server and the credentials"
             ) from None
 
-    def names(self) -> list[str]:
-        return sorted(self._names)
+    def names(self, ref: str = "") -> list[str]:
+        """The tables of the default schema, or (``ref`` naming a schema) of that schema."""
+        schema, _ = _split_schema(ref)
+        if schema is None:
+            return sorted(self._names)
+        try:
+            return [f"{schema}.{t}" for t in sorted(self.inspector.get_table_names(schema=schema))]
+        except Exception:  # noqa: BLE001 - no such schema
+            return []
 
     def available(self) -> set[str]:
         return {n for n in self._names if n in TABLES}

@@ -66,7 +66,7 @@ email: $(STAMP) ## write each partner's email to reports/<period>/outbox/ (dry r
 	$(CLI) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS))
 
 lab: $(NEEDS_DATA) ## JupyterLab on notebooks/ (kernel "Python 3" = this project's environment)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --LabApp.app_settings_dir=$(CURDIR)/jupyter/lab/settings notebooks/
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -19,10 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from jupyterlab_server.settings_utils import _get_overrides
 
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[1]
+#: what JupyterLab opens a .py file with (jupytext's viewer: the py:percent file as a notebook)
+VIEWER = ("@jupyterlab/docmanager-extension:plugin", "defaultViewers", "python")
 IGNORED = shutil.ignore_patterns(".git", ".venv", "reports", "data", "build", "dist", "*.egg-info",
                                  "__pycache__", ".pytest_cache", ".hypothesis", "benchmarks")
 
@@ -87,3 +90,19 @@ def test_sample_and_render_three_partners_from_the_wheel(installed, tmp_path):
     for report in manifest["reports"].values():
         page = (tmp_path / "reports" / "2026Q3" / report["output"]).read_text(encoding="utf-8")
         assert report["partner_id"] in page and "<style" in page
+
+
+def _python_viewer(settings_dir: Path) -> str | None:
+    """The default viewer of .py files JupyterLab reads from an app settings folder."""
+    overrides, error = _get_overrides(str(settings_dir))
+    assert not error, error
+    plugin, key, language = VIEWER
+    return overrides.get(plugin, {}).get(key, {}).get(language)
+
+
+def test_lab_opens_the_notebooks_as_notebooks_with_the_settings_shipped(installed):
+    bin_dir, _ = installed
+    # the installed package put its override into the environment's Lab settings
+    assert _python_viewer(bin_dir.parent / "share" / "jupyter" / "lab" / "settings") == "Jupytext Notebook"
+    # the checkout's own copy (`make lab` points Lab at it: an editable install skips data files)
+    assert _python_viewer(PROJECT / "jupyter" / "lab" / "settings") == "Jupytext Notebook"

@@ -42,8 +42,9 @@ they mean, an example value and the KPIs that use them (KPIs are defined in `doc
 
 `data.history_only: true` reads only the `sales` lines the statistics look at: from the first day
 of the quarter 7 quarters before the `history_quarters` window ending at `period` (plus lines
-without a date). In a database table the condition is the SQL query's `WHERE`, so older lines never
-leave the server; files, queries and mapped tables are filtered as read. A partner's first sale and
+without a date). In a database table whose `date` column has a date type the condition is the SQL
+query's `WHERE`, so older lines never leave the server; files, queries, text dates and mapped
+tables are filtered as read. A partner's first sale and
 the customers counted as new are then found within that span only.
 
 `data.tables` maps a table to another table (or file) name in the source, or to a SQL query, e.g.

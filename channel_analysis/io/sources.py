@@ -259,10 +259,11 @@ def read_tables(
     tables are still read; otherwise the first such problem raises.
 
     ``since`` maps a table to ``(date column, first date)``: only its rows dated from that day on
-    are kept (and those whose date is missing, which validation reports). In a database table
-    (a name, not a query, without a mapping that renames or reformats its columns) the condition
-    is the query's ``WHERE``, so the older rows are never transferred; a query, a mapped table, a
-    file or a DuckDB table is filtered as read (a query may hold its own condition).
+    are kept (and those whose date is missing or not a date, which validation reports). In a
+    database table (a name, not a query, without a mapping that renames or reformats its columns)
+    whose column has a date type, the condition is the query's ``WHERE``, so the older rows are
+    never transferred; anything else (a text column, a query, a mapped table, a file, a DuckDB
+    table) is filtered as read (a query may hold its own condition).
     """
     mapping = _check_mapping(tables)
     since = dict(since or {})
@@ -315,7 +316,7 @@ def read_tables(
                 if mapped:
                     frame, notes = mapping[name].apply(frame, file=attrs.get("file", name))
                     attrs["mapping_notes"] = notes
-                if name in since:
+                if name in since and not attrs.pop("since_applied", False):
                     frame = _since_filter(frame, *since[name]).reset_index(drop=True)
             except DataSourceError as exc:
                 if failures is None:
@@ -641,13 +642,15 @@ class _SqlReader:
                     schema, table = _split_schema(ref)
                     t = Table(table, MetaData(), schema=schema, autoload_with=conn)
                     query = select(t)
-                    if since is not None and since[0] in t.c:
-                        col = t.c[since[0]]
-                        dated = isinstance(col.type, (Date, DateTime))
-                        first = since[1].date() if dated else since[1].strftime("%Y-%m-%d")
-                        query = query.where(or_(col >= first, col.is_(None)))
                     dates = [c.name for c in t.c if isinstance(c.type, (Date, DateTime))]
+                    # only a date column is compared in SQL: text (which may hold a date
+                    # validation rejects) is filtered once read, keeping what is not a date
+                    pushed = since is not None and since[0] in dates
+                    if pushed:
+                        col = t.c[since[0]]
+                        query = query.where(or_(col >= since[1].to_pydatetime(), col.is_(None)))
                     frame = pd.read_sql_query(query, conn, parse_dates=dates)
+                    frame.attrs["since_applied"] = pushed
         except Exception as exc:  # noqa: BLE001
             raise DataSourceError(
                 f"{_safe_url(self.url)}: reading table {name} ({ref[:60]!r}) failed: "

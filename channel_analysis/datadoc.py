@@ -44,8 +44,8 @@ they mean, an example value and the KPIs that use them (KPIs are defined in `doc
 of the quarter 7 quarters before the `history_quarters` window ending at `period` (plus lines
 without a date). In a database table whose `date` column has a date type the condition is the SQL
 query's `WHERE`, so older lines never leave the server; files, queries, text dates and mapped
-tables are filtered as read. A partner's first sale and
-the customers counted as new are then found within that span only.
+tables are filtered as read. A partner's first sale and the customers counted as new are then
+found within that span only.
 
 `data.tables` maps a table to another table (or file) name in the source, or to a SQL query, e.g.
 `{{sales: "SELECT * FROM erp.invoice_lines WHERE invoice_date >= '2024-01-01'"}}`. In a folder, a

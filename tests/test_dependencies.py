@@ -88,5 +88,5 @@ def test_environment_yml_takes_every_dependency_from_conda_forge():
         name = CONDA_NAMES.get(canonicalize_name(req.name), canonicalize_name(req.name))
         assert name in listed, f"environment.yml lacks {name} (PyPI: {req.name})"
         if canonicalize_name(req.name) in RELIED_ON:  # the same bounds as pyproject.toml
-            assert str(req.specifier) in listed[name].replace(" ", "") or \
-                set(str(req.specifier).split(",")) == set(listed[name][len(name):].split(",")), listed[name]
+            bounds = set(listed[name][len(name):].replace(" ", "").split(","))
+            assert bounds == {str(s) for s in req.specifier}, f"environment.yml: {listed[name]}, pyproject: {req}"

@@ -1,12 +1,21 @@
 # channel-analysis — `make` alone lists the targets.
-# Every target creates .venv and installs the pinned environment on first use.
+# Every target installs the locked environment on first use: into the active virtualenv
+# ($VIRTUAL_ENV) or conda environment ($CONDA_PREFIX, not conda's base), else into .venv here.
 
 PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
+ifdef VIRTUAL_ENV
+  ENV_DIR := $(VIRTUAL_ENV)
+else ifneq ($(and $(CONDA_PREFIX),$(filter-out base,$(CONDA_DEFAULT_ENV))),)
+  ENV_DIR := $(CONDA_PREFIX)
+  CONDA   := 1
+else
+  ENV_DIR := .venv
+endif
+BIN    := $(ENV_DIR)/bin
 CLI    := $(BIN)/channel-analysis
 PARAMS ?= params/sample.yaml
-STAMP  := $(VENV)/.installed
+STAMP  := $(ENV_DIR)/.channel-analysis-installed
+LOCK   := requirements.lock
 # the sample dataset is generated on first use, only when the run file points at it
 NEEDS_DATA = $(STAMP) $(if $(filter params/sample.yaml,$(PARAMS)),data/sample/.complete)
 
@@ -19,17 +28,20 @@ RUN_ARGS = $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PART
 help: ## show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(STAMP): pyproject.toml $(LOCK)
+ifdef CONDA
+	@# a conda environment holds the dependencies from conda-forge (environment.yml): only the package here
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+else
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(ENV_DIR)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	@# JupyterLab opens the py:percent notebooks as notebooks (jupytext), not as text
-	@mkdir -p $(VENV)/share/jupyter/lab/settings
-	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
-	  > $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+endif
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the package with its pinned dependencies
+setup: $(STAMP) ## install the package and its locked dependencies (active venv / conda env, else .venv)
 
 data/sample/.complete: $(STAMP)
 	$(CLI) sample --out data/sample
@@ -54,7 +66,7 @@ email: $(STAMP) ## write each partner's email to reports/<period>/outbox/ (dry r
 	$(CLI) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(PARTNERS),--partners $(PARTNERS))
 
 lab: $(NEEDS_DATA) ## JupyterLab on notebooks/ (works before any run: the report notebooks prepare their bundles from the sample)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --LabApp.app_settings_dir=$(CURDIR)/jupyter/lab/settings notebooks/
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -79,13 +91,16 @@ catalog: $(STAMP) ## start a new language's catalog: make catalog LOCALE=de (the
 po-check: $(STAMP) ## check every catalog: complete, nothing fuzzy, placeholders kept
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_locale.py
 
-lock: ## re-resolve dependencies and rewrite constraints.txt (review the diff!)
+UV_VERSION := 0.13.8
+
+lock: ## re-resolve the dependencies into requirements.lock (every platform, with hashes; review the diff!)
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -e '.[dev]'
-	( echo '# Pinned versions for every install (make uses: pip install -c constraints.txt). Regenerate with `make lock`.'; \
-	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' ) > constraints.txt
+	.lock-venv/bin/pip install --quiet uv==$(UV_VERSION)
+	@# the versions in the current lock are kept where they still fit (uv prefers them)
+	.lock-venv/bin/uv pip compile pyproject.toml --extra dev --extra postgres --universal \
+	  --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
 	rm -rf .lock-venv
 
-clean: ## remove rendered reports, generated sample data and caches (keeps .venv)
+clean: ## remove rendered reports, generated sample data and caches (keeps the environment)
 	rm -rf reports/20* data/sample build .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +

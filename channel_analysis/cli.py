@@ -17,11 +17,16 @@ from .params import (PROJECT_ROOT, RUN_FILE_NAME, SAMPLE_RUN_FILE, choose_run_fi
                      load_params, parse_assignment, read_run_file, run_file_for, user_source)
 
 
+def _shown(path: Path) -> str:
+    """A path for help texts: relative to the project root when inside it."""
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def _add_run_options(p: argparse.ArgumentParser, *, period: bool = True) -> None:
     p.add_argument("--params", type=Path, default=None,
                    help="run file (YAML) merged over params/defaults.yaml [with --data: the "
                         f"{RUN_FILE_NAME} next to the data (see `channel-analysis init`); without: "
-                        f"{SAMPLE_RUN_FILE.relative_to(PROJECT_ROOT)}]")
+                        f"{_shown(SAMPLE_RUN_FILE)}]")
     p.add_argument("--data", help="input source overriding data.source: a folder of CSV/Parquet files, "
                                   "a .duckdb file or a SQLAlchemy URL")
     p.add_argument("--as-of", dest="as_of", help="the date the run describes (YYYY-MM-DD)")

@@ -38,8 +38,17 @@ they mean, an example value and the KPIs that use them (KPIs are defined in `doc
   dates are written `YYYY-MM-DD`, numbers with a dot as decimal separator and no thousands
   separator, true/false as `true`/`false`. An empty cell is a missing value;
 - a **DuckDB** database file (`*.duckdb`) with one table per input table;
-- a **SQLAlchemy URL** (`sqlite:///exports.db`, `postgresql://user@host/db`) with one table per
-  input table.
+- a **SQLAlchemy URL** (`sqlite:///exports.db`, `postgresql+psycopg://user@host/db`) with one table
+  per input table. The PostgreSQL driver is an extra: `pip install -e '.[postgres]'`; tables in
+  another schema than the default one are named `schema.table` in `data.tables`, e.g.
+  `{{partners: crm.partners, sales: erp.sales}}` (or `from: crm.partners` in a mapping).
+
+`data.history_only: true` reads only the `sales` lines the statistics look at: from the first day
+of the quarter 7 quarters before the `history_quarters` window ending at `period` (plus lines
+without a date). In a database table whose `date` column has a date type the condition is the SQL
+query's `WHERE`, so older lines never leave the server; files, queries, text dates and mapped
+tables are filtered as read. A partner's first sale and the customers counted as new are then
+found within that span only.
 
 `data.tables` maps a table to another table (or file) name in the source, or to a SQL query, e.g.
 `{{sales: "SELECT * FROM erp.invoice_lines WHERE invoice_date >= '2024-01-01'"}}`. In a folder, a

@@ -188,7 +188,8 @@ def load_dataset(params: dict, *, validate: bool = True, progress: bool = True) 
             for r in report.warnings.drop_duplicates(["table", "column", "fix"]).itertuples()
         )
     else:
-        raw = sources.read_tables(source, data.get("tables") or {}, progress=progress)
+        raw = sources.read_tables(source, data.get("tables") or {}, progress=progress,
+                                  since=validation.read_since(params))
         missing = [name for name, (_, required) in TABLES.items() if required and name not in raw]
         if missing:
             raise DataSourceError(f"{sources.describe(source)} has no table {', '.join(missing)} (required)")

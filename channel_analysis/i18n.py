@@ -41,8 +41,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from .resources import package_folder
+
 #: Folder of the catalogs: ``messages.pot`` and ``<lang>/LC_MESSAGES/messages.po``.
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = package_folder("locale")
 DOMAIN = "messages"
 #: The language of the message ids; the last fallback.
 DEFAULT_LOCALE = "en"

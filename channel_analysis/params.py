@@ -24,11 +24,11 @@ from . import periods
 from .errors import ParamsError
 from .files import is_url
 from .io.mapping import merge_fragments, parse_tables, read_fragment
+from .resources import PROJECT_ROOT, shipped
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS_FILE = PROJECT_ROOT / "params" / "defaults.yaml"
+DEFAULTS_FILE = shipped("defaults.yaml")
 #: The run file of the sample dataset: the default of a command given neither --params nor --data.
-SAMPLE_RUN_FILE = PROJECT_ROOT / "params" / "sample.yaml"
+SAMPLE_RUN_FILE = shipped("sample.yaml")
 #: The run file ``channel-analysis init`` writes next to an extract, and that a command given
 #: ``--data`` without ``--params`` uses (:func:`run_file_for`).
 RUN_FILE_NAME = "channel-analysis.yaml"

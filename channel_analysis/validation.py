@@ -1138,6 +1138,25 @@ def validate_tables(raw: dict[str, pd.DataFrame], params: dict, *,
     return ValidationReport(problems=out.frame(), tables=typed, source=source, files=files)
 
 
+#: ``data.history_only``: the tables read from a first date on (table → its date column). Only the
+#: large one; deals, leads and trainings stay whole (an open deal may be years old).
+WINDOWED = {"sales": "date"}
+#: Quarters before the history window that the KPIs still read: the trailing four quarters of the
+#: window's first quarter (3 before it), a year earlier (4 more) — :mod:`channel_analysis.kpis`.
+LOOKBACK_QUARTERS = 7
+
+
+def read_since(params: dict) -> dict[str, tuple[str, pd.Timestamp]]:
+    """``data.history_only``: table → (date column, first day read), for
+    :func:`channel_analysis.io.sources.read_tables`; empty when off (every row is read)."""
+    if not (params.get("data") or {}).get("history_only"):
+        return {}
+    fy = int(params.get("fiscal_year_start_month", 1))
+    back = int(params["history_quarters"]) - 1 + LOOKBACK_QUARTERS
+    first = periods.quarter_bounds(periods.shift(str(params["period"]), -back, fy), fy)[0]
+    return {table: (column, first) for table, column in WINDOWED.items()}
+
+
 def validate_source(params: dict, *, progress: bool = True) -> ValidationReport:
     """Read ``params["data"]["source"]`` (with ``data.tables``) and validate every table.
 
@@ -1151,6 +1170,7 @@ def validate_source(params: dict, *, progress: bool = True) -> ValidationReport:
     if not source:
         raise DataSourceError("data.source is not set: pass --data PATH or set data.source in the run file")
     failures: dict[str, str] = {}
-    raw = sources.read_tables(source, data.get("tables") or {}, progress=progress, failures=failures)
+    raw = sources.read_tables(source, data.get("tables") or {}, progress=progress, failures=failures,
+                              since=read_since(params))
     return validate_tables(raw, params, source=sources.describe(source), read_errors=failures)
 

@@ -302,3 +302,41 @@ def test_a_folder_named_like_a_file_of_no_table_is_ignored(tmp_path):
     failures: dict[str, str] = {}
     read_tables(str(tmp_path), failures=failures)
     assert failures == {}
+
+
+
+# --- since: a table read from a first date on ----------------------------------------------------
+
+FIRST = pd.Timestamp("2026-08-15")  # the tiny sales: S1 undated here, S2 2026-08-14, S3 08-20, S4 09-30
+
+
+def _undated_first_line():
+    sales = tiny_raw()["sales"]
+    sales.loc[0, "date"] = None  # an undated line stays: validation reports it
+    return sales
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "duckdb", "sqlite"])
+def test_since_keeps_the_rows_from_the_first_date_on_and_the_undated_ones(tmp_path, kind):
+    sales = _undated_first_line()
+    if kind in ("parquet", "duckdb"):  # dates typed, as such exports hold them
+        sales["date"] = pd.to_datetime(sales["date"])
+    if kind == "sqlite":
+        source = f"sqlite:///{tmp_path / 'x.db'}"
+        write_tables({"sales": sales}, source)
+    else:
+        source = str(write_tables({"sales": sales}, tmp_path / kind, kind))
+    got = read_tables(source, since={"sales": ("date", FIRST)})["sales"]
+    assert got["line_id"].tolist() == ["S1", "S3", "S4"]
+    assert list(got.index) == [0, 1, 2]
+
+
+def test_since_on_a_mapped_table_applies_to_the_model_column(tmp_path):
+    """The source names the date otherwise and writes it day first: the window applies once mapped."""
+    sales = _undated_first_line().rename(columns={"date": "invoice_date"})
+    sales["invoice_date"] = pd.to_datetime(sales["invoice_date"]).dt.strftime("%d.%m.%Y")
+    write_tables({"invoices": sales}, tmp_path, "csv")
+    mapping = {"sales": {"from": "invoices.csv", "columns": {"invoice_date": "date"},
+                         "dates": {"date": "%d.%m.%Y"}}}
+    got = read_tables(str(tmp_path), mapping, since={"sales": ("date", FIRST)})["sales"]
+    assert got["line_id"].tolist() == ["S1", "S3", "S4"]

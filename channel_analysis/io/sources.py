@@ -12,7 +12,11 @@ Table names are those of :data:`channel_analysis.schema.TABLES`. ``params["data"
 map a table to another table name (or file name) in the source, or to a SQL query
 (``SELECT ...``) run in the source (for a folder, the query runs in DuckDB over the folder's files,
 each available as a view named after its file), or to a mapping (``from``, ``columns``, ``values``,
-``dates``, ``constants``: :mod:`channel_analysis.io.mapping`) applied right after reading.
+``dates``, ``constants``: :mod:`channel_analysis.io.mapping`) applied right after reading. In a
+database, a table may be named with its schema, ``crm.partners``.
+
+``since`` (see :func:`read_tables`) keeps only the rows of a table from a first date on: for a
+database table the condition is part of the SQL query, so older rows never leave the server.
 
 :func:`read_tables` returns *raw* frames: columns as found, ID columns (``*_id``) as strings (a CSV
 is read entirely as text so leading zeros survive). Types, required columns and every other rule
@@ -120,7 +124,8 @@ def write_tables(tables: Mapping[str, pd.DataFrame], dest: str | Path, fmt: str 
       table — unless ``keep_other_format`` (output folders that offer both formats).
     - ``fmt="duckdb"``: ``dest`` is the database file (``dest/channel.duckdb`` when ``dest`` is a
       folder or has no ``.duckdb`` suffix); one table per frame, replaced if present.
-    - ``dest`` a SQLAlchemy URL (any ``fmt``): one database table per frame, replaced if present.
+    - ``dest`` a SQLAlchemy URL (any ``fmt``): one database table per frame, replaced if present; a
+      name ``schema.table`` writes into that (existing) schema.
 
     Frames are written as they are (the index is dropped). Each file is written to a temporary
     name and renamed, so a reader never sees half a file.
@@ -173,7 +178,8 @@ def _write_sql(tables: Mapping[str, pd.DataFrame], url: str) -> str:
     try:
         with engine.begin() as conn:
             for name, frame in tables.items():
-                frame.to_sql(name, conn, if_exists="replace", index=False, chunksize=50_000)
+                schema, table = _split_schema(name)
+                frame.to_sql(table, conn, schema=schema, if_exists="replace", index=False, chunksize=50_000)
     except Exception as exc:  # noqa: BLE001 - any driver error: the database is the problem
         raise DataSourceError(f"cannot write tables to {_safe_url(url)}: {exc}") from None
     finally:
@@ -195,6 +201,24 @@ def _engine(url: str):
 
 # --- reading -------------------------------------------------------------------------------------
 
+def _split_schema(ref: str) -> tuple[str | None, str]:
+    """``"crm.partners"`` → ``("crm", "partners")``; ``"partners"`` → ``(None, "partners")``."""
+    parts = [part.strip().strip('"') for part in ref.strip().split(".", 1)]
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+
+
+def _since_filter(frame: pd.DataFrame, column: str, first: pd.Timestamp) -> pd.DataFrame:
+    """The rows of ``frame`` dated ``first`` or later, and those whose date is missing or not a
+    date (validation reports them); the frame as is when it has no such column."""
+    if column not in frame.columns:
+        return frame
+    when = pd.to_datetime(frame[column], errors="coerce", format="mixed")
+    if getattr(when.dt, "tz", None) is not None:
+        when = when.dt.tz_localize(None)
+    keep = when.isna() | (when >= first)
+    return frame if keep.all() else frame.loc[keep.to_numpy()]
+
+
 def describe(source: str | Path) -> str:
     """A short human name of the source for messages (a URL without its password)."""
     return _safe_url(str(source)) if is_url(source) else str(source)
@@ -213,6 +237,7 @@ def read_tables(
     *,
     progress: bool = False,
     failures: dict[str, str] | None = None,
+    since: Mapping[str, tuple[str, pd.Timestamp]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Raw frames (table name → DataFrame) of every input table found in ``source``.
 
@@ -232,8 +257,16 @@ def read_tables(
     ``failures``: when a dict is given, a table that cannot be read (bad encoding, wrong
     delimiter, corrupt file, failing query) is recorded there (table → message) and the other
     tables are still read; otherwise the first such problem raises.
+
+    ``since`` maps a table to ``(date column, first date)``: only its rows dated from that day on
+    are kept (and those whose date is missing or not a date, which validation reports). In a
+    database table (a name, not a query, without a mapping that renames or reformats its columns)
+    whose column has a date type, the condition is the query's ``WHERE``, so the older rows are
+    never transferred; anything else (a text column, a query, a mapped table, a file, a DuckDB
+    table) is filtered as read (a query may hold its own condition).
     """
     mapping = _check_mapping(tables)
+    since = dict(since or {})
     if is_url(source):
         reader = _SqlReader(str(source))
     else:
@@ -266,7 +299,7 @@ def read_tables(
             if not is_query(ref) and not reader.has(ref):
                 raise DataSourceError(
                     f"data.tables.{name} = {ref!r}: no such table in "
-                    f"{describe(source)}. It has: {', '.join(sorted(reader.names())) or 'nothing'}"
+                    f"{describe(source)}. It has: {', '.join(sorted(reader.names(ref))) or 'nothing'}"
                 )
         out: dict[str, pd.DataFrame] = {}
         bar = _progress(todo, progress, describe(source))
@@ -274,12 +307,17 @@ def read_tables(
             if progress:
                 bar.set_postfix_str(name)
             try:
-                frame = reader.read(name, refs.get(name, name))
+                mapped = name in mapping and mapping[name].transforms
+                # a mapped table's date column may be named or formatted otherwise in the source:
+                # its window is applied once mapped
+                frame = reader.read(name, refs.get(name, name), None if mapped else since.get(name))
                 attrs = dict(frame.attrs)
                 frame = frame.reset_index(drop=True)
-                if name in mapping and mapping[name].transforms:
+                if mapped:
                     frame, notes = mapping[name].apply(frame, file=attrs.get("file", name))
                     attrs["mapping_notes"] = notes
+                if name in since and not attrs.pop("since_applied", False):
+                    frame = _since_filter(frame, *since[name]).reset_index(drop=True)
             except DataSourceError as exc:
                 if failures is None:
                     raise
@@ -333,7 +371,7 @@ class _FolderReader:
                 )
             self.files[path.stem] = path
 
-    def names(self) -> list[str]:
+    def names(self, ref: str = "") -> list[str]:
         return [p.name for p in self.files.values()]
 
     def available(self) -> set[str]:
@@ -351,7 +389,7 @@ class _FolderReader:
     def has(self, ref: str) -> bool:
         return self._file(ref) is not None
 
-    def read(self, name: str, ref: str) -> pd.DataFrame:
+    def read(self, name: str, ref: str, since=None) -> pd.DataFrame:
         if is_query(ref):
             return self._query(name, ref)
         path = self._file(ref)
@@ -523,7 +561,7 @@ class _DuckdbReader:
             ) from None
         self._names = {name for _, name in rows} | {f"{schema}.{name}" for schema, name in rows}
 
-    def names(self) -> list[str]:
+    def names(self, ref: str = "") -> list[str]:
         return sorted(n for n in self._names if "." not in n)
 
     def available(self) -> set[str]:
@@ -532,7 +570,7 @@ class _DuckdbReader:
     def has(self, ref: str) -> bool:
         return ref.strip().strip('"') in self._names
 
-    def read(self, name: str, ref: str) -> pd.DataFrame:
+    def read(self, name: str, ref: str, since=None) -> pd.DataFrame:
         import duckdb
 
         sql = ref if is_query(ref) else "SELECT * FROM " + ".".join(
@@ -553,7 +591,7 @@ class _DuckdbReader:
 
 
 class _SqlReader:
-    """Any database SQLAlchemy can reach."""
+    """Any database SQLAlchemy can reach; ``schema.table`` names a table in another schema."""
 
     def __init__(self, url: str):
         self.url = url
@@ -561,8 +599,8 @@ class _SqlReader:
         try:
             from sqlalchemy import inspect
 
-            inspector = inspect(self.engine)
-            self._names = set(inspector.get_table_names()) | set(inspector.get_view_names())
+            self.inspector = inspect(self.engine)
+            self._names = set(self.inspector.get_table_names()) | set(self.inspector.get_view_names())
         except Exception as exc:  # noqa: BLE001 - unreachable server, bad credentials, ...
             self.engine.dispose()
             raise DataSourceError(
@@ -570,24 +608,49 @@ class _SqlReader:
                 "server and the credentials"
             ) from None
 
-    def names(self) -> list[str]:
-        return sorted(self._names)
+    def names(self, ref: str = "") -> list[str]:
+        """The tables of the default schema, or (``ref`` naming a schema) of that schema."""
+        schema, _ = _split_schema(ref)
+        if schema is None:
+            return sorted(self._names)
+        try:
+            return [f"{schema}.{t}" for t in sorted(self.inspector.get_table_names(schema=schema))]
+        except Exception:  # noqa: BLE001 - no such schema
+            return []
 
     def available(self) -> set[str]:
         return {n for n in self._names if n in TABLES}
 
     def has(self, ref: str) -> bool:
-        return ref.strip() in self._names or "." in ref  # schema-qualified: let the database decide
+        schema, table = _split_schema(ref)
+        if schema is None:
+            return table in self._names
+        try:
+            return bool(self.inspector.has_table(table, schema=schema)) or \
+                table in self.inspector.get_view_names(schema=schema)
+        except Exception:  # noqa: BLE001 - no such schema (or no right to see it)
+            return False
 
-    def read(self, name: str, ref: str) -> pd.DataFrame:
-        from sqlalchemy import text
+    def read(self, name: str, ref: str, since: tuple[str, pd.Timestamp] | None = None) -> pd.DataFrame:
+        from sqlalchemy import Date, DateTime, MetaData, Table, or_, select, text
 
         try:
             with self.engine.connect() as conn:
                 if is_query(ref):
                     frame = pd.read_sql_query(text(ref), conn)
                 else:
-                    frame = pd.read_sql_table(ref.strip(), conn)
+                    schema, table = _split_schema(ref)
+                    t = Table(table, MetaData(), schema=schema, autoload_with=conn)
+                    query = select(t)
+                    dates = [c.name for c in t.c if isinstance(c.type, (Date, DateTime))]
+                    # only a date column is compared in SQL: text (which may hold a date
+                    # validation rejects) is filtered once read, keeping what is not a date
+                    pushed = since is not None and since[0] in dates
+                    if pushed:
+                        col = t.c[since[0]]
+                        query = query.where(or_(col >= since[1].to_pydatetime(), col.is_(None)))
+                    frame = pd.read_sql_query(query, conn, parse_dates=dates)
+                    frame.attrs["since_applied"] = pushed
         except Exception as exc:  # noqa: BLE001
             raise DataSourceError(
                 f"{_safe_url(self.url)}: reading table {name} ({ref[:60]!r}) failed: "

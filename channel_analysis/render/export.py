@@ -16,7 +16,9 @@ from pathlib import Path
 
 import nbformat
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+from ..resources import package_folder
+
+TEMPLATES_DIR = package_folder("templates")
 TEMPLATE_NAME = "scorecard"
 TEMPLATE_DIR = TEMPLATES_DIR / TEMPLATE_NAME
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..params import PROJECT_ROOT
+from ..resources import shipped
 from ..runlock import run_lock
 from .execute import Shipped, render_overview, render_partner, render_shipped, short_error
 from .executors import make_pool
@@ -24,8 +24,8 @@ from .index_page import INDEX, write_index
 from .jobs import PreparedRun, RenderError, RenderSettings, ReportResult
 from .manifest import OVERVIEW_KEY, Manifest
 
-SCORECARD_NOTEBOOK = PROJECT_ROOT / "notebooks" / "partner_scorecard.py"
-OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "network_overview.py"
+SCORECARD_NOTEBOOK = shipped("partner_scorecard.py")
+OVERVIEW_NOTEBOOK = shipped("network_overview.py")
 KERNEL_NAME = "python3"  # the kernel runs on the worker's own interpreter (jupyter_client maps "python")
 
 

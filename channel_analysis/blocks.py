@@ -21,12 +21,12 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
 from .i18n import N_
+from .resources import package_folder
 from .markup import Html, esc, fill, tagged  # noqa: F401  (re-exported: blocks.tagged, blocks.fill)
 from .plots import DPI, PHONE_DPI, fit, phone_layout
 
@@ -366,7 +366,7 @@ def lab_stylesheet() -> Html:
     page-wide rules of the stylesheet (body, headings, JupyterLab's cell classes, print) would
     restyle JupyterLab itself. The rendered pages carry the whole stylesheet through the template.
     """
-    css = resources.files("channel_analysis").joinpath(*STYLESHEET).read_text(encoding="utf-8")
+    css = package_folder(STYLESHEET[0]).joinpath(*STYLESHEET[1:]).read_text(encoding="utf-8")
     return Html(f'<style class="ca-lab-style">{_ca_rules(css)}</style>')
 
 

@@ -144,10 +144,11 @@ def _add_pipeline(kpi: pd.DataFrame, ds: Dataset, params: dict, quarters: list[s
     cycle = _cycle_medians_by_period(opps, quarters, fy, ds.as_of)
     out = kpi.merge(snap, on=["partner_id", "period"], how="left").merge(
         cycle, on=["partner_id", "period"], how="left")
+    no_deals = out["pipeline_open_n"].isna()  # a partner without any deal: an empty pipeline
     for col in ("pipeline_open_n", "stale_deals_n"):
         out[col] = out[col].fillna(0).astype("int64")
     for col in ("pipeline_open_amount", "pipeline_weighted"):
-        out[col] = out[col].fillna(0.0)
+        out[col] = out[col].where(~no_deals, 0.0)  # open deals without any amount stay NaN
     if not ds.has("opportunities"):
         out[["pipeline_open_n", "pipeline_open_amount", "pipeline_weighted", "stale_deals_n"]] = np.nan
     out["pipeline_open"] = out["pipeline_open_amount"]
@@ -499,8 +500,9 @@ def _pipeline_by_stage(open_deals: pd.DataFrame, stages: list[str], p_win: pd.Se
     """Open deals per partner × stage (every stage listed, zeros included) with the network P(win)."""
     grid = pd.MultiIndex.from_product([open_deals["partner_id"].unique(), stages], names=["partner_id", "stage"])
     agg = open_deals.groupby(["partner_id", "stage"]).agg(
-        open_n=("amount", "size"), open_amount=("amount", "sum"), weighted_amount=("weighted_amount", "sum"))
-    frame = agg.reindex(grid, fill_value=0).reset_index()
+        open_n=("amount", "size"), open_amount=("amount", pipeline.known_sum),
+        weighted_amount=("weighted_amount", pipeline.known_sum))
+    frame = agg.reindex(grid, fill_value=0).reset_index()  # a stage without deals: 0; without amounts: NaN
     frame["open_n"] = frame["open_n"].astype("int64")
     frame.insert(2, "stage_order", frame["stage"].map({st: i for i, st in enumerate(stages)}))
     frame["network_p_win"] = frame["stage"].map(p_win)

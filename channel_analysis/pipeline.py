@@ -194,20 +194,27 @@ def win_probability(opps: pd.DataFrame, stages, as_of: dt.date, stage_history: p
 # Weighted pipeline, coverage, velocity
 # ---------------------------------------------------------------------------------------------
 
+def known_sum(values: pd.Series) -> float:
+    """Sum of the known values; NaN when none is known."""
+    return values.sum(min_count=1)
+
+
 def weighted_pipeline(open_deals: pd.DataFrame, p_win: pd.DataFrame) -> pd.DataFrame:
     """Per partner: open deals, open amount and probability-weighted amount.
 
     ``open_deals`` from :func:`open_pipeline`; ``p_win`` from :func:`win_probability` (joined on
     ``stage``, plus its grouping column when that is a column of ``open_deals``). Returns
     [partner_id, open_n, open_amount, weighted_amount] with weighted_amount = sum(amount x
-    P(win | stage)); a stage without an estimate (p_win NaN) contributes 0.
+    P(win | stage)); a stage without an estimate (p_win NaN) contributes 0. Deals without an
+    amount count in ``open_n`` only; a partner none of whose open deals has an amount has NaN
+    amounts (not available, never 0).
     """
     keys = [c for c in p_win.columns if c not in {"p_win", "n", "wins"} and c in open_deals.columns]
     deals = open_deals[["partner_id", "amount"] + [k for k in keys if k not in ("partner_id",)]].merge(
         p_win[keys + ["p_win"]], on=keys, how="left")
     deals["weighted"] = deals["amount"] * deals["p_win"].fillna(0.0)
     out = deals.groupby("partner_id", sort=True).agg(
-        open_n=("amount", "size"), open_amount=("amount", "sum"), weighted_amount=("weighted", "sum"))
+        open_n=("amount", "size"), open_amount=("amount", known_sum), weighted_amount=("weighted", known_sum))
     return out.reset_index()
 
 
@@ -318,8 +325,9 @@ def partner_pipeline_kpis(opps: pd.DataFrame, params: dict, as_of: dt.date, quar
             "partner_id": partners,
             "period": str(label),
             "pipeline_open_n": part["open_n"].fillna(0).astype("int64").to_numpy(),
-            "pipeline_open_amount": part["open_amount"].fillna(0.0).to_numpy(),
-            "pipeline_weighted": part["weighted_amount"].fillna(0.0).to_numpy(),
+            # no open deal: 0; open deals none of which has an amount: not available (NaN)
+            "pipeline_open_amount": part["open_amount"].where(part["open_n"].notna(), 0.0).to_numpy(),
+            "pipeline_weighted": part["weighted_amount"].where(part["open_n"].notna(), 0.0).to_numpy(),
             "stale_deals_n": stale_n.reindex(partners, fill_value=0).astype("int64").to_numpy(),
         }))
     cols = ["partner_id", "period", "pipeline_open_n", "pipeline_open_amount", "pipeline_weighted", "stale_deals_n"]

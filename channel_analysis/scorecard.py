@@ -635,7 +635,7 @@ class Scorecard:
             Tile(_("Pipeline coverage"), self.shown("pipeline_coverage", self.kpi("pipeline_coverage")),
                  _("Of next quarter's revenue target")),
             Tile(_("Stale deals"), self.shown("stale_deals_n", self.kpi("stale_deals_n")),
-                 _("Worth {amount}").format(amount=self.money(stale["amount"].sum() if len(stale) else 0)),
+                 _("Worth {amount}").format(amount=self.money(stale["amount"].sum(min_count=1) if len(stale) else 0)),
                  status="red" if self.kpi("stale_deals_n") > 0 else "green"),
         ]
         return blocks.tiles(items)
@@ -645,6 +645,8 @@ class Scorecard:
         pbs = self.b.pipeline_by_stage
         if not _usable(pbs, "stage", "open_amount", "weighted_amount"):
             return self.unavailable(_("No open deals to show by stage."))
+        if pbs["open_amount"].isna().all():  # open deals, none with an amount
+            return self.unavailable(_("Not available for this quarter."))
         pbs = pbs.assign(stage=[self.label("stage", s) for s in pbs["stage"]])
         ax = plots.pipeline_by_stage(self._in_currency(pbs, "open_amount", "weighted_amount"), locale=self.locale,
                                      currency=self.currency)
@@ -658,6 +660,8 @@ class Scorecard:
         deals = self.b.open_deals
         if not _usable(deals, "age_bucket", "amount"):
             return self.unavailable(_("No open deals to show by age."))
+        if deals["amount"].isna().all():  # open deals, none with an amount
+            return self.unavailable(_("Not available for this quarter."))
         if isinstance(deals["age_bucket"].dtype, pd.CategoricalDtype):
             order = [str(c) for c in deals["age_bucket"].cat.categories]
         elif "age_days" in deals:

@@ -76,10 +76,20 @@ class Inspection:
     fy: int = 1
     files: dict[str, str] = field(default_factory=dict)
     mapping: list[str] = field(default_factory=list)  # mapping files the tables were read through
+    #: the data may end this many days before a quarter's last day and the quarter still counts as
+    #: complete (``kpis.partial_quarter_days``, the run's own rule)
+    complete_within: int = 0
 
     @property
     def period(self) -> str | None:
-        return periods.last_complete_quarter(self.as_of.date(), self.fy) if self.as_of is not None else None
+        """The last complete quarter of the data: the one the data's last date falls in when that
+        date is at most :attr:`complete_within` days before its end, else the quarter before."""
+        if self.as_of is None:
+            return None
+        q_now = pd.Period(self.as_of, freq=periods.quarter_freq(self.fy))
+        if self.as_of >= q_now.end_time.normalize() - pd.Timedelta(days=self.complete_within):
+            return str(q_now)
+        return periods.last_complete_quarter(self.as_of.date(), self.fy)
 
     def quarters(self) -> int:
         """Quarters from the first one with activity to :attr:`period` (0 if none)."""
@@ -130,6 +140,7 @@ def inspect(source: str | Path, *, mapping: list[Path] = (), fy: int = 1,
         first=first, span_from=span_from, currencies=currencies, stages=stages, stage_order=order,
         fy=fy, files={name: frame.attrs.get("file", name) for name, frame in raw.items()},
         mapping=[str(Path(f).expanduser().resolve()) for f in mapping],
+        complete_within=int(load_defaults()["kpis"]["partial_quarter_days"]),
     )
 
 
@@ -263,7 +274,10 @@ def render(found: Inspection) -> str:
     q_now = pd.Period(found.as_of, freq=periods.quarter_freq(found.fy))
     end = q_now.end_time.normalize()
     why = "the last quarter that ended on or before as_of"
-    if str(q_now) != period:
+    if str(q_now) == period and found.as_of < end:
+        why = (f"the quarter the data end in: they end {(end - found.as_of).days} day(s) before its last "
+               f"day, within kpis.partial_quarter_days = {found.complete_within}, so it counts as complete")
+    elif str(q_now) != period:
         days = (found.as_of - q_now.start_time.normalize()).days + 1
         why += (f"; the data end {days} day{'s' * (days != 1)} into {q_now} (it ends {end:%Y-%m-%d}), a partial quarter "
                 f"that is not reported. If {q_now} is in fact complete, set period: {q_now} and "

@@ -150,3 +150,4 @@ def test_the_summary_prints_no_nan(minimal_run):
     if minimal_run["shape"] in ("pipeline_only", "lead_only"):
         assert "Gini" not in text and "revenue this quarter" not in text
         assert np.isnan(minimal_run["stats"].concentration.gini)
+

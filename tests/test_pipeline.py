@@ -194,3 +194,15 @@ def test_inputs_not_mutated():
     pd.testing.assert_frame_equal(opps, before_o)
     pd.testing.assert_frame_equal(hist, before_h)
     pd.testing.assert_frame_equal(op, before_op)
+
+
+def test_open_deals_without_any_amount_are_not_available_never_zero():
+    """A CRM export with values only on won deals: the open pipeline is not available (NaN), not 0;
+    a partner without open deals still has an empty (0) pipeline."""
+    open_deals = pd.DataFrame({"partner_id": ["A", "A", "B"], "stage": ["Qualify"] * 3,
+                               "amount": [np.nan, np.nan, 100.0]})
+    p_win = pd.DataFrame({"stage": ["Qualify"], "p_win": [0.5]})
+    out = pl.weighted_pipeline(open_deals, p_win).set_index("partner_id")
+    assert out.loc["A", "open_n"] == 2
+    assert np.isnan(out.loc["A", "open_amount"]) and np.isnan(out.loc["A", "weighted_amount"])
+    assert out.loc["B", "open_amount"] == 100.0 and out.loc["B", "weighted_amount"] == 50.0

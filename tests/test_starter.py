@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +65,7 @@ def test_init_on_the_sample_writes_a_run_file_that_loads_and_validates(sample_fo
     params = _checked(path)
     latest = tables["sales"]["date"].max()
     assert params["as_of"] == pd.Timestamp(latest).date() == found.as_of.date()
+    # the sample's sales end 2026-10-05, early in 2026Q4: 2026Q4 is partial, 2026Q3 is reported
     assert params["period"] == periods.last_complete_quarter(params["as_of"]) == "2026Q3"
     assert params["history_quarters"] == 3  # 2026Q1..2026Q3: the sample's three quarters
     # the currency fx_rates converts into: the one found that has no rate
@@ -256,4 +259,18 @@ def test_init_on_the_shipped_real_world_extract(tmp_path):
     # the open stages of the deals the mapping keeps (those with an engage date)
     kept = deals[deals["engage_date"].notna() & ~deals["deal_stage"].isin(["Won", "Lost"])]
     assert params["pipeline"]["stages"] == ["Engaging"] == sorted(set(kept["deal_stage"]))
-    assert params["period"] == periods.last_complete_quarter(params["as_of"])
+    # the data end 2017-12-30, one day before 2017Q4 ends: within kpis.partial_quarter_days (7),
+    # so 2017Q4 counts as complete and is the period, as the run's partial-quarter rule says
+    assert params["as_of"].isoformat() == "2017-12-30" and params["period"] == "2017Q4"
+
+
+def test_a_quarter_the_data_end_in_counts_as_complete_within_the_tolerance():
+    found = starter.Inspection(source="x", tables={}, failures={}, filled=set(),
+                               as_of=pd.Timestamp("2017-12-26"), as_of_from="sales.date", first=None,
+                               span_from="", currencies=Counter(), stages=[], stage_order="",
+                               complete_within=7)
+    assert found.period == "2017Q4"  # 5 days before the end
+    early = dataclasses.replace(found, as_of=pd.Timestamp("2017-12-20"))
+    assert early.period == "2017Q3"  # 11 days before the end: partial, not reported
+    strict = dataclasses.replace(found, complete_within=0)
+    assert strict.period == "2017Q3"

@@ -193,10 +193,13 @@ class _Cube:
 
     def add(self, name: str, p: np.ndarray, q: np.ndarray, weights=None) -> None:
         p = np.asarray(p, dtype=np.int64)
-        q = np.asarray(q, dtype=np.int64) - self.qlo
-        ok = (p >= 0) & (q >= 0) & (q < self.nq)
-        w = None if weights is None else np.asarray(weights, dtype=float)[ok]
-        key = p[ok] * self.nq + q[ok]
+        key = np.asarray(q, dtype=np.int64) - self.qlo  # a new array: the quarter, then the key
+        ok = (p >= 0) & (key >= 0) & (key < self.nq)
+        key += p * self.nq
+        w = None if weights is None else np.asarray(weights, dtype=float)
+        if not ok.all():  # (10M sales lines: no masked copies when every line counts)
+            key = key[ok]
+            w = None if w is None else w[ok]
         flat = np.bincount(key, weights=w, minlength=self.np * self.nq).astype(float)
         self.arrays[name] = flat.reshape(self.np, self.nq)
 
@@ -263,7 +266,6 @@ class _Network:
         p, q = p[ok], q[ok]
         rev = s["revenue"].to_numpy(dtype=float)[ok]
         qty = s["quantity"].to_numpy(dtype=float)[ok]
-        day = _days(s["date"])[ok]
         # without a channel column every line counts as sell-through (the registration base)
         st = ((s["channel"] == "sell_through").to_numpy() if "channel" in s else np.ones(len(s), bool))[ok]
         cube = self.cube
@@ -284,6 +286,7 @@ class _Network:
         if self.has_registration:
             cube.add("st_units", p[st], q[st], qty[st])
             cube.add("st_registered", p[st], q[st], np.minimum(reg[st], qty[st]))
+        day = _days(s["date"])[ok]  # (made once the cubes are added: one 10M-line array less at their peak)
         self.has_reg_date = self.has_registration and "registered_date" in s
         if self.has_reg_date and self.with_customers:  # (the network KPIs need neither)
             rday = _days(s["registered_date"])[ok]

@@ -1132,6 +1132,7 @@ def validate_tables(raw: dict[str, pd.DataFrame], params: dict, *, source: str =
     read_errors = dict(read_errors or {})
     for name, message in read_errors.items():
         out.table("error", name, message, "fix or re-export the file (see the message)")
+    activity = [name for name in ACTIVITY_TABLES if name in raw or name in read_errors]  # (before release)
     for name, (model, required) in TABLES.items():
         frame = raw.pop(name, None) if release else raw.get(name)
         if frame is None:
@@ -1156,7 +1157,6 @@ def validate_tables(raw: dict[str, pd.DataFrame], params: dict, *, source: str =
         typed_frame = _pandera(name, typed_frame, missing, out)
         typed[name] = typed_frame
         usable[name] = set(typed_frame.columns) - set(missing)
-    activity = [name for name in ACTIVITY_TABLES if name in raw or name in read_errors]
     if not activity:
         out.table("error", "sales", "no activity table: the source has none of "
                   + ", ".join(ACTIVITY_TABLES),

@@ -218,10 +218,12 @@ def _category_mix(ds: Dataset, fy: int) -> pd.DataFrame:
                              "revenue": pd.Series(dtype=float), "revenue_prev_year": pd.Series(dtype=float),
                              "share": pd.Series(dtype=float)})
     s = ds.sales
-    q = periods.quarter_labels(s["date"], fy)
-    keep = q.isin([period, prev]).to_numpy()
-    g = pd.DataFrame({"partner_id": s["partner_id"].to_numpy()[keep], "category": s["category"].to_numpy()[keep],
-                      "q": q.to_numpy()[keep], "revenue": s["revenue"].to_numpy()[keep]})
+    # the two quarters' lines picked first: labels and Python strings for those lines only
+    quarters = [periods.parse_quarter(period, fy), periods.parse_quarter(prev, fy)]
+    keep = periods.to_quarter(s["date"], fy).isin(quarters).to_numpy()
+    g = pd.DataFrame({"partner_id": s["partner_id"][keep].to_numpy(), "category": s["category"][keep].to_numpy(),
+                      "q": periods.quarter_labels(s["date"][keep], fy).to_numpy(),
+                      "revenue": s["revenue"][keep].to_numpy()})
     wide = g.pivot_table(index=["partner_id", "category"], columns="q", values="revenue",
                          aggfunc="sum", fill_value=0.0, observed=True)
     wide = wide.reindex(columns=[period, prev], fill_value=0.0).reset_index()

@@ -193,10 +193,13 @@ class _Cube:
 
     def add(self, name: str, p: np.ndarray, q: np.ndarray, weights=None) -> None:
         p = np.asarray(p, dtype=np.int64)
-        q = np.asarray(q, dtype=np.int64) - self.qlo
-        ok = (p >= 0) & (q >= 0) & (q < self.nq)
-        w = None if weights is None else np.asarray(weights, dtype=float)[ok]
-        key = p[ok] * self.nq + q[ok]
+        key = np.asarray(q, dtype=np.int64) - self.qlo  # a new array: the quarter, then the key
+        ok = (p >= 0) & (key >= 0) & (key < self.nq)
+        key += p * self.nq
+        w = None if weights is None else np.asarray(weights, dtype=float)
+        if not ok.all():  # (10M sales lines: no masked copies when every line counts)
+            key = key[ok]
+            w = None if w is None else w[ok]
         flat = np.bincount(key, weights=w, minlength=self.np * self.nq).astype(float)
         self.arrays[name] = flat.reshape(self.np, self.nq)
 
@@ -230,7 +233,10 @@ class _Network:
         self.qhi = max(w.hi for w in windows)
         self.cube = _Cube(self.np, self.qlo, self.qhi)
         self.with_customers = customers
-        self._sales()
+        sold = self._sales()  # its per-line arrays are freed before the customers' are built
+        if customers:
+            self._customers(*sold)
+        del sold
         self._optional()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -249,7 +255,9 @@ class _Network:
         return np.where(q.isna().to_numpy(), np.iinfo(np.int64).min // 2, out)
 
     # -- sales ---------------------------------------------------------------------------------
-    def _sales(self) -> None:
+    def _sales(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sales cubes, lags and first sales; returns the sales read and their lines' (known
+        partner, partner, quarter, revenue) for :meth:`_customers`."""
         # no sales table: no line at all, so every sales window is "not covered" (NaN, never 0)
         s = self.ds.sales if self.ds.sales is not None else _NO_SALES
         p = self.pidx(s["partner_id"])
@@ -258,7 +266,6 @@ class _Network:
         p, q = p[ok], q[ok]
         rev = s["revenue"].to_numpy(dtype=float)[ok]
         qty = s["quantity"].to_numpy(dtype=float)[ok]
-        day = _days(s["date"])[ok]
         # without a channel column every line counts as sell-through (the registration base)
         st = ((s["channel"] == "sell_through").to_numpy() if "channel" in s else np.ones(len(s), bool))[ok]
         cube = self.cube
@@ -279,6 +286,7 @@ class _Network:
         if self.has_registration:
             cube.add("st_units", p[st], q[st], qty[st])
             cube.add("st_registered", p[st], q[st], np.minimum(reg[st], qty[st]))
+        day = _days(s["date"])[ok]  # (made once the cubes are added: one 10M-line array less at their peak)
         self.has_reg_date = self.has_registration and "registered_date" in s
         if self.has_reg_date and self.with_customers:  # (the network KPIs need neither)
             rday = _days(s["registered_date"])[ok]
@@ -305,42 +313,57 @@ class _Network:
             self.first_sale[first.index.to_numpy()] = first.to_numpy()
         self.has_customers = "customer_id" in s
         self.has_categories = "category" in s
-        if self.with_customers:
-            self._customers(s, ok, p, q, rev)
+        return s, ok, p, q, rev
 
     def _customers(self, s: pd.DataFrame, ok: np.ndarray, p: np.ndarray, q: np.ndarray,
                    rev: np.ndarray) -> None:
         """Distinct (partner-customer, category, quarter) rows, sorted by quarter for slicing."""
         # (without customer_id the structures are built on no customer: the customer KPIs are NaN)
+        # (the per-line arrays are dropped as soon as they are used: 10M lines, 80 MB each)
         c, c_uni = (pd.factorize(s["customer_id"]) if self.has_customers
                     else (np.zeros(len(s), dtype=np.int64), np.zeros(1)))
         k, k_uni = (pd.factorize(s["category"]) if self.has_categories
                     else (np.zeros(len(s), dtype=np.int64), np.zeros(1)))
-        c, k = c[ok].astype(np.int64), k[ok].astype(np.int64)
+        c, k = np.asarray(c[ok], dtype=np.int64), np.asarray(k[ok], dtype=np.int64)
         nc, nk = max(len(c_uni), 1), max(len(k_uni), 1)
+        del c_uni, k_uni
         q0 = int(q.min()) if len(q) else 0
         nq = int(q.max()) - q0 + 1 if len(q) else 1
-        p = p.astype(np.int64)
+        p = p.astype(np.int64, copy=False)
         if float(self.np) * nc * nk * nq < _KEY_LIMIT:
             # one pass over the lines: (partner, customer, category, quarter) → spend
-            inv, uni = pd.factorize(((p * nc + c) * nk + k) * nq + (q - q0))
+            key = p * nc  # ((p * nc + c) * nk + k) * nq + (q - q0), in place
+            key += c
+            key *= nk
+            key += k
+            key *= nq
+            key += q
+            key -= q0
+            del c, k
+            inv, uni = pd.factorize(key)
+            del key
             spend = np.bincount(inv, weights=rev, minlength=len(uni))
+            del inv
             u_q, u_ck = uni % nq + q0, uni // nq
-            u_pcust = u_ck // nk
-            u_pc, pc_uni = pd.factorize(u_pcust)
+            del uni
+            u_pc, pc_uni = pd.factorize(u_ck // nk)
             u_pck = u_pc.astype(np.int64) * nk + u_ck % nk
+            del u_ck
         else:  # key space too large for one int64: number (partner, customer) pairs first
             pc, pc_uni = pd.factorize(p * nc + c)
             inv, uni = pd.factorize((pc.astype(np.int64) * nk + k) * nq + (q - q0))
+            del pc, c, k
             spend = np.bincount(inv, weights=rev, minlength=len(uni))
+            del inv
             u_q, u_pck = uni % nq + q0, uni // nq
+            del uni
             u_pc = u_pck // nk
         u_pc = np.asarray(u_pc, dtype=np.int64)
         self.npc = len(pc_uni)
         self.pc_partner = (np.asarray(pc_uni, dtype=np.int64) // nc)
         # first quarter ever of each (partner, customer)
         first_q = np.full(self.npc, np.iinfo(np.int64).max)
-        if len(uni):
+        if len(u_q):
             fq = pd.Series(u_q).groupby(u_pc).min()
             first_q[fq.index.to_numpy()] = fq.to_numpy()
         self.pc_first_q = first_q

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channel_analysis import validation
+from channel_analysis import sample, validation
 from channel_analysis.errors import DataSourceError
-from channel_analysis.io.sources import write_tables
+from channel_analysis.io.sources import read_tables, write_tables
 from channel_analysis.schema import TABLES
 from conftest import tiny_raw
 
@@ -664,3 +664,36 @@ def test_report_file_holds_every_problem_untruncated(raw, params, tmp_path, suff
     expect = report.problems.astype(object).where(report.problems.notna(), "").astype(str)
     got = back.astype(object).where(back.notna(), "").astype(str)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expect.reset_index(drop=True))
+
+
+def test_release_validates_the_same_and_frees_the_raw_tables(tmp_path, params):
+    """``release`` (what validate_source uses) takes the raw frames out and drops their columns as
+    they are converted: same typed tables and problems as without it, raw dict left empty."""
+    write_tables(sample.generate(partners=15, quarters=4, seed=3), tmp_path / "data")
+    raw = read_tables(tmp_path / "data")
+    sales = raw["sales"].copy()
+    sales.loc[3, "line_id"] = sales.loc[7, "line_id"]  # a duplicate key (named in later problems)
+    sales["quantity"] = sales["quantity"].astype(str).astype(object)
+    sales.loc[5, "quantity"] = "lots"  # an unconvertible value
+    raw["sales"] = sales
+    kept = validation.validate_tables({k: v.copy() for k, v in raw.items()}, params)
+    owned = {k: v.copy() for k, v in raw.items()}
+    released = validation.validate_tables(owned, params, release=True)
+    assert owned == {}
+    assert set(released.tables) == set(kept.tables)
+    for name, frame in kept.tables.items():
+        pd.testing.assert_frame_equal(released.tables[name], frame)
+    pd.testing.assert_frame_equal(released.problems, kept.problems)
+    dup = only(released, "sales", "line_id")
+    assert dup["row"].tolist() == [3 + 1, 7 + 1] and "lots" in only(released, "sales", "quantity")["problem"].iloc[0]
+
+
+@pytest.mark.parametrize("dtype", ["str", object, "int64"])
+def test_duplicated_is_pandas_keep_false_without_missing_values(dtype):
+    values = ["a", "b", None, "a", "c", None, "b", "d"] if dtype != "int64" else [1, 2, 3, 1, 4, 5, 2, 6]
+    chunked = pd.concat([pd.Series(values[:3], dtype=dtype), pd.Series(values[3:], dtype=dtype)],
+                        ignore_index=True)  # an Arrow column of two chunks
+    for s in (pd.Series(values, dtype=dtype), chunked):
+        got = validation._duplicated(s)
+        assert got.tolist() == (s.duplicated(keep=False) & s.notna()).tolist()
+        assert got.tolist() == [True, True, False, True, False, False, True, False]

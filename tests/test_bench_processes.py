@@ -1,0 +1,58 @@
+"""The benchmark's check that no process outlives a run (benchmarks/processes.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import processes
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@pytest.fixture
+def token(monkeypatch):
+    token = "test-" + os.urandom(6).hex()
+    monkeypatch.setenv(processes.MARKER, token)
+    return token
+
+
+def test_a_live_child_is_left_behind_and_a_finished_one_is_not(token):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert [p["pid"] for p in processes.left_behind(token)] == [child.pid]
+    finally:
+        child.kill()
+        child.wait()
+    assert processes.left_behind(token) == []
+
+
+def test_an_orphan_re_parented_away_from_us_is_found_by_its_marker(token):
+    orphan = _orphan()  # no descendant of this process any more
+    try:
+        found = processes.left_behind(token)
+        assert [p["pid"] for p in found] == [orphan] and "sleep" in found[0]["cmdline"]
+        assert found[0]["ppid"] != os.getpid()
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    assert processes.left_behind(token, wait=5) == []
+
+
+def _orphan(env=None) -> int:
+    """A sleeper whose parent shell has exited (re-parented away from this process)."""
+    out = subprocess.run(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True,
+                         text=True, check=True, env=env)
+    return int(out.stdout.strip())
+
+
+def test_a_process_of_another_run_is_not_counted(token):
+    other = _orphan({**os.environ, processes.MARKER: "another-run"})
+    try:
+        assert processes.left_behind(token) == []
+        assert [p["pid"] for p in processes.left_behind("another-run")] == [other]
+    finally:
+        os.kill(other, signal.SIGKILL)

@@ -274,7 +274,8 @@ def test_a_folder_named_like_a_table_file_is_a_failure(tmp_path, params):
     assert failures["surveys"].startswith(f"{tmp_path / 'surveys.csv'} is a folder, not a csv file")
     params["data"]["source"] = str(tmp_path)
     report = validation.validate_source(params, progress=False)
-    assert not report.ok and "is a folder" in report.format()
+    # the terminal table wraps long texts between words (where depends on the path's length)
+    assert not report.ok and "is a folder, not a csv file" in " ".join(report.format().split())
 
 
 def test_an_unreadable_file_is_a_failure(tmp_path, monkeypatch):

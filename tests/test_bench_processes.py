@@ -21,25 +21,38 @@ def token(monkeypatch):
     return token
 
 
-def test_a_live_child_is_left_behind_and_a_finished_one_is_not(token):
+@pytest.fixture
+def new_since(token):
+    """``left_behind`` without the processes this test process already had before the test (in a
+    long-lived test worker, e.g. the fork server another test's render started, which lives as
+    long as its parent by design)."""
+    before = {p["pid"] for p in processes.left_behind(token)}
+
+    def new(tok=token, **kwargs):
+        return [p for p in processes.left_behind(tok, **kwargs) if p["pid"] not in before]
+
+    return new
+
+
+def test_a_live_child_is_left_behind_and_a_finished_one_is_not(new_since):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert [p["pid"] for p in processes.left_behind(token)] == [child.pid]
+        assert [p["pid"] for p in new_since()] == [child.pid]
     finally:
         child.kill()
         child.wait()
-    assert processes.left_behind(token) == []
+    assert new_since() == []
 
 
-def test_an_orphan_re_parented_away_from_us_is_found_by_its_marker(token):
+def test_an_orphan_re_parented_away_from_us_is_found_by_its_marker(new_since):
     orphan = _orphan()  # no descendant of this process any more
     try:
-        found = processes.left_behind(token)
+        found = new_since()
         assert [p["pid"] for p in found] == [orphan] and "sleep" in found[0]["cmdline"]
         assert found[0]["ppid"] != os.getpid()
     finally:
         os.kill(orphan, signal.SIGKILL)
-    assert processes.left_behind(token, wait=5) == []
+    assert new_since(wait=5) == []
 
 
 def _orphan(env=None) -> int:
@@ -49,10 +62,10 @@ def _orphan(env=None) -> int:
     return int(out.stdout.strip())
 
 
-def test_a_process_of_another_run_is_not_counted(token):
+def test_a_process_of_another_run_is_not_counted(new_since):
     other = _orphan({**os.environ, processes.MARKER: "another-run"})
     try:
-        assert processes.left_behind(token) == []
-        assert [p["pid"] for p in processes.left_behind("another-run")] == [other]
+        assert new_since() == []
+        assert [p["pid"] for p in new_since("another-run")] == [other]
     finally:
         os.kill(other, signal.SIGKILL)

@@ -260,7 +260,7 @@ def bench_scale(tmp: Path, partners: int) -> dict:
 
 
 def _markdown(results: dict) -> str:
-    lines = [f"Machine: {results['machine']}", ""]
+    lines = [f"Machine: {results['machine']}", ""] if results.get("machine") else []
     t = results.get("throughput")
     if t:
         lines += [

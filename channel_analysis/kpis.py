@@ -78,6 +78,16 @@ def _days(values) -> np.ndarray:
     return ((s - _EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
 
 
+def positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
+    """Position of each of ``ids`` in ``index`` (-1 if absent), each distinct id looked up once: a
+    10-million-line column is factorized (no Python string per line) instead of hashed as is."""
+    codes, uniques = pd.factorize(ids)
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lookup = index.get_indexer(pd.Index(uniques).astype(str))
+    return np.where(codes >= 0, lookup[codes], -1).astype(np.int64)
+
+
 def _ratio(num, den) -> np.ndarray:
     """num ÷ den, NaN where den is 0 or NaN."""
     num = np.asarray(num, dtype=float)
@@ -241,12 +251,8 @@ class _Network:
 
     # -- helpers -------------------------------------------------------------------------------
     def pidx(self, partner_ids: pd.Series) -> np.ndarray:
-        """Row index of each id in the partners table (-1 if unknown); each distinct id looked up once."""
-        codes, uniques = pd.factorize(partner_ids)
-        if len(codes) == 0:
-            return np.zeros(0, dtype=np.int64)
-        lookup = self.index.get_indexer(pd.Index(uniques).astype(str))
-        return np.where(codes >= 0, lookup[codes], -1).astype(np.int64)
+        """Row index of each id in the partners table (-1 if unknown)."""
+        return positions(self.index, partner_ids)
 
     def quarters_of(self, dates: pd.Series) -> np.ndarray:
         """Quarter ordinals of dates (NaT → a sentinel far outside every window)."""
@@ -898,9 +904,8 @@ def monthly_revenue(ds: Dataset, params: dict) -> pd.DataFrame:
     ids = ds.partners["partner_id"].astype(str).to_numpy()
     index = pd.Index(ids)
     s = ds.sales if ds.sales is not None else _NO_SALES
-    p = index.get_indexer(s["partner_id"].astype(str))
-    m = pd.to_datetime(s["date"]).dt.to_period("M")
-    mi = np.asarray(m.array.asi8, dtype=np.int64) - months[0].ordinal
+    p = positions(index, s["partner_id"])
+    mi = np.asarray(pd.to_datetime(s["date"]).dt.to_period("M").array.asi8, dtype=np.int64) - months[0].ordinal
     ok = (p >= 0) & (mi >= 0) & (mi < len(months))
     key = p[ok].astype(np.int64) * len(months) + mi[ok]
     size = len(ids) * len(months)

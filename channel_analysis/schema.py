@@ -262,6 +262,11 @@ class FxRates(_Table):
 #: others are then not available.
 ACTIVITY_TABLES = ("sales", "opportunities", "leads")
 
+#: Text columns with few distinct values, held in memory as pandas categoricals once typed (a
+#: 10-million-line ``sales`` table: about 0.45 GB less than one string per line). Their values are
+#: unchanged; ``.astype(str)`` gives plain text.
+CATEGORICAL: dict[str, tuple[str, ...]] = {"sales": ("product_id", "category", "channel")}
+
 #: Every input table: name → (model, required?). The name is the file / database table name.
 TABLES: dict[str, tuple[type[pa.DataFrameModel], bool]] = {
     "partners": (Partners, True),

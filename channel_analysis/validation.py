@@ -43,7 +43,7 @@ from . import periods
 from .errors import DataSourceError
 from .files import atomic_path
 from .io import sources
-from .schema import ACTIVITY_TABLES, TABLES
+from .schema import ACTIVITY_TABLES, CATEGORICAL, TABLES
 
 PROBLEM_COLUMNS = ["severity", "table", "column", "row", "key", "problem", "fix"]
 
@@ -583,9 +583,11 @@ def _typed_frame(table: str, raw: pd.DataFrame, out: _Collector, *,
             typed[name] = _empty(column.dtype, raw.index)
             continue
         typed[name] = _coerce(table, raw[present[name]], column.dtype, column.nullable, name, out)
+        if name in CATEGORICAL.get(table, ()):
+            typed[name] = typed[name].astype("category")
         if release and name not in KEYS.get(table, ()):  # keys still name the rows of later problems
             del raw[present[name]]
-    frame = pd.DataFrame(typed, index=raw.index) if n or typed else pd.DataFrame(index=raw.index)
+    frame = pd.DataFrame(typed, index=raw.index, copy=False) if n or typed else pd.DataFrame(index=raw.index)
     return frame, missing
 
 

@@ -218,15 +218,15 @@ def _category_mix(ds: Dataset, fy: int) -> pd.DataFrame:
                              "revenue": pd.Series(dtype=float), "revenue_prev_year": pd.Series(dtype=float),
                              "share": pd.Series(dtype=float)})
     s = ds.sales
-    # the two quarters' lines picked first: labels and Python strings for those lines only
-    quarters = [periods.parse_quarter(period, fy), periods.parse_quarter(prev, fy)]
-    keep = periods.to_quarter(s["date"], fy).isin(quarters).to_numpy()
+    # the two quarters' lines picked by quarter number (no label, no Python object per line)
+    ordinals = [periods.parse_quarter(period, fy).ordinal, periods.parse_quarter(prev, fy).ordinal]
+    q = periods.to_quarter(s["date"], fy).array.asi8
+    keep = np.isin(q, ordinals)
     g = pd.DataFrame({"partner_id": s["partner_id"][keep].to_numpy(), "category": s["category"][keep].to_numpy(),
-                      "q": periods.quarter_labels(s["date"][keep], fy).to_numpy(),
-                      "revenue": s["revenue"][keep].to_numpy()})
+                      "q": q[keep], "revenue": s["revenue"][keep].to_numpy()})
     wide = g.pivot_table(index=["partner_id", "category"], columns="q", values="revenue",
                          aggfunc="sum", fill_value=0.0, observed=True)
-    wide = wide.reindex(columns=[period, prev], fill_value=0.0).reset_index()
+    wide = wide.reindex(columns=ordinals, fill_value=0.0).reset_index()
     wide.columns = ["partner_id", "category", "revenue", "revenue_prev_year"]
     total = wide.groupby("partner_id")["revenue"].transform("sum")
     wide["share"] = np.where(total > 0, wide["revenue"] / total.where(total > 0), np.nan)

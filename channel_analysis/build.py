@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import (
+    accounts,
     bundle,
     forecast,
     kpis,
@@ -35,7 +36,7 @@ from . import (
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import ReportSettings
+from .settings import AccountSettings, ReportSettings
 
 
 
@@ -78,6 +79,8 @@ class NetworkStats:
     #: tier criterion (``tiers.<level>.<criterion>``), a segmentation weight
     #: (``segmentation.weights.<criterion>``), a peer grouping, a derived input (see :func:`compute`)
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item", "reason"]))
+    #: account coverage (accounts.compute); None when sales.customer_id is absent (listed in skipped)
+    account_coverage: accounts.AccountCoverage | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -378,6 +381,10 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     tier_status = tiers.tier_status(kpi, levels, official, params["tiers"]["promote_after"],
                                     params["tiers"]["relegate_after"], period=ds.period, window="t4q")
     gap = tiers.gap_to_next_tier(kpi, tier_status, levels, period=ds.period, window="t4q")
+    # end-customer accounts: segment, anti-flapped moves, hand-over / receive per serving partner
+    account_coverage = accounts.compute(ds.sales, ds.accounts, AccountSettings.from_params(params), quarters,
+                                        ds.period, ds.as_of, fy)
+    skipped += [("accounts", accounts.NO_CUSTOMERS)] if account_coverage is None else account_coverage.skipped
     steps.update(1)
 
     current_tier = tier_status[["partner_id", "tier"]]
@@ -461,7 +468,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         tier_history=tier_history, tier_status=tier_status, tier_gap=gap, peers=peer_table, benchmarks=bench, forecast=fc,
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
-        time_to_first_deal=first_deal, notes=notes,
+        time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),

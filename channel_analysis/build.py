@@ -537,6 +537,18 @@ def _cycle_summaries(stats: NetworkStats, peer_d: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["partner_id", "group"], ascending=[True, False])
 
 
+#: Columns of a partner's account moves (its own accounts only; the serving partner is the bundle's).
+ACCOUNT_MOVE_COLUMNS = ["partner_id", "customer_id", "name", "change", "from_segment", "to_segment", "action"]
+
+
+def _account_moves(stats: NetworkStats) -> pd.DataFrame:
+    """The account moves of the quarter, one partner's slice each (:data:`ACCOUNT_MOVE_COLUMNS`)."""
+    if stats.account_coverage is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ACCOUNT_MOVE_COLUMNS})
+    m = stats.account_coverage.moves
+    return m[m["partner_id"].notna()][ACCOUNT_MOVE_COLUMNS].astype(object).reset_index(drop=True)
+
+
 def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = False):
     """Yield one :class:`~channel_analysis.bundle.PartnerBundle` per reported partner.
 
@@ -580,8 +592,10 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         "deals": stats.open_deals, "by_stage": _pipeline_by_stage(stats.open_deals, stages, p_win),
         "tiers": stats.tier_history, "gap": stats.tier_gap, "bench": stats.benchmarks, "forecast": history,
         "curve": curves, "cycle": _cycle_summaries(stats, peer_d),
+        "account_moves": _account_moves(stats),
     }.items()}
     empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
+    no_moves = pd.DataFrame({c: pd.Series(dtype=object) for c in ACCOUNT_MOVE_COLUMNS[1:]})
     seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
                              on="partner_id", how="left").merge(
         stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").set_index("partner_id")
@@ -632,10 +646,12 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             pipeline_by_stage=slices["by_stage"].get(pid, empty_stages),
             cycle_curve=part("curve", pid), cycle_summary=part("cycle", pid), cycle_test=test,
             tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
+            account_moves=slices["account_moves"].get(pid, no_moves),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
             facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,
-                   "data_end": stats.notes.get("data_end")},
+                   "data_end": stats.notes.get("data_end"),
+                   "account_coverage": stats.account_coverage is not None},
         )
 
 

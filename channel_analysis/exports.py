@@ -521,9 +521,29 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "key_figures": figures,
         "partners": exported["partners"],
         "skipped": exported["skipped"],
+        **_account_overview(stats, exported),
     }
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=dict(stats.notes))
+
+
+def _account_overview(stats: NetworkStats, exported: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The overview's account-coverage tables: ``account_migration`` and ``account_moves`` (exported)
+    and ``account_coverage``: accounts and their value per official segment of the reported quarter
+    [segment, coverage, accounts, value], segments in order. None without account coverage."""
+    if stats.account_coverage is None or "account_segments" not in exported:
+        return {}
+    seg = exported["account_segments"]
+    now = seg[seg["period"] == stats.dataset.period]
+    order = list(stats.account_coverage.settings.names)
+    cover = {s.name: s.coverage for s in stats.account_coverage.settings.segments}
+    counts = now.groupby("segment").agg(accounts=("customer_id", "size"), value=("value", "sum"))
+    counts = counts.reindex(order).fillna({"accounts": 0, "value": 0.0})
+    table = pd.DataFrame({"segment": order, "coverage": [cover[s] for s in order],
+                          "accounts": counts["accounts"].astype("int64").to_numpy(),
+                          "value": counts["value"].to_numpy(dtype=float)})
+    return {"account_coverage": table, "account_migration": exported["account_migration"],
+            "account_moves": exported["account_moves"]}
 
 
 def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:

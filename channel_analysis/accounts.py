@@ -219,6 +219,17 @@ def migration(history: pd.DataFrame, period: str, settings: AccountSettings) -> 
                          "accounts": long.ravel().astype("int64")})
 
 
+def network_counts(history: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
+    """Accounts promoted and relegated in each quarter: ``[period, accounts_promoted,
+    accounts_relegated]``, one row per quarter of ``quarters`` (0 when none moved)."""
+    changes = history[history["change"].isin(["promoted", "relegated"])]
+    counts = pd.crosstab(changes["period"], changes["change"]).reindex(
+        index=list(quarters), columns=["promoted", "relegated"], fill_value=0)
+    return pd.DataFrame({"period": list(quarters),
+                         "accounts_promoted": counts["promoted"].to_numpy(dtype="int64"),
+                         "accounts_relegated": counts["relegated"].to_numpy(dtype="int64")})
+
+
 def compute(sales: pd.DataFrame | None, accounts: pd.DataFrame | None, settings: AccountSettings,
             quarters: list[str], period: str, as_of, fy_start: int = 1) -> AccountCoverage | None:
     """Account coverage of a run; ``None`` (with nothing computed) when ``sales`` or

@@ -385,6 +385,9 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     account_coverage = accounts.compute(ds.sales, ds.accounts, AccountSettings.from_params(params), quarters,
                                         ds.period, ds.as_of, fy)
     skipped += [("accounts", accounts.NO_CUSTOMERS)] if account_coverage is None else account_coverage.skipped
+    moved = (accounts.network_counts(account_coverage.history, quarters) if account_coverage is not None else
+             pd.DataFrame({"period": quarters, "accounts_promoted": np.nan, "accounts_relegated": np.nan}))
+    network = network.merge(moved, on="period", how="left")
     steps.update(1)
 
     current_tier = tier_status[["partner_id", "tier"]]

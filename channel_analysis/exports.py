@@ -143,6 +143,9 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "churn_rate": Col("number", "partners ended in the quarter ÷ active at start"),
         "churn_rate_n": Col("integer", "partners active at the start"),
         "churn_rate_low_sample": Col("true/false", "`churn_rate_n` below `kpis.min_sample`"),
+        "accounts_promoted": Col("integer", "end-customer accounts promoted to a higher segment in the quarter "
+                                            "(`account_moves`; empty without `sales.customer_id`)"),
+        "accounts_relegated": Col("integer", "end-customer accounts relegated to a lower segment in the quarter"),
         "activation_cohort": Col("integer", "recently onboarded partners whose activation period is over"),
         "partners_activated": Col("integer", "of which made a first deal within the activation period"),
         "activation_rate": Col("number", "`partners_activated ÷ activation_cohort`"),

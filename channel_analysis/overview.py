@@ -318,6 +318,14 @@ class Overview:
         cov = self.table("account_coverage")
         if not _usable(cov, "segment", "coverage", "accounts"):
             return self.unavailable()
+        net = self.table("network")
+        row = net[net["period"] == self.b.period] if _usable(net, "period") else net
+        moved = Html("")
+        if _usable(row, "accounts_promoted", "accounts_relegated"):
+            parts = [f"{blocks.esc(_(measures.get(k).label))}: "
+                     + self._tag(i18n.format_number(row[k].iloc[0], self.locale, 0), k, row[k].iloc[0]).markup
+                     for k in ("accounts_promoted", "accounts_relegated")]
+            moved = Html(f'<p class="ca-intro">{" · ".join(parts)}</p>')
         counts = blocks.table(pd.DataFrame({
             "segment": cov["segment"].astype(str), "coverage": cov["coverage"].astype(str),
             "accounts": [i18n.format_number(n, self.locale, 0) for n in cov["accounts"]],
@@ -352,7 +360,7 @@ class Overview:
                  ("from", _("From"), False), ("to", _("To"), False), ("partner", _("Partner"), False),
                  ("action", _("What to do"), False)],
                 _("Accounts that moved to another segment this quarter and what their serving partner does."))
-        return blocks.join(counts, matrix, listing)
+        return blocks.join(moved, counts, matrix, listing)
 
     def pipeline_health(self) -> Html:
         """Open, weighted and stale pipeline per segment (partner type)."""

@@ -3,16 +3,22 @@ planted movements, settings and the skipped feature."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channel_analysis import accounts, build, exports, sample
+from bundle_factory import partner_bundle
+from channel_analysis import accounts, blocks, build, exports, sample
 from channel_analysis.dataset import load_dataset
 from channel_analysis.errors import ParamsError
+from channel_analysis.overview import Overview
 from channel_analysis.params import load_defaults, load_params
+from channel_analysis.scorecard import Scorecard
 from channel_analysis.settings import AccountSegment, AccountSettings
 
 QUARTERS = ["2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"]
@@ -254,3 +260,88 @@ def test_without_customer_ids_the_run_lists_account_coverage_as_skipped(tmp_path
     assert stats.account_coverage is None
     assert stats.skipped.set_index("item").loc["accounts", "reason"] == accounts.NO_CUSTOMERS
     assert "account_moves" not in exports.network_tables(stats)
+
+
+# --------------------------------------------------------------------------------------------
+# pages: the overview section and each scorecard show the exported tables' values
+# --------------------------------------------------------------------------------------------
+
+def _rows(markup: str) -> list[list[str]]:
+    """Cells of every body row of every table in ``markup`` (text unescaped)."""
+    out = []
+    for row in re.findall(r"<tr>(.*?)</tr>", markup, flags=re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        if cells:
+            out.append([html.unescape(re.sub(r"<[^>]+>", "", c)) for c in cells])
+    return out
+
+
+def test_overview_account_section_shows_the_exported_tables(sample_stats):
+    tables = exports.network_tables(sample_stats)
+    b = exports.network_bundle(sample_stats, tables)
+    markup = Overview(b, locale="en").account_coverage().markup
+    assert "ca-note-unavailable" not in markup
+    rows = _rows(markup)
+    seg = tables["account_segments"]
+    now = seg[seg["period"] == "2026Q3"]
+    order = list(sample_stats.account_coverage.settings.names)
+    # 1. accounts per segment (with coverage model), then 2. the migration matrix, then 3. the moves
+    counts = rows[:len(order)]
+    assert [r[0] for r in counts] == order
+    assert [int(r[2].replace(",", "")) for r in counts] == [int((now["segment"] == s).sum()) for s in order]
+    mig = tables["account_migration"].set_index(["from_segment", "to_segment"])["accounts"]
+    matrix = rows[len(order):2 * len(order)]
+    for r in matrix:
+        assert [int(c) for c in r[1:]] == [int(mig[(r[0], to)]) for to in order]
+    moves = rows[2 * len(order):]
+    exported = tables["account_moves"]
+    assert [(r[1], r[3], r[4], r[5]) for r in moves] == list(zip(
+        exported["customer_id"], exported["from_segment"], exported["to_segment"], exported["partner_id"]))
+    words = {"hand_over": "Hand the account over to our team", "receive": "Take over the account"}
+    for r, action in zip(moves, exported["action"]):
+        if action in words:
+            assert r[6] == words[action]
+    # the quarter's counts are tagged network measures equal to the exported network row
+    net = tables["network"].set_index("period").loc["2026Q3"]
+    tags = dict(re.findall(r'data-measure="(accounts_\w+)"[^>]*data-value="([^"]*)"', markup))
+    assert float(tags["accounts_promoted"]) == net["accounts_promoted"] == (exported["change"] == "promoted").sum()
+    assert float(tags["accounts_relegated"]) == net["accounts_relegated"] == (exported["change"] == "relegated").sum()
+
+
+def test_each_scorecard_lists_only_its_own_accounts_that_move(sample_stats):
+    moves = exports.network_tables(sample_stats)["account_moves"]
+    host = moves.set_index("customer_id").loc["KA-01", "partner_id"]
+    seen = 0
+    for b in build.partner_bundles(sample_stats):
+        pid = b.partner["partner_id"]
+        own = moves[moves["partner_id"] == pid]
+        assert sorted(b.account_moves["customer_id"]) == sorted(own["customer_id"])
+        assert "partner_id" not in b.account_moves.columns  # never another partner's id
+        markup = Scorecard(b, locale="fr").account_moves().markup
+        if own.empty:
+            assert "Aucun compte ne change de segment ce trimestre." in html.unescape(markup)
+            continue
+        seen += 1
+        rows = _rows(markup)
+        assert [(r[2], r[3]) for r in rows] == list(zip(own["from_segment"], own["to_segment"]))
+        if pid == host:  # KA-01..03: a change of coverage, a hand-over and a take-over, in French
+            text = html.unescape(markup)
+            assert "Brauerei Kessler AG (KA-01)" in text
+            assert "Transmettre le compte à notre équipe" in text and "Reprendre le compte" in text
+        others = set(moves["partner_id"]) - {pid}
+        assert not any(o in markup for o in others if len(o) > 3)
+    assert seen >= 2
+
+
+def test_scorecard_says_when_account_coverage_is_not_available():
+    b = partner_bundle()
+    b.facts = {**b.facts, "account_coverage": False}
+    assert "ca-note-unavailable" in Scorecard(b, locale="en").account_moves().markup
+    b.facts = {**b.facts, "account_coverage": True}
+    b.account_moves = b.account_moves.iloc[:0]
+    assert "No account changes segment this quarter." in Scorecard(b, locale="en").account_moves().markup
+
+
+def test_every_action_and_change_has_words():
+    assert set(blocks.ACCOUNT_ACTIONS) == set(accounts.ACTIONS)
+    assert set(blocks.ACCOUNT_CHANGE) == {"promoted", "relegated"}

@@ -92,37 +92,37 @@ def account_values(sales: pd.DataFrame, quarters: list[str], as_of, fy_start: in
     q = periods.to_quarter(dates[keep], fy_start)
     line_ord = np.asarray(pd.PeriodIndex(q).asi8, dtype="int64")
     inside = (line_ord >= first) & (line_ord <= last)
-    s = pd.DataFrame({"customer_id": sales["customer_id"].to_numpy()[keep][inside].astype(str),
-                      "partner_id": sales["partner_id"].to_numpy()[keep][inside].astype(str),
-                      "col": line_ord[inside] - first,
-                      "revenue": sales["revenue"].to_numpy(dtype=float)[keep][inside]})
-    if s.empty:
+    if not inside.any():
         return pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in cols})
-    pairs = s.groupby(["customer_id", "partner_id", "col"], sort=True)["revenue"].sum().reset_index()
-    pair_key = pairs[["customer_id", "partner_id"]].drop_duplicates().reset_index(drop=True)
-    pair_idx = pairs.merge(pair_key.reset_index(), on=["customer_id", "partner_id"])["index"].to_numpy()
-    n_cols = last - first + 1
-    dense = np.zeros((len(pair_key), n_cols))
-    np.add.at(dense, (pair_idx, pairs["col"].to_numpy()), pairs["revenue"].to_numpy())
-    csum = np.concatenate([np.zeros((len(pair_key), 1)), np.cumsum(dense, axis=1)], axis=1)
+    customers, c_code = np.unique(sales["customer_id"].to_numpy(dtype=object)[keep][inside].astype(str),
+                                  return_inverse=True)
+    names, p_code = np.unique(sales["partner_id"].to_numpy(dtype=object)[keep][inside].astype(str),
+                              return_inverse=True)
+    # (customer, partner) pairs, sorted by customer then partner id
+    pair_ids, pair_idx = np.unique(c_code.astype("int64") * len(names) + p_code, return_inverse=True)
+    cust_idx, partner_code = pair_ids // len(names), pair_ids % len(names)
+    dense = np.zeros((len(pair_ids), last - first + 1))
+    np.add.at(dense, (pair_idx, line_ord[inside] - first), sales["revenue"].to_numpy(dtype=float)[keep][inside])
+    csum = np.concatenate([np.zeros((len(pair_ids), 1)), np.cumsum(dense, axis=1)], axis=1)
     report_cols = ords - first
     t4q = csum[:, report_cols + 1] - csum[:, report_cols - 3]  # pairs × reported quarters
     t4q = np.where(t4q > 1e-9 * np.maximum(1.0, np.abs(csum[:, report_cols + 1])), t4q, 0.0)
 
-    customers, cust_idx = np.unique(pair_key["customer_id"].to_numpy(dtype=str), return_inverse=True)
     value = np.zeros((len(customers), len(quarters)))
     np.add.at(value, cust_idx, t4q)
     # serving partner: per quarter, the pair with the most t4q revenue (ties: smallest partner id)
-    partner_ids = pair_key["partner_id"].to_numpy(dtype=str)
-    order = np.lexsort((partner_ids, cust_idx))  # by customer, then partner id
-    serving = np.full((len(customers), len(quarters)), None, dtype=object)
+    code = np.full((len(customers), len(quarters)), -1, dtype="int64")  # index into names; -1: none
     for j in range(len(quarters)):
-        col = t4q[order, j]
-        best = pd.DataFrame({"c": cust_idx[order], "v": col, "p": partner_ids[order]})
-        best = best[best["v"] > 0].sort_values(["c", "v"], ascending=[True, False], kind="stable")
-        best = best.drop_duplicates("c")
-        serving[best["c"].to_numpy(), j] = best["p"].to_numpy()
-    serving = pd.DataFrame(serving).ffill(axis=1).to_numpy(dtype=object)
+        sold = t4q[:, j] > 0
+        c, v, p = cust_idx[sold], t4q[sold, j], partner_code[sold]
+        best = np.lexsort((p, -v, c))  # per customer: most revenue first, then the smallest id
+        head = np.ones(len(c), dtype=bool)
+        head[1:] = c[best][1:] != c[best][:-1]
+        code[c[best][head], j] = p[best][head]
+    # a quarter without revenue keeps the last serving partner (forward fill along quarters)
+    known = np.maximum.accumulate(np.where(code >= 0, np.arange(len(quarters))[None, :], 0), axis=1)
+    code = np.take_along_axis(code, known, axis=1)
+    serving = np.where(code >= 0, names[np.maximum(code, 0)].astype(object), None)
 
     started = np.cumsum(value > 0, axis=1) > 0  # from the first quarter with revenue on
     ci, qi = np.nonzero(started)

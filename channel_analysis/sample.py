@@ -16,6 +16,10 @@ enough that every chart and statistic means something:
   missed, MDF over- and under-used, trainings with expiring certifications, surveys with very
   different numbers of responses, potential (share of wallet ~5 %..80 %), program costs around
   onboarding, and 1-3 contacts per partner (a few partners without a scorecard recipient);
+- end-customer accounts (industry, head count, potential, recorded coverage) for the customers of
+  the sales lines, drawn from their own random generator, plus six planted accounts whose segment
+  moves are known exactly (:data:`PLANTED_ACCOUNTS`, :data:`PLANTED_MOVES`; their sales lines are
+  the only lines added to the sales table);
 - a few partners with tiny samples (1-3 deals) and one partner whose name looks like markup.
 
 Same arguments, same frames. Everything is vectorized numpy except small per-partner loops

@@ -92,6 +92,7 @@ FUTURE_OK = {("opportunities", "expected_close_date"), ("trainings", "expires_da
 TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "partners": ("name", "region", "tier"),
     "partner_contacts": ("name", "role"),
+    "accounts": ("name",),
 }
 _MARKUP = r"<\s*[A-Za-z!/?]|&#?\w+;|javascript:"
 

@@ -14,6 +14,7 @@ Modules, one job each:
   kpis         the per-partner x period KPI table and network-level KPIs
   segmentation Pareto/ABC, Lorenz/Gini, weighted score, performance x potential
   tiers        tier assignment with promotion/relegation, migration, gap to next tier
+  accounts     end-customer account coverage: segments by value × potential, anti-flapping moves, hand-over
   peers        peer groups, peer percentiles, empirical-Bayes shrinkage
   pipeline     open pipeline, stage conversion, P(win | stage), coverage, stale deals
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention

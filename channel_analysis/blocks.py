@@ -35,6 +35,17 @@ from .plots import DPI, PHONE_DPI, fit, phone_layout
 PARTIAL_QUARTER = N_("The data for {quarter} end on {date}, before the quarter is over: growth, at-risk flags "
                      "and the forecast are not reported for this quarter.")
 
+#: What an account's segment move asks of its serving partner (``accounts.ACTIONS`` codes → words;
+#: the scorecard and the overview show them; pages never import the statistics, tests check the two agree).
+ACCOUNT_ACTIONS = {
+    "hand_over": N_("Hand the account over to our team"),
+    "receive": N_("Take over the account"),
+    "change_coverage": N_("Cover the account under its new model"),
+    "no_change": N_("No change in who covers the account"),
+}
+#: An account's segment move (``account_moves.change``) → words.
+ACCOUNT_CHANGE = {"promoted": N_("Moved up"), "relegated": N_("Moved down")}
+
 #: The classes the blocks use, for the template's CSS.
 CSS_CLASSES = {
     "ca-header": "report header block; its <dl class=\"ca-meta\"> holds the partner facts",

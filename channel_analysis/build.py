@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import (
+    accounts,
     bundle,
     forecast,
     kpis,
@@ -35,7 +36,7 @@ from . import (
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import ReportSettings
+from .settings import AccountSettings, ReportSettings
 
 
 
@@ -78,6 +79,8 @@ class NetworkStats:
     #: tier criterion (``tiers.<level>.<criterion>``), a segmentation weight
     #: (``segmentation.weights.<criterion>``), a peer grouping, a derived input (see :func:`compute`)
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item", "reason"]))
+    #: account coverage (accounts.compute); None when sales.customer_id is absent (listed in skipped)
+    account_coverage: accounts.AccountCoverage | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -378,6 +381,13 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     tier_status = tiers.tier_status(kpi, levels, official, params["tiers"]["promote_after"],
                                     params["tiers"]["relegate_after"], period=ds.period, window="t4q")
     gap = tiers.gap_to_next_tier(kpi, tier_status, levels, period=ds.period, window="t4q")
+    # end-customer accounts: segment, anti-flapped moves, hand-over / receive per serving partner
+    account_coverage = accounts.compute(ds.sales, ds.accounts, AccountSettings.from_params(params), quarters,
+                                        ds.period, ds.as_of, fy)
+    skipped += [("accounts", accounts.NO_CUSTOMERS)] if account_coverage is None else account_coverage.skipped
+    moved = (accounts.network_counts(account_coverage.history, quarters) if account_coverage is not None else
+             pd.DataFrame({"period": quarters, "accounts_promoted": np.nan, "accounts_relegated": np.nan}))
+    network = network.merge(moved, on="period", how="left")
     steps.update(1)
 
     current_tier = tier_status[["partner_id", "tier"]]
@@ -461,7 +471,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         tier_history=tier_history, tier_status=tier_status, tier_gap=gap, peers=peer_table, benchmarks=bench, forecast=fc,
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
-        time_to_first_deal=first_deal, notes=notes,
+        time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
@@ -530,6 +540,18 @@ def _cycle_summaries(stats: NetworkStats, peer_d: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["partner_id", "group"], ascending=[True, False])
 
 
+#: Columns of a partner's account moves (its own accounts only; the serving partner is the bundle's).
+ACCOUNT_MOVE_COLUMNS = ["partner_id", "customer_id", "name", "change", "from_segment", "to_segment", "action"]
+
+
+def _account_moves(stats: NetworkStats) -> pd.DataFrame:
+    """The account moves of the quarter, one partner's slice each (:data:`ACCOUNT_MOVE_COLUMNS`)."""
+    if stats.account_coverage is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ACCOUNT_MOVE_COLUMNS})
+    m = stats.account_coverage.moves
+    return m[m["partner_id"].notna()][ACCOUNT_MOVE_COLUMNS].astype(object).reset_index(drop=True)
+
+
 def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = False):
     """Yield one :class:`~channel_analysis.bundle.PartnerBundle` per reported partner.
 
@@ -573,8 +595,10 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         "deals": stats.open_deals, "by_stage": _pipeline_by_stage(stats.open_deals, stages, p_win),
         "tiers": stats.tier_history, "gap": stats.tier_gap, "bench": stats.benchmarks, "forecast": history,
         "curve": curves, "cycle": _cycle_summaries(stats, peer_d),
+        "account_moves": _account_moves(stats),
     }.items()}
     empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
+    no_moves = pd.DataFrame({c: pd.Series(dtype=object) for c in ACCOUNT_MOVE_COLUMNS[1:]})
     seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
                              on="partner_id", how="left").merge(
         stats.concentration.table[["partner_id", "abc_class"]], on="partner_id", how="left").set_index("partner_id")
@@ -625,10 +649,12 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             pipeline_by_stage=slices["by_stage"].get(pid, empty_stages),
             cycle_curve=part("curve", pid), cycle_summary=part("cycle", pid), cycle_test=test,
             tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
+            account_moves=slices["account_moves"].get(pid, no_moves),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
             facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,
-                   "data_end": stats.notes.get("data_end")},
+                   "data_end": stats.notes.get("data_end"),
+                   "account_coverage": stats.account_coverage is not None},
         )
 
 

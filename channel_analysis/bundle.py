@@ -70,6 +70,10 @@ class PartnerBundle:
         [period, qualifying_tier, tier, change].
     tier_gap : DataFrame
         [next_tier, criterion, required, actual, gap, met] (empty for the top tier).
+    account_moves : DataFrame
+        The end-customer accounts this partner serves that changed segment this quarter
+        [customer_id, name, change, from_segment, to_segment, action] (``exports`` ``account_moves``);
+        ``facts["account_coverage"]`` is False when account coverage was not available.
     benchmarks : DataFrame
         [metric, value, percentile, peer_median, peer_p25, peer_p75, peer_n] — aggregates only.
     segment : dict
@@ -100,6 +104,7 @@ class PartnerBundle:
     cycle_test: dict = field(default_factory=dict)
     tier_history: pd.DataFrame = field(default_factory=pd.DataFrame)
     tier_gap: pd.DataFrame = field(default_factory=pd.DataFrame)
+    account_moves: pd.DataFrame = field(default_factory=pd.DataFrame)
     benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
     segment: dict = field(default_factory=dict)
     settings: ReportSettings | None = None

@@ -48,6 +48,7 @@ class Dataset:
     potential: pd.DataFrame | None = None
     program_costs: pd.DataFrame | None = None
     fx_rates: pd.DataFrame | None = None
+    accounts: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default=())
     #: partners whose onboarded_date was derived from their first activity (see __post_init__)
     onboarded_derived: int = 0

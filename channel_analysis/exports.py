@@ -143,6 +143,9 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "churn_rate": Col("number", "partners ended in the quarter ÷ active at start"),
         "churn_rate_n": Col("integer", "partners active at the start"),
         "churn_rate_low_sample": Col("true/false", "`churn_rate_n` below `kpis.min_sample`"),
+        "accounts_promoted": Col("integer", "end-customer accounts promoted to a higher segment in the quarter "
+                                            "(`account_moves`; empty without `sales.customer_id`)"),
+        "accounts_relegated": Col("integer", "end-customer accounts relegated to a lower segment in the quarter"),
         "activation_cohort": Col("integer", "recently onboarded partners whose activation period is over"),
         "partners_activated": Col("integer", "of which made a first deal within the activation period"),
         "activation_rate": Col("number", "`partners_activated ÷ activation_cohort`"),
@@ -218,6 +221,43 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "to_tier": Col("text", "tier in the reported quarter"),
         "partners": Col("integer", "partners with that pair of tiers (every pair listed, zeros included)"),
     },
+    "account_segments": {
+        "customer_id": Col("text", "the end-customer account (`sales.customer_id`)"),
+        "period": Col("text", "quarter at whose end the account is assessed"),
+        "value": Col("number", "the account's revenue through every partner in the trailing four quarters"),
+        "potential": Col("number", "the account's annual potential (`accounts.potential`; empty: unknown)"),
+        "partner_id": Col("text", "serving partner: the most trailing-four-quarter revenue from the account "
+                                  "(ties: smallest id; a quarter without revenue keeps the last one)"),
+        "qualifying_segment": Col("text", "highest segment whose minimums the account meets this quarter"),
+        "previous_segment": Col("text", "official segment before this quarter's decision (empty: new account)"),
+        "segment": Col("text", "official segment after the anti-flapping rules (`accounts.promote_after`, "
+                               "`accounts.relegate_after`)"),
+        "change": Col("text", "`new`, `unchanged`, `promoted` or `relegated`"),
+        "coverage": Col("text", "coverage model of `segment` (`accounts.segments`)"),
+        "previous_coverage": Col("text", "coverage model of `previous_segment`"),
+    },
+    "account_moves": {
+        "customer_id": Col("text", "the account"),
+        "name": Col("text", "account name (`accounts.name`; empty when not provided)"),
+        "period": Col("text", "the reported quarter"),
+        "partner_id": Col("text", "the account's serving partner, who hands it over, receives it or keeps it"),
+        "change": Col("text", "`promoted` or `relegated`"),
+        "from_segment": Col("text", "official segment last quarter"),
+        "to_segment": Col("text", "official segment this quarter"),
+        "from_coverage": Col("text", "coverage model last quarter"),
+        "to_coverage": Col("text", "coverage model this quarter"),
+        "action": Col("text", "what the serving partner does: `hand_over` (to the manufacturer's coverage), "
+                              "`receive` (from it), `change_coverage` (another partner-run model) or `no_change`"),
+        "value": Col("number", "trailing-four-quarter revenue of the account"),
+        "potential": Col("number", "annual potential of the account (empty: unknown)"),
+    },
+    "account_migration": {
+        "period": Col("text", "the reported quarter"),
+        "from_segment": Col("text", "official segment last quarter"),
+        "to_segment": Col("text", "official segment this quarter"),
+        "accounts": Col("integer", "accounts with that pair of segments (every pair listed, zeros included; "
+                                   "accounts new this quarter are not counted)"),
+    },
     "stage_conversion": {
         "from_stage": Col("text", "pipeline stage"),
         "to_stage": Col("text", "the next stage (or Won)"),
@@ -279,6 +319,12 @@ PURPOSE = {
                    "the tier history.",
     "tier_gap": "What each partner misses for the next tier, one row per criterion (long form).",
     "tier_migration": "Partners by tier last quarter and this quarter, one row per pair of tiers.",
+    "account_segments": "End-customer accounts by quarter: value, potential, serving partner, qualifying "
+                        "and official segment, coverage model (absent without `sales.customer_id`).",
+    "account_moves": "Accounts promoted or relegated this quarter, with the coverage change and what their "
+                     "serving partner does (absent without `sales.customer_id`).",
+    "account_migration": "Accounts by official segment last quarter and this quarter, one row per pair of "
+                         "segments (absent without `sales.customer_id`).",
     "stage_conversion": "Network conversion from each pipeline stage to the next.",
     "monthly_revenue": "Revenue and gross margin per partner and month.",
     "at_risk": "Partners whose status is `at_risk` this quarter with their key figures, largest first.",
@@ -332,6 +378,19 @@ def tier_migration(stats: NetworkStats) -> pd.DataFrame:
     long["to_tier"] = long["to_tier"].astype(str)
     long["partners"] = long["partners"].astype("int64")
     return long
+
+
+def account_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
+    """``account_segments``, ``account_moves``, ``account_migration`` (:mod:`channel_analysis.accounts`);
+    none when account coverage was skipped (no ``sales.customer_id``)."""
+    cov = stats.account_coverage
+    if cov is None:
+        return {}
+    text = ["qualifying_segment", "previous_segment", "segment"]
+    seg = cov.history.assign(**{c: cov.history[c].astype(object) for c in text})
+    return {"account_segments": seg[list(EXPORTS["account_segments"])].reset_index(drop=True),
+            "account_moves": cov.moves[list(EXPORTS["account_moves"])].reset_index(drop=True),
+            "account_migration": cov.migration[list(EXPORTS["account_migration"])].reset_index(drop=True)}
 
 
 def key_figures(stats: NetworkStats) -> pd.DataFrame:
@@ -399,6 +458,7 @@ def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
         "tier_status": tier_status(stats),
         "tier_gap": stats.tier_gap,
         "tier_migration": tier_migration(stats),
+        **account_tables(stats),
         "stage_conversion": stats.stage_conversion,
         "monthly_revenue": stats.monthly,
         "at_risk": figures[figures["status"] == "at_risk"].sort_values(
@@ -464,9 +524,29 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "key_figures": figures,
         "partners": exported["partners"],
         "skipped": exported["skipped"],
+        **_account_overview(stats, exported),
     }
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=dict(stats.notes))
+
+
+def _account_overview(stats: NetworkStats, exported: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The overview's account-coverage tables: ``account_migration`` and ``account_moves`` (exported)
+    and ``account_coverage``: accounts and their value per official segment of the reported quarter
+    [segment, coverage, accounts, value], segments in order. None without account coverage."""
+    if stats.account_coverage is None or "account_segments" not in exported:
+        return {}
+    seg = exported["account_segments"]
+    now = seg[seg["period"] == stats.dataset.period]
+    order = list(stats.account_coverage.settings.names)
+    cover = {s.name: s.coverage for s in stats.account_coverage.settings.segments}
+    counts = now.groupby("segment").agg(accounts=("customer_id", "size"), value=("value", "sum"))
+    counts = counts.reindex(order).fillna({"accounts": 0, "value": 0.0})
+    table = pd.DataFrame({"segment": order, "coverage": [cover[s] for s in order],
+                          "accounts": counts["accounts"].astype("int64").to_numpy(),
+                          "value": counts["value"].to_numpy(dtype=float)})
+    return {"account_coverage": table, "account_migration": exported["account_migration"],
+            "account_moves": exported["account_moves"]}
 
 
 def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:

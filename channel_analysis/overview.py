@@ -59,6 +59,9 @@ SECTIONS: dict[str, tuple[str, str | None]] = {
         "Partners by weighted performance score and by untapped potential, with the action agreed for "
         "each cell.")),
     "tiers": (N_("Tier migration"), N_("Partners by tier last quarter and this quarter; who moved up and down.")),
+    "accounts": (N_("Account coverage"), N_(
+        "End-customer accounts by segment and coverage model, how they moved since last quarter, and "
+        "the accounts whose serving partner hands them over or takes them over.")),
     "pipeline": (N_("Pipeline health by segment"), N_(
         "Open, weighted and stale pipeline of each partner type.")),
     "sales_cycle": (N_("Sales cycle by segment"), N_(
@@ -307,6 +310,57 @@ class Overview:
                                     ("to", _("Recommended tier"), False), ("quarters", _("Quarters in a row"), True)],
                             _("Tier moves the results recommend at the next review (anti-flapping rules met); a "
                               "programme manager approves each one."))
+
+    def account_coverage(self) -> Html:
+        """Accounts per segment and coverage model, the segment migration matrix and the moves of the
+        quarter (tables ``account_coverage``, ``account_migration``, ``account_moves``)."""
+        _ = self.tr.gettext
+        cov = self.table("account_coverage")
+        if not _usable(cov, "segment", "coverage", "accounts"):
+            return self.unavailable()
+        net = self.table("network")
+        row = net[net["period"] == self.b.period] if _usable(net, "period") else net
+        moved = Html("")
+        if _usable(row, "accounts_promoted", "accounts_relegated"):
+            parts = [f"{blocks.esc(_(measures.get(k).label))}: "
+                     + self._tag(i18n.format_number(row[k].iloc[0], self.locale, 0), k, row[k].iloc[0]).markup
+                     for k in ("accounts_promoted", "accounts_relegated")]
+            moved = Html(f'<p class="ca-intro">{" · ".join(parts)}</p>')
+        counts = blocks.table(pd.DataFrame({
+            "segment": cov["segment"].astype(str), "coverage": cov["coverage"].astype(str),
+            "accounts": [i18n.format_number(n, self.locale, 0) for n in cov["accounts"]],
+            "value": [self.money(v) for v in cov["value"]]}),
+            [("segment", _("Segment"), False), ("coverage", _("Coverage"), False), ("accounts", _("Accounts"), True),
+             ("value", _("Last 4 quarters"), True)],
+            _("Accounts by official segment this quarter, their coverage model and their revenue of the last "
+              "four quarters."))
+        m = self.table("account_migration")
+        matrix = Html("")
+        if _usable(m, "from_segment", "to_segment", "accounts"):
+            order = list(dict.fromkeys(m["from_segment"]))
+            wide = m.pivot(index="from_segment", columns="to_segment", values="accounts").reindex(
+                index=order, columns=order)
+            frame = wide.reset_index(names="from").astype(str)
+            matrix = blocks.table(frame, [("from", _("Segment last quarter → this quarter"), False)]
+                                  + [(c, c, True) for c in order],
+                                  _("Accounts by official segment last quarter (rows) and this quarter (columns); "
+                                    "off the diagonal are the moves."))
+        moves = self.table("account_moves")
+        if not _usable(moves, "customer_id", "action"):
+            listing = blocks.note(_("No account changes segment this quarter."))
+        else:
+            listing = blocks.table(pd.DataFrame({
+                "change": [_(blocks.ACCOUNT_CHANGE.get(c, c)) for c in moves["change"]],
+                "account": moves["customer_id"].astype(str),
+                "name": moves["name"].fillna("").astype(str) if "name" in moves else "",
+                "from": moves["from_segment"].astype(str), "to": moves["to_segment"].astype(str),
+                "partner": moves["partner_id"].fillna("").astype(str),
+                "action": [_(blocks.ACCOUNT_ACTIONS.get(a, a)) for a in moves["action"]]}),
+                [("change", _("Change"), False), ("account", _("Account"), False), ("name", _("Name"), False),
+                 ("from", _("From"), False), ("to", _("To"), False), ("partner", _("Partner"), False),
+                 ("action", _("What to do"), False)],
+                _("Accounts that moved to another segment this quarter and what their serving partner does."))
+        return blocks.join(moved, counts, matrix, listing)
 
     def pipeline_health(self) -> Html:
         """Open, weighted and stale pipeline per segment (partner type)."""

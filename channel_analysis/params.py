@@ -36,7 +36,7 @@ RUN_FILE_NAME = "channel-analysis.yaml"
 # Mappings whose keys are the user's to name (dotted paths from the top).
 FREE_FORM = frozenset(
     {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers",
-     "report.account_managers"}
+     "report.account_managers", "accounts.coverage_models"}
     | {f"labels.{kind}" for kind in ("stage", "category", "tier", "action", "partner_type", "region", "country")}
 )
 

@@ -16,6 +16,10 @@ enough that every chart and statistic means something:
   missed, MDF over- and under-used, trainings with expiring certifications, surveys with very
   different numbers of responses, potential (share of wallet ~5 %..80 %), program costs around
   onboarding, and 1-3 contacts per partner (a few partners without a scorecard recipient);
+- end-customer accounts (industry, head count, potential, recorded coverage) for the customers of
+  the sales lines, drawn from their own random generator, plus six planted accounts whose segment
+  moves are known exactly (:data:`PLANTED_ACCOUNTS`, :data:`PLANTED_MOVES`; their sales lines are
+  the only lines added to the sales table);
 - a few partners with tiny samples (1-3 deals) and one partner whose name looks like markup.
 
 Same arguments, same frames. Everything is vectorized numpy except small per-partner loops
@@ -1081,6 +1085,123 @@ def _program_costs(rng: np.random.Generator, p: _Partners, win: _Window) -> pd.D
     })
 
 
+# --- end-customer accounts (account coverage) -----------------------------------------------------
+
+#: Seed suffix of the accounts generator's own random generator (the other tables stay as they were).
+ACCOUNTS_SEED = 15001
+INDUSTRIES = ["Food & beverage", "Automotive", "Packaging", "Logistics", "Pharma", "Water & utilities",
+              "Machine building", "Building services"]
+
+#: The planted account movements (money in EUR, the sample's reporting currency): account id →
+#: (name, serving partner's rank by size among partners active over the whole history (0 = the
+#: largest), annual potential, revenue of each of the last 8 complete quarters, oldest first). With
+#: the default accounts parameters and 8 quarters of history they give, in the last quarter:
+#: KA-01 promoted growth → key (change_coverage), KA-02 relegated core → digital (hand_over), KA-03
+#: promoted digital → core (receive), KA-05 relegated key → growth (change_coverage); KA-04 (around
+#: core) and KA-06 (around key) qualify above and below their segment in alternate quarters and
+#: never move (anti-flapping). :data:`PLANTED_MOVES` is what a correct analysis finds.
+PLANTED_ACCOUNTS: dict[str, tuple[str, int, float, tuple[float, ...]]] = {
+    "KA-01": ("Brauerei Kessler AG", 0, 500_000.0, (6e3, 6e3, 6e3, 6e3, 6e3, 6e3, 50e3, 50e3)),
+    "KA-02": ("Nordhavn Logistik A/S", 0, 100_000.0, (6e3, 6e3, 6e3, 6e3, 0.0, 0.0, 0.0, 0.0)),
+    "KA-03": ("Vidal Envases S.L.", 0, 50_000.0, (1e3, 1e3, 1e3, 1e3, 1e3, 1e3, 10e3, 5e3)),
+    "KA-04": ("Kowalski Pakowanie Sp. z o.o.", 1, 100_000.0, (1e3, 3e3, 1e3, 3e3, 4e3, 0.0, 4e3, 0.0)),
+    "KA-05": ("Laurent Pharma SAS", 1, 400_000.0, (21e3, 21e3, 21e3, 21e3, 21e3, 0.0, 0.0, 0.0)),
+    "KA-06": ("Thames Water Controls Ltd", 2, 400_000.0, (15e3, 15e3, 15e3, 10e3, 22e3, 8e3, 22e3, 4e3)),
+}
+#: account → (change, from segment, to segment, action) in the last complete quarter; the planted
+#: accounts not listed here do not move in it.
+PLANTED_MOVES = {
+    "KA-01": ("promoted", "growth", "key", "change_coverage"),
+    "KA-02": ("relegated", "core", "digital", "hand_over"),
+    "KA-03": ("promoted", "digital", "core", "receive"),
+    "KA-05": ("relegated", "key", "growth", "change_coverage"),
+}
+
+
+def _planted_partners(p: _Partners, win: _Window) -> np.ndarray:
+    """Partners active over the whole history (not churned, not new, not tiny), largest first."""
+    steady = ~p.churned & ~p.newbie & ~p.tiny & (p.onboard < win.start) & (p.end >= _FAR)
+    idx = np.flatnonzero(steady)
+    return idx[np.argsort(-p.size[idx], kind="stable")]
+
+
+def _accounts(seed: int, p: _Partners, win: _Window, rates: np.ndarray,
+              sales: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``accounts`` table and the sales lines of the planted accounts (:data:`PLANTED_ACCOUNTS`),
+    drawn from their own random generator so that every other table is unchanged.
+
+    Every customer of ``sales`` gets an account row (3 % are left out: accounts the CRM does not
+    know), with an industry, a head count and a potential of about four times its yearly revenue
+    (5 % unknown); the planted accounts get one line per quarter with revenue, in their serving
+    partner's currency, on the 15th of the quarter's second month."""
+    rng = np.random.default_rng([int(seed), ACCOUNTS_SEED])
+    cust = sales["customer_id"].astype(str).to_numpy()
+    ids, inv = np.unique(cust, return_inverse=True)
+    pos = {pid: i for i, pid in enumerate(p.ids)}
+    part = sales["partner_id"].map(pos).to_numpy(dtype=np.int64)
+    slot = np.searchsorted(win.starts, (sales["date"].to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64),
+                           side="right") - 1
+    eur = sales["revenue"].to_numpy(dtype=float) * rates[p.currency[part], slot]
+    yearly = np.bincount(inv, weights=eur, minlength=len(ids)) * 4.0 / max(win.complete, 1)
+    potential = np.round(yearly * rng.lognormal(np.log(4.0), 0.7, len(ids)), -3)
+    potential[rng.random(len(ids)) < 0.05] = np.nan
+    known = rng.random(len(ids)) >= 0.03
+    industry = rng.integers(len(INDUSTRIES), size=len(ids))
+    employees = np.round(rng.lognormal(np.log(80.0), 1.2, len(ids))).astype(np.int64) + 1
+    coverage = np.select([potential >= 300_000, potential >= 150_000], ["key_account_rep", "partner_managed"],
+                         "inside_sales").astype(object)
+    coverage[np.isnan(potential)] = None
+
+    hosts = _planted_partners(p, win)
+    labels = win.labels[:win.complete][-8:]
+    slots = np.arange(win.complete)[-8:]
+    rows = {k: [] for k in ("customer_id", "partner", "slot", "eur")}
+    for acc, (_, rank, _, revenue) in PLANTED_ACCOUNTS.items():
+        if rank >= len(hosts):
+            continue
+        for s_, r in zip(slots, revenue[-len(labels):]):
+            if r > 0:
+                rows["customer_id"].append(acc)
+                rows["partner"].append(hosts[rank])
+                rows["slot"].append(s_)
+                rows["eur"].append(r)
+    pl = {k: np.asarray(v) for k, v in rows.items()}
+    m = len(pl["eur"])
+    planted_part = pl["partner"].astype(np.int64) if m else np.zeros(0, dtype=np.int64)
+    planted_slot = pl["slot"].astype(np.int64) if m else np.zeros(0, dtype=np.int64)
+    day = win.starts[planted_slot] + 45 if m else np.zeros(0, dtype=np.int64)
+    rate = rates[p.currency[planted_part], planted_slot]
+    revenue = np.round(pl["eur"].astype(float) / rate, 2) if m else np.zeros(0)
+    channel = sales.drop_duplicates("partner_id").set_index("partner_id")["channel"]
+    host_ids = _take(p.ids, planted_part)
+    lines = _frame("sales", {
+        "line_id": _ids("SLK", np.arange(1, m + 1), 4),
+        "date": _dates(day),
+        "partner_id": host_ids,
+        "customer_id": pd.Series(pl["customer_id"] if m else [], dtype="str"),
+        "product_id": pd.Series(["SKU-1101"] * m, dtype="str"),
+        "category": pd.Series([CATEGORIES[0][0]] * m, dtype="str"),
+        "quantity": np.ones(m, dtype=np.int64),
+        "revenue": revenue,
+        "cost": np.round(revenue * 0.62, 2),
+        "currency": _take(CURRENCIES, p.currency[planted_part]),
+        "registered_units": np.zeros(m, dtype=np.int64),
+        "registered_date": _dates(day, np.zeros(m, dtype=bool)),
+        "channel": pd.Series(host_ids.map(channel).to_numpy(dtype=object), dtype="str"),
+    })
+    planted = list(PLANTED_ACCOUNTS)
+    frame = _frame("accounts", {
+        "customer_id": pd.Series([*ids[known], *planted], dtype="str"),
+        "name": pd.Series([None] * int(known.sum()) + [PLANTED_ACCOUNTS[a][0] for a in planted], dtype=object),
+        "industry": pd.Series([*_take(INDUSTRIES, industry[known]), *["Food & beverage"] * len(planted)],
+                              dtype="str"),
+        "employees": pd.array([*employees[known], *[250] * len(planted)], dtype="Int64"),
+        "potential": np.array([*potential[known], *[PLANTED_ACCOUNTS[a][2] for a in planted]], dtype=float),
+        "coverage": pd.Series([*coverage[known], *["partner_managed"] * len(planted)], dtype=object),
+    })
+    return frame, lines
+
+
 # --- public API ----------------------------------------------------------------------------------
 
 def generate(
@@ -1135,6 +1256,9 @@ def generate(
         "program_costs": _program_costs(rng, p, win),
         "fx_rates": fx,
     }
+    accounts, planted_lines = _accounts(int(seed), p, win, rates, sales)
+    tables["sales"] = pd.concat([sales, planted_lines], ignore_index=True)
+    tables["accounts"] = accounts
     return {name: tables[name] for name in TABLES}
 
 

@@ -258,6 +258,24 @@ class FxRates(_Table):
         return ~df.duplicated(["currency", "period"], keep=False)
 
 
+class Accounts(_Table):
+    """End-customer accounts buying through the network (CRM account master); optional: without it
+    accounts are segmented on value only (account coverage, docs/methods.md)."""
+
+    customer_id: Series[str] = F("End customer identifier, unique; as `sales.customer_id`.", "C-88121",
+                                 ("account coverage",), unique=True)
+    name: Optional[Series[str]] = F("Account name, shown to the partner that serves it and on the overview.",
+                                    "Brauerei Kessler AG", nullable=True)
+    industry: Optional[Series[str]] = F("Industry of the account.", "Food & beverage", nullable=True)
+    employees: Optional[Series[pd.Int64Dtype]] = F("Number of employees of the account.", "420", nullable=True,
+                                                   ge=0)
+    potential: Optional[Series[float]] = F("Annual addressable revenue of the account for our products, in the "
+                                           "reporting currency; empty: unknown (its segment's potential minimum "
+                                           "is not met).", "250000", ("account segments",), nullable=True, ge=0)
+    coverage: Optional[Series[str]] = F("Coverage model recorded in the CRM (a model of params "
+                                        "accounts.coverage_models).", "partner_managed", nullable=True)
+
+
 #: The activity tables: a source needs at least one of them (besides ``partners``); the KPIs of the
 #: others are then not available.
 ACTIVITY_TABLES = ("sales", "opportunities", "leads")
@@ -282,4 +300,5 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], bool]] = {
     "potential": (Potential, False),
     "program_costs": (ProgramCosts, False),
     "fx_rates": (FxRates, False),
+    "accounts": (Accounts, False),
 }

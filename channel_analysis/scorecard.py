@@ -99,6 +99,9 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "What your end customers told us in satisfaction surveys about working with you.")),
     "tier": (N_("Partner tier"), N_(
         "Your tier in our partner programme and what you need to reach the next one.")),
+    "accounts": (N_("Your accounts that change segment"), N_(
+        "End customers whose purchases through our network moved them to another segment this quarter, "
+        "and what changes for you.")),
     "benchmark": (N_("How you compare with similar partners"), N_(
         "Your percentile among partners like you: at 75 you do better than 75% of them, at 50 you are "
         "at their median. For measures where less is better (days to accept a lead, for example) the "
@@ -810,6 +813,29 @@ class Scorecard:
                 "How close you are to each requirement of {tier} (100% = met); {n} requirements are still open.",
                 len(missing)).format(tier=nxt, n=len(missing))
         return self._figure(ax, caption)
+
+    # ---- account coverage --------------------------------------------------------------------
+
+    def account_moves(self) -> Html:
+        """This partner's end-customer accounts that moved to another segment this quarter, with what
+        the partner does (hand over, take over, change coverage); only its own accounts."""
+        _ = self.tr.gettext
+        if not self.b.facts.get("account_coverage"):
+            return self.unavailable()
+        m = self.b.account_moves
+        if not _usable(m, "customer_id", "from_segment", "to_segment", "action"):
+            return self.note(_("No account changes segment this quarter."))
+        names = m["name"] if "name" in m else pd.Series(None, index=m.index)
+        frame = pd.DataFrame({
+            "account": [f"{n} ({c})" if not i18n.is_missing(n) else str(c) for c, n in zip(m["customer_id"], names)],
+            "change": [_(blocks.ACCOUNT_CHANGE.get(c, c)) for c in m["change"]],
+            "from": m["from_segment"].astype(str), "to": m["to_segment"].astype(str),
+            "action": [_(blocks.ACCOUNT_ACTIONS.get(a, a)) for a in m["action"]],
+        })
+        return blocks.table(frame, [("account", _("Account"), False), ("change", _("Change"), False),
+                                    ("from", _("From"), False), ("to", _("To"), False),
+                                    ("action", _("What to do"), False)],
+                            _("Your accounts that moved to another segment this quarter."))
 
     # ---- peer benchmark ---------------------------------------------------------------------
 

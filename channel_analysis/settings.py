@@ -134,3 +134,92 @@ class ReportSettings:
             return cls(**dict(data))
         except TypeError as exc:
             raise ParamsError(f"report settings in the bundle do not match this version: {exc}") from None
+
+
+#: Who works the accounts of a coverage model (params ``accounts.coverage_models``).
+COVERAGE_OWNERS = ("partner", "manufacturer")
+
+
+@dataclass(frozen=True)
+class AccountSegment:
+    """One account segment (params ``accounts.segments``): its name, the coverage model that works
+    its accounts, and its own minimums (``None``: no minimum on that criterion)."""
+
+    name: str
+    coverage: str
+    min_value: float | None = None
+    min_potential: float | None = None
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """Account coverage parameters (params ``accounts``), checked once: segments lowest first,
+    coverage model → owner (``partner`` | ``manufacturer``), anti-flapping runs. No default here:
+    every value comes from ``params/defaults.yaml`` or the run file."""
+
+    segments: tuple[AccountSegment, ...]
+    coverage_models: Mapping[str, str]
+    promote_after: int
+    relegate_after: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(self.segments))
+        object.__setattr__(self, "coverage_models", dict(self.coverage_models))
+        problems = []
+        names = [s.name for s in self.segments]
+        if not names:
+            problems.append("accounts.segments must list at least one segment, lowest first")
+        if len(set(names)) != len(names):
+            problems.append(f"accounts.segments: a segment name appears twice ({', '.join(names)})")
+        for i, seg in enumerate(self.segments):
+            for key in ("min_value", "min_potential"):
+                v = getattr(seg, key)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0):
+                    problems.append(f"accounts.segments[{i}] ({seg.name}).{key} must be a number ≥ 0, got {v!r}")
+            if i == 0 and (seg.min_value is not None or seg.min_potential is not None):
+                problems.append(f"accounts.segments[0] ({seg.name}) has a minimum; the lowest segment must have none")
+            if seg.coverage not in self.coverage_models:
+                problems.append(f"accounts.segments[{i}] ({seg.name}).coverage {seg.coverage!r} is not a model of "
+                                f"accounts.coverage_models ({', '.join(map(str, self.coverage_models)) or 'none'})")
+        bad = {m: o for m, o in self.coverage_models.items() if o not in COVERAGE_OWNERS}
+        if bad:
+            problems.append(f"accounts.coverage_models: each model is worked by {' or '.join(COVERAGE_OWNERS)}, "
+                            f"got {bad}")
+        for key in ("promote_after", "relegate_after"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                problems.append(f"accounts.{key} must be a whole number ≥ 1, got {v!r}")
+        if problems:
+            raise ParamsError("invalid account coverage settings: " + "; ".join(problems))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> AccountSettings:
+        """The account settings of a run, read from its merged parameters."""
+        a = params["accounts"]
+        segments = []
+        for i, seg in enumerate(a["segments"] or []):
+            if not isinstance(seg, Mapping) or "name" not in seg or "coverage" not in seg:
+                raise ParamsError(f"accounts.segments[{i}] must be a mapping with 'name' and 'coverage' "
+                                  "(and optionally min_value, min_potential)")
+            unknown = set(seg) - {"name", "coverage", "min_value", "min_potential"}
+            if unknown:
+                raise ParamsError(f"accounts.segments[{i}]: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                                  "(known: name, coverage, min_value, min_potential)")
+            segments.append(AccountSegment(str(seg["name"]), str(seg["coverage"]), seg.get("min_value"),
+                                           seg.get("min_potential")))
+        return cls(segments=tuple(segments),
+                   coverage_models={str(k): str(v) for k, v in (a["coverage_models"] or {}).items()},
+                   promote_after=a["promote_after"], relegate_after=a["relegate_after"])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.segments)
+
+    def levels(self, *, potential: bool = True) -> list[dict]:
+        """The segments as tier levels (``tiers.parse_levels``): criteria ``value`` and, when
+        ``potential``, ``potential``."""
+        out = []
+        for s in self.segments:
+            crit = {"value": s.min_value, **({"potential": s.min_potential} if potential else {})}
+            out.append({"name": s.name, "criteria": {k: float(v) for k, v in crit.items() if v is not None}})
+        return out

@@ -82,6 +82,20 @@ def _categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype="int64"), categories=names, ordered=True)
 
 
+def qualifying_ranks(data: pd.DataFrame, levels: Sequence[Mapping]) -> np.ndarray:
+    """Per row of ``data``, the rank (0 = lowest) of the highest level whose every cumulative
+    minimum its columns meet (value ≥ minimum; NaN = not met). ``data`` holds one column per
+    criterion named in ``levels``; tiers (KPI columns) and account segments both qualify this way."""
+    lv = parse_levels(levels)
+    rank = np.zeros(len(data), dtype="int64")
+    for level in lv[1:]:
+        ok = np.ones(len(data), dtype=bool)
+        for col, minimum in level.criteria.items():
+            ok &= (data[col] >= minimum).to_numpy()  # NaN >= x is False: not met
+        rank = np.where(ok, level.rank, rank)
+    return rank
+
+
 def qualifying_tier(
     kpis: pd.DataFrame,
     levels: Sequence[Mapping],
@@ -98,12 +112,7 @@ def qualifying_tier(
     lv = parse_levels(levels)
     columns = sorted({c for level in lv for c in level.criteria})
     data = criteria_values(kpis, columns, period=period, window=window, one_period=False)
-    rank = np.zeros(len(data), dtype="int64")
-    for level in lv[1:]:
-        ok = np.ones(len(data), dtype=bool)
-        for col, minimum in level.criteria.items():
-            ok &= (data[col] >= minimum).to_numpy()  # NaN >= x is False: not met
-        rank = np.where(ok, level.rank, rank)
+    rank = qualifying_ranks(data, lv)
     out = data[[c for c in ("partner_id", "period") if c in data.columns]].copy()
     out["qualifying_tier"] = _categorical(rank, [x.name for x in lv])
     return out.sort_values([c for c in ("partner_id", "period") if c in out.columns]).reset_index(drop=True)

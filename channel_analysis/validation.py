@@ -62,6 +62,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "potential": ("partner_id", "period"),
     "program_costs": ("partner_id", "date"),
     "fx_rates": ("currency", "period"),
+    "accounts": ("customer_id",),
 }
 
 #: Money columns in the row's currency (converted by :func:`channel_analysis.dataset.load_dataset`).
@@ -75,6 +76,7 @@ REPORTING_MONEY: dict[str, tuple[str, ...]] = {
     "targets": ("target",),
     "potential": ("potential",),
     "program_costs": ("amount",),
+    "accounts": ("potential",),
 }
 
 #: Bounds beyond which a value cannot be right.
@@ -90,6 +92,7 @@ FUTURE_OK = {("opportunities", "expected_close_date"), ("trainings", "expires_da
 TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "partners": ("name", "region", "tier"),
     "partner_contacts": ("name", "role"),
+    "accounts": ("name",),
 }
 _MARKUP = r"<\s*[A-Za-z!/?]|&#?\w+;|javascript:"
 

@@ -95,6 +95,15 @@ overview.tier_migration()
 overview.tier_moves()
 
 # %% [markdown] tags=["remove-cell"]
+# ## Account coverage: segments × coverage, migration, the quarter's moves
+
+# %%
+overview.section("accounts")
+
+# %%
+overview.account_coverage()
+
+# %% [markdown] tags=["remove-cell"]
 # ## Pipeline health and sales-cycle curves by segment
 
 # %%

@@ -168,6 +168,15 @@ report.tier_status()
 report.tier_gap()
 
 # %% [markdown] tags=["remove-cell"]
+# ## End-customer accounts of this partner that change segment (hand over / take over)
+
+# %%
+report.section("accounts")
+
+# %%
+report.account_moves()
+
+# %% [markdown] tags=["remove-cell"]
 # ## Anonymized peer benchmark (percentile bars; aggregates of ≥ min_peers partners only)
 
 # %%

@@ -195,7 +195,10 @@ def partner_bundle(partner_id: str = "P0001", *, name: str = "Smith & Sons <Pro>
         segment={"abc_class": "B", "score": 0.56, "performance": "medium", "potential": "high",
                  "action": "Develop"},
         settings=ReportSettings.from_params(load_defaults()),
-        facts={"forecast_method": "exp_smoothing", "stale_threshold_days": 180.0},
+        facts={"forecast_method": "exp_smoothing", "stale_threshold_days": 180.0, "account_coverage": True},
+        account_moves=pd.DataFrame({"customer_id": ["C-0017", "C-0042"], "name": ["Kessler & Co <AG>", None],
+                                    "change": ["promoted", "relegated"], "from_segment": ["core", "core"],
+                                    "to_segment": ["key", "digital"], "action": ["change_coverage", "hand_over"]}),
     )
     return _blank(b, missing)
 
@@ -386,7 +389,25 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
                 "tier_migration": tier_migration, "movements": movements,
                 "pipeline_by_segment": pipeline_by_segment, "cycle_curves": cycle_curves, "cohorts": cohorts,
                 "mdf_by_tier": mdf_by_tier, "at_risk": at_risk, "key_figures": key_figures,
-                "partners": partners.assign(status="active", reported=True)},
+                "partners": partners.assign(status="active", reported=True),
+                # account coverage, shaped as exports._account_overview shapes it
+                "account_coverage": pd.DataFrame({"segment": ["digital", "core", "key"],
+                                                  "coverage": ["inside_sales", "partner_managed", "key_account_rep"],
+                                                  "accounts": [120, 40, 6], "value": [2.0e5, 9.0e5, 1.1e6]}),
+                "account_migration": pd.DataFrame(
+                    [(period, a, b, n) for (a, b), n in zip(
+                        [(a, b) for a in ("digital", "core", "key") for b in ("digital", "core", "key")],
+                        [110, 3, 0, 2, 36, 1, 0, 0, 5])], columns=["period", "from_segment", "to_segment", "accounts"]),
+                "account_moves": pd.DataFrame({
+                    "customer_id": ["C-0017", "C-0099", "C-0042"], "name": ["Kessler & Co <AG>", None, None],
+                    "period": period, "partner_id": [partners["partner_id"].iloc[0]] * 2 + [partners["partner_id"].iloc[1]],
+                    "change": ["promoted", "promoted", "relegated"], "from_segment": ["core", "digital", "core"],
+                    "to_segment": ["key", "core", "digital"], "from_coverage": ["partner_managed", "inside_sales",
+                                                                                "partner_managed"],
+                    "to_coverage": ["key_account_rep", "partner_managed", "inside_sales"],
+                    "action": ["change_coverage", "receive", "hand_over"], "value": [7.0e4, 1.2e4, 4.0e3],
+                    "potential": [4.0e5, None, 5.0e4]}),
+                },
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
                "forecast_backtest_mape": 0.14},
     )

@@ -141,6 +141,14 @@ def tiny_raw() -> dict[str, pd.DataFrame]:
             "period": ["2026Q2", "2026Q3"],
             "rate": ["0.25", "0.2"],
         }),
+        "accounts": pd.DataFrame({
+            "customer_id": ["C1", "C2", "C3"],
+            "name": ["Brauerei Kessler AG", None, "Vidal Envases S.L."],
+            "industry": ["Food & beverage", "Packaging", None],
+            "employees": ["420", None, "35"],
+            "potential": ["250000", None, "40000"],
+            "coverage": ["partner_managed", None, "inside_sales"],
+        }),
     }
 
 

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "channel_analysis"
 #: Modules that may import inside a function: the command line loads parameters before heavy
 #: imports (a bad option answers at once), and the render worker registers papermill's engine.
 LAZY_ALLOWED = {"channel_analysis.cli", "channel_analysis.render.execute"}
-STATISTICS = {"channel_analysis." + m for m in ("build", "kpis", "segmentation", "tiers", "peers", "pipeline",
+STATISTICS = {"channel_analysis." + m for m in ("build", "accounts", "kpis", "segmentation", "tiers", "peers", "pipeline",
                                                  "salescycle", "forecast", "dataset", "validation", "quarter",
                                                  "exports", "io.sources")}
 

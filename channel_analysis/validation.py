@@ -75,6 +75,8 @@ REPORTING_MONEY: dict[str, tuple[str, ...]] = {
     "targets": ("target",),
     "potential": ("potential",),
     "program_costs": ("amount",),
+    "rebates": ("threshold",),
+    "benefits": ("value",),
 }
 
 #: Bounds beyond which a value cannot be right.

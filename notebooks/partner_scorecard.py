@@ -168,6 +168,18 @@ report.tier_status()
 report.tier_gap()
 
 # %% [markdown] tags=["remove-cell"]
+# ## Partner programme: the treatment of the partner's segment, its ratings, what it earned this quarter
+
+# %%
+report.section("programme")
+
+# %%
+report.programme_treatment()
+
+# %%
+report.programme_value()
+
+# %% [markdown] tags=["remove-cell"]
 # ## Anonymized peer benchmark (percentile bars; aggregates of ≥ min_peers partners only)
 
 # %%

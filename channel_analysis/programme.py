@@ -105,9 +105,9 @@ def treatments(segments: pd.DataFrame, settings: ProgrammeSettings) -> pd.DataFr
     return pd.DataFrame({
         "partner_id": seg["partner_id"].astype(str).to_numpy(),
         "segment": seg["segment"].astype(object).where(seg["segment"].notna(), None).to_numpy(),
-        "treatment": [t.id if t else None for t in found],
-        "treatment_name": [t.name if t else None for t in found],
-        "treatment_contents": [t.contents if t else None for t in found],
+        "treatment": pd.Series([t.id if t else None for t in found], dtype=object),
+        "treatment_name": pd.Series([t.name if t else None for t in found], dtype=object),
+        "treatment_contents": pd.Series([t.contents if t else None for t in found], dtype=object),
     })
 
 

@@ -274,7 +274,7 @@ def test_without_partner_ratings_a_rating_weight_is_skipped_with_its_reason(samp
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("programme-run")
-    sample.write(sample.generate(partners=14, quarters=6, seed=5), tmp / "data")
+    sample.write(sample.generate(partners=8, quarters=6, seed=5), tmp / "data")
     params = load_params(Path(__file__).resolve().parents[1] / "params" / "sample.yaml",
                          {"data": {"source": str(tmp / "data")}, "output_dir": str(tmp / "out"),
                           "history_quarters": 6, "render": {"pdf": False, "workers": 1}})

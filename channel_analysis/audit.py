@@ -14,6 +14,10 @@ and compares its exact number with the exported table cell it names:
 - on a network page, with ``data-partner``: the same, for that partner;
 - on a network page without it: ``kpis/network.parquet`` at the run's period.
 
+A measure of another exported table (``Measure.table``, e.g. ``programme_value``) is compared with
+``kpis/<table>.parquet``: at the partner's row (of the run's period), and on a network page without
+``data-partner`` with the column's total over the period's rows.
+
 It also refuses a ``data-measure`` that the measure catalog does not declare. ``channel-analysis
 audit`` runs it; the test suite runs it on every rendered page.
 """
@@ -252,6 +256,7 @@ def check_run(run_dir: str | Path) -> AuditResult:
     if (run_dir / "index.html").exists():
         pages.append(("index.html", None))
 
+    others = _other_tables(run_dir, period)
     result, rows = AuditResult(), []
     for rel, owner in pages:
         found = tagged_values((run_dir / rel).read_text(encoding="utf-8"))
@@ -264,6 +269,14 @@ def check_run(run_dir: str | Path) -> AuditResult:
                    "shown": shown, "expected": math.nan}
             if measure not in measures.MEASURES:
                 rows.append({**row, "problem": "not in the measure catalog"})
+                continue
+            table = measures.get(measure).table
+            if table not in ("kpis", "network"):
+                expected, problem = _other_expected(others.get(table), measure, partner)
+                if problem:
+                    rows.append({**row, "problem": f"{problem} ({table})"})
+                elif not _same(shown, expected):
+                    rows.append({**row, "expected": expected, "problem": "differs from the table"})
                 continue
             if partner is None:
                 if measure not in net_row.index:
@@ -281,3 +294,31 @@ def check_run(run_dir: str | Path) -> AuditResult:
     result.problems = pd.DataFrame(rows, columns=["page", "partner_id", "measure", "window", "shown",
                                                   "expected", "problem"])
     return result
+
+
+def _other_tables(run_dir: Path, period: str) -> dict[str, pd.DataFrame]:
+    """The exported tables other measures live in (``Measure.table`` other than kpis and network),
+    rows of ``period`` (when the table has a period), indexed by partner id."""
+    out = {}
+    for table in {m.table for m in measures.MEASURES.values()} - {"kpis", "network"}:
+        path = run_dir / "kpis" / f"{table}.parquet"
+        if not path.exists():
+            continue
+        frame = pd.read_parquet(path)
+        if "period" in frame.columns:
+            frame = frame[frame["period"].astype(str) == period]
+        out[table] = frame.assign(partner_id=frame["partner_id"].astype(str)).set_index("partner_id")
+    return out
+
+
+def _other_expected(frame: pd.DataFrame | None, measure: str, partner: str | None) -> tuple[float, str | None]:
+    """(expected value, problem) of a measure of another table: the partner's cell, or the column's
+    total (NaN when no row has a value) for a network figure."""
+    if frame is None or measure not in frame.columns:
+        return math.nan, "no such table or column"
+    if partner is None:
+        return float(frame[measure].sum(min_count=1)), None
+    if partner not in frame.index:
+        return math.nan, "no row for the partner"
+    cell = frame.at[partner, measure]
+    return (float(cell) if pd.notna(cell) else math.nan), None

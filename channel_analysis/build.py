@@ -29,6 +29,7 @@ from . import (
     peers,
     periods,
     pipeline,
+    programme,
     salescycle,
     segmentation,
     tiers,
@@ -36,7 +37,7 @@ from . import (
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import AccountSettings, ReportSettings
+from .settings import AccountSettings, ProgrammeSettings, ReportSettings
 
 
 
@@ -81,6 +82,12 @@ class NetworkStats:
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item", "reason"]))
     #: account coverage (accounts.compute); None when sales.customer_id is absent (listed in skipped)
     account_coverage: accounts.AccountCoverage | None = None
+    #: the partner programme (programme.py): ratings as of the period [partner_id, criterion, period,
+    #: score, raters]; treatment per partner [partner_id, segment, treatment, treatment_name,
+    #: treatment_contents]; what each partner earned (programme.VALUE_COLUMNS)
+    ratings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    treatments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    programme_value: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -308,6 +315,8 @@ def effective_params(params: dict, ds: Dataset) -> tuple[dict, list[tuple[str, s
         skipped.append((f"segmentation.weights.{c}", f"weight {w:g} dropped: {missing[_criterion_measure(c)]}"
                         + (f"; the score uses the other weights (sum {sum(weights.values()):g})" if weights
                            else "; no weight left: no score")))
+    weights, rating_skips = _rating_weights(weights, params, ds)
+    skipped += rating_skips
     partner_cols = set(ds.partners.columns)
     schema_cols = set(TABLES["partners"][0].to_schema().columns)
     groups = []
@@ -322,6 +331,25 @@ def effective_params(params: dict, ds: Dataset) -> tuple[dict, list[tuple[str, s
            "segmentation": {**seg, "weights": weights or dict(seg["weights"])},
            "benchmarks": {**params["benchmarks"], "peer_groups": groups}}
     return out, skipped
+
+
+def _rating_weights(weights: dict, params: dict, ds: Dataset) -> tuple[dict, list[tuple[str, str]]]:
+    """Segmentation weights on rating criteria (``rating_<criterion>``, programme.py): dropped, with
+    the reason, when the source has no ``partner_ratings``; a ``rating_`` name that is no criterion of
+    ``programme.rating_criteria`` is an error naming the key."""
+    criteria = params["programme"]["rating_criteria"]
+    skipped, kept = [], {}
+    for c, w in weights.items():
+        name = str(c).lstrip("-").strip()
+        if name.startswith(programme.RATING_PREFIX) \
+                and programme.rating_criterion(name, criteria) is None and name not in measures.MEASURES:
+            raise ParamsError(f"segmentation.weights.{c}: {name[len(programme.RATING_PREFIX):]!r} is not a rating "
+                              f"criterion; programme.rating_criteria lists {', '.join(criteria)}")
+        if programme.rating_criterion(name, criteria) and not ds.provided("partner_ratings"):
+            skipped.append((f"segmentation.weights.{c}", f"weight {w:g} dropped: partner_ratings not provided"))
+        else:
+            kept[c] = w
+    return kept, skipped
 
 
 def _blank_unavailable(frame: pd.DataFrame, skipped: list[tuple[str, str]]) -> pd.DataFrame:
@@ -365,7 +393,11 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
 
     seg = params["segmentation"]
     conc = segmentation.concentration(kpi, "revenue", seg["abc"], period=ds.period, window="t4q")
-    scores = segmentation.weighted_score(kpi, seg["weights"], seg["missing"], period=ds.period, window="t4q")
+    # qualitative ratings join the score's criteria as rating_<criterion> (programme.with_ratings)
+    prog = ProgrammeSettings.from_params(params)
+    ratings = programme.partner_ratings(ds.partner_ratings, ds.period)
+    scored = programme.with_ratings(kpi, ratings, prog.rating_criteria, ds.period, window="t4q")
+    scores = segmentation.weighted_score(scored, seg["weights"], seg["missing"], period=ds.period, window="t4q")
     if not any(_criterion_measure(c) not in {i for i, _ in skipped} for c in given_weights):
         scores = scores.assign(score=np.nan)  # every weight is on an unavailable measure: no score
     matrix = segmentation.performance_potential(scores, kpi, cuts=seg["matrix_cuts"],
@@ -388,6 +420,14 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     moved = (accounts.network_counts(account_coverage.history, quarters) if account_coverage is not None else
              pd.DataFrame({"period": quarters, "accounts_promoted": np.nan, "accounts_relegated": np.nan}))
     network = network.merge(moved, on="period", how="left")
+    # the programme seen from the partner: what it earned at its tier, what the next one would add
+    this_quarter = kpi[(kpi["period"] == ds.period) & (kpi["window"] == "quarter")]
+    earned_from = tier_status[["partner_id", "tier"]].merge(
+        this_quarter.reindex(columns=["partner_id", "revenue", "mdf_allocated"]), on="partner_id", how="left")
+    value = programme.programme_value(earned_from, [lvl["name"] for lvl in levels], ds.period,
+                                      rebates=ds.rebates, benefits=ds.benefits)
+    treated = programme.treatments(matrix[["partner_id", "action"]].merge(
+        conc.table[["partner_id", "abc_class"]], on="partner_id", how="outer"), prog)
     steps.update(1)
 
     current_tier = tier_status[["partner_id", "tier"]]
@@ -473,6 +513,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
+        ratings=ratings, treatments=treated, programme_value=value,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )
@@ -596,7 +637,11 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         "tiers": stats.tier_history, "gap": stats.tier_gap, "bench": stats.benchmarks, "forecast": history,
         "curve": curves, "cycle": _cycle_summaries(stats, peer_d),
         "account_moves": _account_moves(stats),
+        "ratings": stats.ratings, "programme_value": stats.programme_value,
     }.items()}
+    treatment_of = (stats.treatments.set_index("partner_id").astype(object).to_dict("index")
+                    if len(stats.treatments) else {})
+    programme_settings = ProgrammeSettings.from_params(params).to_dict()
     empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
     no_moves = pd.DataFrame({c: pd.Series(dtype=object) for c in ACCOUNT_MOVE_COLUMNS[1:]})
     seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
@@ -652,6 +697,9 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             account_moves=slices["account_moves"].get(pid, no_moves),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
+            ratings=part("ratings", pid), programme_value=part("programme_value", pid),
+            programme={**{k: (None if pd.isna(v) else v) for k, v in treatment_of.get(pid, {}).items()},
+                       "settings": programme_settings},
             facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,
                    "data_end": stats.notes.get("data_end"),
                    "account_coverage": stats.account_coverage is not None},

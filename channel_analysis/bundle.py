@@ -83,6 +83,13 @@ class PartnerBundle:
     facts : dict
         Results of the run the page states: ``forecast_method`` (this partner's), ``stale_threshold_days``,
         ``data_end`` (the data's last day, ISO, when the reported quarter is incomplete; else None).
+    ratings : DataFrame
+        The partner's qualitative ratings [criterion, period (quarter rated), score, raters] (programme.py).
+    programme_value : DataFrame
+        What the partner earned this quarter, one row (``programme.VALUE_COLUMNS`` without partner_id).
+    programme : dict
+        segment, treatment, treatment_name, treatment_contents (programme.treatments) and ``settings``
+        (``ProgrammeSettings.to_dict()``).
     """
 
     partner: dict
@@ -109,6 +116,9 @@ class PartnerBundle:
     segment: dict = field(default_factory=dict)
     settings: ReportSettings | None = None
     facts: dict = field(default_factory=dict)
+    ratings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    programme_value: pd.DataFrame = field(default_factory=pd.DataFrame)
+    programme: dict = field(default_factory=dict)
 
     @property
     def partner_id(self) -> str:

@@ -49,6 +49,9 @@ class Dataset:
     program_costs: pd.DataFrame | None = None
     fx_rates: pd.DataFrame | None = None
     accounts: pd.DataFrame | None = None
+    partner_ratings: pd.DataFrame | None = None
+    rebates: pd.DataFrame | None = None
+    benefits: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default=())
     #: partners whose onboarded_date was derived from their first activity (see __post_init__)
     onboarded_derived: int = 0

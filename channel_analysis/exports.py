@@ -22,10 +22,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import bundle, measures, salescycle, tiers
+from . import bundle, measures, programme, salescycle, tiers
 from .build import NetworkStats, reported_partners
 from .io.sources import write_tables
 from .params import PROJECT_ROOT
+from .settings import ProgrammeSettings
 
 #: The folder of a run (``reports/<period>/``) the tables are written to.
 SUBDIR = "kpis"
@@ -299,6 +300,32 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "name": Col("text", "contact's name"),
         "receives_scorecard": Col("true/false", "whether the contact is sent the scorecard"),
     },
+    "ratings": {
+        "partner_id": Col("text", "the partner"),
+        "criterion": Col("text", "the criterion rated (`programme.rating_criteria`)"),
+        "period": Col("text", "the quarter of the partner's latest rating on it, up to the reported quarter"),
+        "score": Col("number", "mean score over that quarter's raters (`programme.rating_scale`); the score's "
+                               "`rating_<criterion>`"),
+        "raters": Col("integer", "raters behind the score"),
+    },
+    "treatments": {
+        "partner_id": Col("text", "the partner"),
+        "segment": Col("text", "the segment deciding the treatment (`programme.treatment_by`: ABC class or action)"),
+        "treatment": Col("text", "treatment id (`programme.treatment_map`); empty when the segment has none"),
+        "treatment_name": Col("text", "the treatment's name (`programme.treatments`)"),
+        "treatment_contents": Col("text", "what the partner gets under it"),
+    },
+    "programme_value": {
+        "partner_id": Col("text", "the partner"),
+        "period": Col("text", "the reported quarter"),
+        "tier": Col("text", "tier held this quarter (as `tier_status.tier`)"),
+        **{key: Col("number", measures.get(key).doc) for key in ("rebate_rate", "rebate_earned")},
+        "mdf_allocated": Col("number", "MDF allocated in the quarter (`kpis.mdf_allocated`, window quarter)"),
+        **{key: Col("number", measures.get(key).doc) for key in ("benefits_value", "programme_value")},
+        "next_tier": Col("text", "the tier above (empty for the top tier)"),
+        "next_tier_value": Col("number", "`programme_value` at the next tier with the same results"),
+        "next_tier_extra_value": Col("number", measures.get("next_tier_extra_value").doc),
+    },
 }
 
 #: What each table is, one sentence (for docs/exports.md).
@@ -331,6 +358,11 @@ PURPOSE = {
     "time_to_first_deal": "Days from onboarding to the first deal per partner (censored while none).",
     "partners": "The run's snapshot of every partner of the source: who is reported this run.",
     "recipients": "The run's snapshot of the contacts of reported partners (delivery reads it).",
+    "ratings": "Qualitative ratings per partner and criterion as of the reported quarter (input `partner_ratings`; "
+               "empty without it).",
+    "treatments": "The programme treatment of every segmented partner (VIP / develop / maintain by default).",
+    "programme_value": "What each partner earned from the programme this quarter (rebate, MDF, tier benefits) and "
+                       "what the next tier would add at the same results.",
 }
 
 
@@ -466,6 +498,9 @@ def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
         "time_to_first_deal": stats.time_to_first_deal,
         "partners": partners(stats),
         "recipients": recipients(stats),
+        "ratings": stats.ratings.reindex(columns=list(EXPORTS["ratings"])),
+        "treatments": stats.treatments.reindex(columns=list(EXPORTS["treatments"])),
+        "programme_value": stats.programme_value.reindex(columns=list(EXPORTS["programme_value"])),
     })
     return tables
 
@@ -525,6 +560,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "partners": exported["partners"],
         "skipped": exported["skipped"],
         **_account_overview(stats, exported),
+        **_programme_tables(stats, exported, names),
     }
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=dict(stats.notes))
@@ -547,6 +583,22 @@ def _account_overview(stats: NetworkStats, exported: dict[str, pd.DataFrame]) ->
                           "value": counts["value"].to_numpy(dtype=float)})
     return {"account_coverage": table, "account_migration": exported["account_migration"],
             "account_moves": exported["account_moves"]}
+def _programme_tables(stats: NetworkStats, exported: dict[str, pd.DataFrame], names: pd.DataFrame) -> dict:
+    """The overview's treatment section: ``treatment_counts`` (partners per treatment, programme.
+    treatment_counts), ``treatment_partners`` (reported partners with their treatment and
+    programme value, largest programme value first) and ``programme_totals`` (one row: the totals of
+    the exported ``programme_value`` table, programme.network_totals)."""
+    settings = ProgrammeSettings.from_params(stats.params)
+    reported = reported_partners(stats)["partner_id"].astype(str)
+    treated = exported["treatments"][exported["treatments"]["partner_id"].isin(reported)]
+    value = exported["programme_value"][["partner_id", "programme_value", "next_tier_extra_value"]]
+    partners_ = (treated.merge(names.assign(partner_id=names["partner_id"].astype(str)), on="partner_id", how="left")
+                 .merge(value, on="partner_id", how="left")
+                 .sort_values(["programme_value", "partner_id"], ascending=[False, True], na_position="last",
+                              ignore_index=True))
+    totals = pd.DataFrame([programme.network_totals(exported["programme_value"])])
+    return {"treatment_counts": programme.treatment_counts(treated, settings), "treatment_partners": partners_,
+            "programme_totals": totals}
 
 
 def _segment_cells(segments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:

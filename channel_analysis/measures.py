@@ -33,7 +33,7 @@ KINDS = ("currency", "percent", "integer", "decimal", "days", "ratio", "number")
 #: Which way is good: "up" (more is better), "down" (less is better), "none" (neither).
 DIRECTIONS = ("up", "down", "none")
 #: Tables a measure is a column of.
-TABLES = ("kpis", "network")
+TABLES = ("kpis", "network", "programme_value")
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,21 @@ _CATALOG: tuple[Measure, ...] = (
     _M("revenue_gini_t4q", N_("Gini coefficient"), "decimal",
        "Concentration of partners' trailing-four-quarter revenue: 0 = equal, 1 = one partner sells all.",
        direction="none", table="network", needs=("sales",)),
+    # partner programme: what a partner earned this quarter (table programme_value, programme.py)
+    _M("rebate_rate", N_("Rebate rate"), "percent",
+       "Rebate rate of the partner's tier at its quarter revenue (rebates schedule).",
+       table="programme_value", needs=("rebates", "sales")),
+    _M("rebate_earned", N_("Rebate earned"), "currency", "Rebate rate × the quarter's revenue.",
+       table="programme_value", needs=("rebates", "sales")),
+    _M("benefits_value", N_("Value of your tier's benefits"), "currency",
+       "Σ the quarterly value of the benefits of the partner's tier (benefits table).",
+       table="programme_value", needs=("benefits",)),
+    _M("programme_value", N_("Total earned from the programme"), "currency",
+       "rebate_earned + MDF allocated in the quarter + benefits_value, over the parts available.",
+       table="programme_value", needs=("rebates|benefits|mdf",)),
+    _M("next_tier_extra_value", N_("Extra at the next tier"), "currency",
+       "What the next tier would add at the same results: its rebate and benefits minus the current ones.",
+       table="programme_value", needs=("rebates|benefits",)),
 )
 
 #: key → Measure, KPI-table measures and network-table measures (keys are unique across both,

@@ -26,6 +26,9 @@ mdf_by_tier          mdf_by_tier: tier, mdf_return (tiers in programme order)
 at_risk (exported)   at_risk: exports.KEY_FIGURES of the partners at risk, largest first
 key_figures          partner_table: exports.KEY_FIGURES of every partner, largest first
 skipped (exported)   header (data_gaps): what the data did not allow (item, reason)
+treatment_counts     treatments: partners per programme treatment (programme.treatment_counts)
+treatment_partners   treatments: reported partners with treatment, programme_value and
+                     next_tier_extra_value (exported treatments + programme_value)
 ===================  ===========================================================================
 
 KPI values in tables and tiles are :func:`channel_analysis.blocks.tagged` with the KPI-table (or
@@ -73,6 +76,8 @@ SECTIONS: dict[str, tuple[str, str | None]] = {
     "at_risk": (N_("Partners at risk"), N_(
         "Partners whose revenue of the last four quarters fell sharply, or who stopped selling.")),
     "partners": (N_("Every partner"), N_("Key figures of every partner for the quarter.")),
+    "treatments": (N_("Programme treatments"), N_(
+        "The treatment each partner's segment receives, and what partners earned from the programme.")),
 }
 
 #: The cohort heatmap shows the latest cohorts only, up to this age (months).
@@ -449,6 +454,46 @@ class Overview:
             ("tier", _("Tier"), False), ("status", _("Status"), False), ("rev", _("Revenue"), True),
             ("t4q", _("Last 4 quarters"), True), ("yoy", _("Growth y/y"), True), ("margin", _("Margin %"), True),
             ("win", _("Win rate"), True), ("reg", _("Registration"), True)], caption, grid=True)
+
+    def treatments(self) -> Html:
+        """Partners per treatment (name, contents, count), the network's programme totals, and the
+        partners of each treatment with what they earned (table ``treatment_partners``)."""
+        _ = self.tr.gettext
+        counts, d = self.table("treatment_counts"), self.table("treatment_partners")
+        if not _usable(counts, "treatment", "partners"):
+            return self.unavailable()
+        none = _("No treatment")
+        summary = pd.DataFrame({
+            "name": [none if i18n.is_missing(v) else str(v) for v in counts["treatment_name"]],
+            "contents": ["—" if i18n.is_missing(v) else str(v) for v in counts["treatment_contents"]],
+            "partners": [i18n.format_number(v, self.locale, 0) for v in counts["partners"]],
+        })
+        out = blocks.table(summary, [("name", _("Treatment"), False), ("contents", _("What the partner gets"), False),
+                                     ("partners", _("Partners"), True)],
+                           _("Reported partners per programme treatment."))
+        totals = self.table("programme_totals")
+        if _usable(totals):
+            row = totals.iloc[0]
+            out += blocks.tiles([Tile(_(measures.get(c).label), self._tag(self.money(row.get(c)), c, row.get(c)))
+                                 for c in ("rebate_earned", "benefits_value", "programme_value",
+                                           "next_tier_extra_value") if c in totals and pd.notna(row.get(c))])
+        if _usable(d, "partner_id"):
+            ids = d["partner_id"].astype(str).tolist()
+            frame = pd.DataFrame({
+                "id": ids, "name": ["" if i18n.is_missing(v) else str(v) for v in d.get("name", [None] * len(d))],
+                "treatment": [none if i18n.is_missing(v) else str(v) for v in d["treatment_name"]],
+                "value": [self._tag(self.money(v), "programme_value", v, partner=pid)
+                          for v, pid in zip(d["programme_value"], ids)],
+                "extra": [self._tag(self.money(v), "next_tier_extra_value", v, partner=pid)
+                          for v, pid in zip(d["next_tier_extra_value"], ids)],
+            })
+            out += blocks.table(frame, [
+                ("id", _("Partner"), False), ("name", _("Name"), False), ("treatment", _("Treatment"), False),
+                ("value", _(measures.get("programme_value").label), True),
+                ("extra", _(measures.get("next_tier_extra_value").label), True)],
+                _("Every reported partner with its treatment and what it earned this quarter, largest first."),
+                grid=True)
+        return out
 
     def at_risk(self) -> Html:
         _ = self.tr.gettext

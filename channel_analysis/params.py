@@ -38,6 +38,7 @@ FREE_FORM = frozenset(
     {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers",
      "report.account_managers", "accounts.coverage_models"}
     | {f"labels.{kind}" for kind in ("stage", "category", "tier", "action", "partner_type", "region", "country")}
+    | {"programme.treatment_map", "programme.treatments", "labels.criterion", "labels.treatment"}
 )
 
 

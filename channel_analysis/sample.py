@@ -1204,6 +1204,73 @@ def _accounts(seed: int, p: _Partners, win: _Window, rates: np.ndarray,
 
 # --- public API ----------------------------------------------------------------------------------
 
+# --- the partner programme (issue 15): ratings, rebates, benefits ----------------------------------
+# Drawn with their own random generator (``default_rng([seed, PROGRAMME_STREAM])``), so every table
+# above stays byte-identical to a sample made before these tables existed.
+
+PROGRAMME_STREAM = 15
+#: Criteria the sample rates (geography_fit, the fourth default criterion, is rated for nobody).
+RATED_CRITERIA = ("brand_image", "willingness", "sector_potential")
+#: The raters; in a rating round their scores are true score −1, +0, +1 in a random order, so the
+#: mean over raters is exactly the partner's planted true score (2, 3 or 4 on the 1..5 scale).
+RATERS = ("Channel manager", "Regional director", "Sales engineer")
+#: Share of partners rated at all; of those, the share whose latest round is the quarter before the
+#: reported one (its scorecard names that quarter). Every rated partner also has an older round,
+#: two quarters before its latest, with every score 1: superseded, it never counts.
+RATED_SHARE, STALE_SHARE = 0.8, 0.25
+#: Rebate schedule: tier → [(quarter revenue threshold in EUR, rate of the whole quarter revenue)].
+REBATES = {"Registered": [(0.0, 0.0)], "Silver": [(0.0, 0.01), (100000.0, 0.02)],
+           "Gold": [(0.0, 0.02), (250000.0, 0.03)], "Platinum": [(0.0, 0.03), (500000.0, 0.04)]}
+#: Benefits per tier: tier → [(benefit, value per quarter in EUR)]; Registered has none.
+BENEFITS = {"Silver": [("Sales tools", 500.0)],
+            "Gold": [("Sales tools", 500.0), ("Marketing kit", 1500.0)],
+            "Platinum": [("Sales tools", 500.0), ("Marketing kit", 1500.0), ("Dedicated hotline", 2500.0),
+                         ("Factory contact", 3000.0)]}
+
+
+def _programme(seed: int, p: _Partners, win: _Window) -> dict[str, pd.DataFrame]:
+    """partner_ratings, rebates and benefits (constants above; ratings from their own generator).
+
+    A partner's planted true score on brand_image rises with its size (2, 3, 4 by size tercile);
+    willingness and sector_potential are drawn from 2..4. Churned partners are not rated.
+    """
+    rng = np.random.default_rng([int(seed), PROGRAMME_STREAM])
+    n = len(p.ids)
+    reported = win.complete - 1  # the slot of the last complete quarter
+    rated = (rng.random(n) < RATED_SHARE) & ~p.churned
+    stale = (rng.random(n) < STALE_SHARE) & (reported >= 1)
+    size_rank = pd.Series(p.size).rank(method="first").to_numpy() / max(n, 1)
+    true = {"brand_image": 2 + np.searchsorted([1 / 3, 2 / 3], size_rank, side="left"),
+            "willingness": rng.integers(2, 5, n), "sector_potential": rng.integers(2, 5, n)}
+    rows = {"partner_id": [], "period": [], "criterion": [], "score": [], "rater": []}
+    for i in np.flatnonzero(rated):
+        latest = reported - 1 if stale[i] else reported
+        for c in RATED_CRITERIA:
+            offsets = rng.permutation([-1, 0, 1])
+            rounds = [(latest, true[c][i] + offsets)]
+            if latest >= 2:
+                rounds.append((latest - 2, np.ones(len(RATERS))))
+            for slot, scores in rounds:
+                for rater, score in zip(RATERS, scores):
+                    rows["partner_id"].append(p.ids[i])
+                    rows["period"].append(win.labels[slot])
+                    rows["criterion"].append(c)
+                    rows["score"].append(float(score))
+                    rows["rater"].append(rater)
+    ratings = _frame("partner_ratings", {k: pd.Series(v, dtype=float if k == "score" else "str")
+                                         for k, v in rows.items()})
+    reb = [(t, th, r) for t, steps in REBATES.items() for th, r in steps]
+    ben = [(t, b, v) for t, items in BENEFITS.items() for b, v in items]
+    return {
+        "partner_ratings": ratings,
+        "rebates": _frame("rebates", {"tier": pd.Series([r[0] for r in reb], dtype="str"),
+                                      "rate": [r[2] for r in reb], "threshold": [r[1] for r in reb]}),
+        "benefits": _frame("benefits", {"tier": pd.Series([b[0] for b in ben], dtype="str"),
+                                        "benefit": pd.Series([b[1] for b in ben], dtype="str"),
+                                        "value": [b[2] for b in ben]}),
+    }
+
+
 def generate(
     partners: int = 200,
     quarters: int = 8,
@@ -1255,6 +1322,7 @@ def generate(
         "potential": _potential(rng, p, win, facts),
         "program_costs": _program_costs(rng, p, win),
         "fx_rates": fx,
+        **_programme(int(seed), p, win),
     }
     accounts, planted_lines = _accounts(int(seed), p, win, rates, sales)
     tables["sales"] = pd.concat([sales, planted_lines], ignore_index=True)

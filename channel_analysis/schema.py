@@ -276,6 +276,59 @@ class Accounts(_Table):
                                         "accounts.coverage_models).", "partner_managed", nullable=True)
 
 
+class PartnerRatings(_Table):
+    """Qualitative ratings of partners by the channel team (brand image, willingness, ...): one row
+    per partner, period, criterion and rater. Criteria are those of ``programme.rating_criteria``,
+    scores on the scale ``programme.rating_scale`` (both checked by validation)."""
+
+    partner_id: Series[str] = F("Partner rated.", "P0042", ("rating_<criterion>", "weighted score"))
+    period: Series[str] = F("Quarter the rating was given in; a partner's latest rated quarter up to the "
+                            "reported one counts.", "2026Q3", ("rating_<criterion>",), str_matches=QUARTER)
+    criterion: Series[str] = F("What is rated: one of programme.rating_criteria (brand_image, willingness, "
+                               "sector_potential, geography_fit by default).", "brand_image",
+                               ("rating_<criterion>",))
+    score: Series[float] = F("The rater's score on the scale programme.rating_scale (1..5 by default).", "4",
+                             ("rating_<criterion>",))
+    rater: Series[str] = F("Who rated (a person or a team); the rating is the mean over raters.", "A. Weber",
+                           ("rating_<criterion>",))
+
+    @pa.dataframe_check(description="one score per partner, period, criterion and rater")
+    def unique_rating(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~df.duplicated(["partner_id", "period", "criterion", "rater"], keep=False)
+
+
+class Rebates(_Table):
+    """The rebate schedule of the partner programme: the share of a quarter's revenue paid back to a
+    partner of a tier. With thresholds, the row with the highest threshold the quarter's revenue reaches
+    applies (to the whole revenue)."""
+
+    tier: Series[str] = F("Tier the rate applies to (a name of tiers.levels).", "Gold",
+                          ("rebate_earned", "next_tier_extra_value"))
+    rate: Series[float] = F("Rebate as a share of the quarter's revenue (0.03 = 3 %).", "0.03",
+                            ("rebate_earned",), ge=0, le=1)
+    threshold: Optional[Series[float]] = F("Quarter revenue (reporting currency) from which the rate applies; "
+                                           "absent or empty: 0.", "100000", ("rebate_earned",), nullable=True, ge=0)
+
+    @pa.dataframe_check(description="one rate per tier and threshold")
+    def unique_rebate(cls, df: pd.DataFrame) -> Series[bool]:
+        keys = ["tier", "threshold"] if "threshold" in df.columns else ["tier"]
+        return ~df.duplicated(keys, keep=False)
+
+
+class Benefits(_Table):
+    """What a tier of the partner programme gives a partner each quarter besides rebates (sales tools,
+    hotline, demo equipment, ...), with its value."""
+
+    tier: Series[str] = F("Tier that receives the benefit (a name of tiers.levels).", "Gold",
+                          ("benefits_value", "next_tier_extra_value"))
+    benefit: Series[str] = F("The benefit.", "Dedicated hotline", ("benefits_value",))
+    value: Series[float] = F("Its value per quarter in the reporting currency.", "1500", ("benefits_value",), ge=0)
+
+    @pa.dataframe_check(description="one row per tier and benefit")
+    def unique_benefit(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~df.duplicated(["tier", "benefit"], keep=False)
+
+
 #: The activity tables: a source needs at least one of them (besides ``partners``); the KPIs of the
 #: others are then not available.
 ACTIVITY_TABLES = ("sales", "opportunities", "leads")
@@ -301,4 +354,7 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], bool]] = {
     "program_costs": (ProgramCosts, False),
     "fx_rates": (FxRates, False),
     "accounts": (Accounts, False),
+    "partner_ratings": (PartnerRatings, False),
+    "rebates": (Rebates, False),
+    "benefits": (Benefits, False),
 }

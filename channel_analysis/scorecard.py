@@ -102,6 +102,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "accounts": (N_("Your accounts that change segment"), N_(
         "End customers whose purchases through our network moved them to another segment this quarter, "
         "and what changes for you.")),
+    "programme": (N_("Your partner programme"), N_(
+        "What our partner programme offers you, and what it brought you this quarter.")),
     "benchmark": (N_("How you compare with similar partners"), N_(
         "Your percentile among partners like you: at 75 you do better than 75% of them, at 50 you are "
         "at their median. For measures where less is better (days to accept a lead, for example) the "
@@ -836,6 +838,55 @@ class Scorecard:
                                     ("from", _("From"), False), ("to", _("To"), False),
                                     ("action", _("What to do"), False)],
                             _("Your accounts that moved to another segment this quarter."))
+
+    # ---- partner programme (programme.py) ------------------------------------------------------
+
+    def programme_treatment(self) -> Html:
+        """"Your programme: VIP — rewards, …": the treatment of the partner's segment, in its language
+        (params ``labels.treatment``); the criteria the channel team rated it on, with the quarter of
+        a rating older than the reported one."""
+        _ = self.tr.gettext
+        prog = self.b.programme or {}
+        out = Html("")
+        if prog.get("treatment"):
+            text = _("Your programme: {name} — {contents}.").format(
+                name=self.label("treatment", prog.get("treatment_name")),
+                contents=self.label("treatment", prog.get("treatment_contents")))
+            out += Html(f'<p class="ca-intro" data-fact="treatment" data-value="{blocks.esc(prog["treatment"])}">'
+                        f'{blocks.esc(text)}</p>')
+        else:
+            out += self.unavailable(_("No programme treatment is assigned to you this quarter."))
+        r = self.b.ratings
+        if _usable(r, "criterion", "period"):
+            names = []
+            for c, q in zip(r["criterion"].astype(str), r["period"].astype(str)):
+                name = self.label("criterion", c)
+                names.append(name if q == str(self.b.period) else
+                             _("{criterion} (rated in {quarter})").format(criterion=name, quarter=self.period_label(q)))
+            out += blocks.paragraph(_("Criteria our channel team rated you on: {criteria}.").format(
+                criteria=", ".join(names)))
+        return out
+
+    def programme_value(self) -> Html:
+        """What the partner earned this quarter (rebate rate and amount, MDF allocated, the value of its
+        tier's benefits, the total), and what the next tier would add at the same results."""
+        _ = self.tr.gettext
+        v = self.b.programme_value
+        if not _usable(v, "programme_value") or pd.isna(v["programme_value"].iloc[0]):
+            return self.unavailable()
+        row = v.iloc[0]
+        rows = [{"label": self.measure_label(c), "quarter": self.shown(c, row.get(c))}
+                for c in ("rebate_rate", "rebate_earned", "mdf_allocated", "benefits_value", "programme_value")
+                if c in v and pd.notna(row.get(c))]
+        frame = pd.DataFrame(rows)
+        notes = []
+        extra, nxt = row.get("next_tier_extra_value"), row.get("next_tier")
+        if isinstance(nxt, str) and nxt and pd.notna(extra):
+            notes.append(blocks.paragraph(blocks.fill(
+                _("At {tier}, the same results would earn you {extra} more this quarter."),
+                tier=self.label("tier", nxt), extra=self.shown("next_tier_extra_value", extra)), "ca-note"))
+        return blocks.table(frame, [("label", _("Measure"), False), ("quarter", _("This quarter"), True)],
+                            _("What you earned from the programme this quarter at your tier."), notes)
 
     # ---- peer benchmark ---------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from .errors import ParamsError
 
 #: Kinds of data values that ``labels`` translate (params ``labels.<kind>.<language>.<value>``).
 LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country")
+#: Label kinds of the partner programme (issue 15): rating criteria and treatment names/contents.
+LABEL_KINDS += ("criterion", "treatment")
 
 #: The kinds of gap the "focus for next quarter" list ranks (``report.focus_weights``), in tie order.
 FOCUS_RULES = ("target", "tier", "stale", "registration", "mdf", "leads", "coverage", "satisfaction", "benchmark")
@@ -223,3 +225,95 @@ class AccountSettings:
             crit = {"value": s.min_value, **({"potential": s.min_potential} if potential else {})}
             out.append({"name": s.name, "criteria": {k: float(v) for k, v in crit.items() if v is not None}})
         return out
+
+
+#: Segment keys that may decide a partner's treatment (``programme.treatment_by``).
+TREATMENT_KEYS = ("abc_class", "action")
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """One treatment of the partner programme (``programme.treatments.<id>``): its id, the name and
+    the contents shown to the partner (English texts; translated with ``labels.treatment``)."""
+
+    id: str
+    name: str
+    contents: str
+
+
+@dataclass(frozen=True)
+class ProgrammeSettings:
+    """The partner programme's parameters (``programme.*`` in ``params/defaults.yaml``), validated once.
+
+    ``rating_criteria``: criteria of ``partner_ratings``; ``rating_scale``: (lowest, highest) score;
+    ``treatment_by``: the segment key deciding the treatment (:data:`TREATMENT_KEYS`);
+    ``treatment_map``: segment value → treatment id; ``treatments``: the treatments, by id.
+    """
+
+    rating_criteria: tuple[str, ...]
+    rating_scale: tuple[float, float]
+    treatment_by: str
+    treatment_map: Mapping[str, str]
+    treatments: tuple[Treatment, ...]
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.rating_criteria or len(set(self.rating_criteria)) != len(self.rating_criteria):
+            problems.append("programme.rating_criteria must list distinct criterion names")
+        bad = [c for c in self.rating_criteria if not str(c).replace("_", "").isalnum() or str(c) != str(c).lower()]
+        if bad:
+            problems.append(f"programme.rating_criteria: names must be lower-case letters, digits and _, got {bad}")
+        lo, hi = self.rating_scale
+        if not lo < hi:
+            problems.append(f"programme.rating_scale must be [lowest, highest] with lowest < highest, got {[lo, hi]}")
+        if self.treatment_by not in TREATMENT_KEYS:
+            problems.append(f"programme.treatment_by must be one of {', '.join(TREATMENT_KEYS)}, "
+                            f"got {self.treatment_by!r}")
+        ids = [t.id for t in self.treatments]
+        unknown = sorted({v for v in self.treatment_map.values() if v not in ids})
+        if unknown:
+            problems.append(f"programme.treatment_map names treatments not defined under programme.treatments: "
+                            f"{unknown} (defined: {ids})")
+        if any(not t.name or not t.contents for t in self.treatments):
+            problems.append("programme.treatments: every treatment needs a name and contents")
+        if problems:
+            raise ParamsError("invalid programme settings: " + "; ".join(problems))
+
+    def treatment(self, segment: object) -> Treatment | None:
+        """The treatment of a segment value (an ABC class or an action); None when it has none."""
+        tid = self.treatment_map.get("" if segment is None else str(segment))
+        return next((t for t in self.treatments if t.id == tid), None)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ProgrammeSettings:
+        """The programme settings of a run (its merged parameters); a ParamsError naming the key."""
+        p = params["programme"]
+        try:
+            scale = tuple(float(x) for x in p["rating_scale"])
+            if len(scale) != 2:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ParamsError(f"programme.rating_scale must be two numbers [lowest, highest], "
+                              f"got {p['rating_scale']!r}") from None
+        treatments = []
+        for tid, spec in (p["treatments"] or {}).items():
+            if not isinstance(spec, Mapping) or set(spec) - {"name", "contents"}:
+                raise ParamsError(f"programme.treatments.{tid} must be {{name: ..., contents: ...}}, got {spec!r}")
+            treatments.append(Treatment(str(tid), str(spec.get("name") or ""), str(spec.get("contents") or "")))
+        return cls(rating_criteria=tuple(str(c) for c in (p["rating_criteria"] or ())), rating_scale=scale,
+                   treatment_by=str(p["treatment_by"]),
+                   treatment_map={str(k): str(v) for k, v in (p["treatment_map"] or {}).items()},
+                   treatments=tuple(treatments))
+
+    def to_dict(self) -> dict:
+        """JSON-ready (bundles store it as JSON)."""
+        return {"rating_criteria": list(self.rating_criteria), "rating_scale": list(self.rating_scale),
+                "treatment_by": self.treatment_by, "treatment_map": dict(self.treatment_map),
+                "treatments": [asdict(t) for t in self.treatments]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProgrammeSettings:
+        """The inverse of :meth:`to_dict`."""
+        return cls(rating_criteria=tuple(data["rating_criteria"]), rating_scale=tuple(data["rating_scale"]),
+                   treatment_by=data["treatment_by"], treatment_map=dict(data["treatment_map"]),
+                   treatments=tuple(Treatment(**t) for t in data["treatments"]))

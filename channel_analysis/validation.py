@@ -77,6 +77,8 @@ REPORTING_MONEY: dict[str, tuple[str, ...]] = {
     "potential": ("potential",),
     "program_costs": ("amount",),
     "accounts": ("potential",),
+    "rebates": ("threshold",),
+    "benefits": ("value",),
 }
 
 #: Bounds beyond which a value cannot be right.
@@ -943,6 +945,7 @@ def _cross_rules(t: dict[str, pd.DataFrame], usable: dict[str, set], params: dic
                              "check the year; rows dated after as_of are ignored by the run")
 
     _currency_rules(t, usable, params, fy, as_of, out)
+    _programme_rules(t, ok, params, out)
 
     # recipients, quarters without sales, markup
     if ok("partners", "partner_id"):
@@ -993,6 +996,40 @@ def _cross_rules(t: dict[str, pd.DataFrame], usable: dict[str, set], params: dic
                           f"{n}-quarter history ending {period}): {effect}",
                           "check the extract covers the whole history, or shorten history_quarters "
                           "to the quarters it covers", column="date")
+
+
+def _programme_rules(t, ok, params: dict, out: _Collector) -> None:
+    """The partner programme's inputs against the run's parameters: rating criteria and scores on
+    ``programme.rating_criteria`` / ``programme.rating_scale``; rebate and benefit tiers among
+    ``tiers.levels`` (a tier no partner can hold is a warning: its rows are never used)."""
+    prog = params.get("programme") or {}
+    if ok("partner_ratings", "criterion") and prog.get("rating_criteria"):
+        criteria = [str(c) for c in prog["rating_criteria"]]
+        c = t["partner_ratings"]["criterion"]
+        bad = c.notna() & ~c.isin(criteria)
+        if bad.any():
+            idx = bad[bad].index
+            out.rows("error", "partner_ratings", "criterion", idx, "unknown criterion " + _quote(c.loc[idx]),
+                     f"use a criterion of programme.rating_criteria ({', '.join(criteria)}), or add it there "
+                     "in the run file")
+    if ok("partner_ratings", "score") and prog.get("rating_scale"):
+        lo, hi = (float(x) for x in prog["rating_scale"])
+        s = t["partner_ratings"]["score"]
+        bad = s.notna() & ((s < lo) | (s > hi))
+        if bad.any():
+            idx = bad[bad].index
+            out.rows("error", "partner_ratings", "score", idx, "score " + s.loc[idx].astype(str)
+                     + f" outside the rating scale {lo:g}..{hi:g}",
+                     "correct the score, or set programme.rating_scale to the scale your raters use")
+    levels = [str(lvl.get("name")) for lvl in (params.get("tiers") or {}).get("levels", []) or []]
+    for table in ("rebates", "benefits"):
+        if levels and ok(table, "tier"):
+            tier = t[table]["tier"]
+            bad = tier.notna() & ~tier.isin(levels)
+            if bad.any():
+                idx = bad[bad].index
+                out.rows("warning", table, "tier", idx, "unknown tier " + _quote(tier.loc[idx]),
+                         f"use a tier of tiers.levels ({', '.join(levels)}); rows of other tiers are not used")
 
 
 def _markup(out, t, table, col, usable):

@@ -137,6 +137,15 @@ overview.section("mdf")
 overview.mdf_by_tier()
 
 # %% [markdown] tags=["remove-cell"]
+# ## Programme treatments (programme.py): partners per treatment, what partners earned
+
+# %%
+overview.section("treatments")
+
+# %%
+overview.treatments()
+
+# %% [markdown] tags=["remove-cell"]
 # ## At-risk partners and the table of every partner
 
 # %%

@@ -175,6 +175,16 @@ report.section("accounts")
 
 # %%
 report.account_moves()
+# ## Partner programme: the treatment of the partner's segment, its ratings, what it earned this quarter
+
+# %%
+report.section("programme")
+
+# %%
+report.programme_treatment()
+
+# %%
+report.programme_value()
 
 # %% [markdown] tags=["remove-cell"]
 # ## Anonymized peer benchmark (percentile bars; aggregates of ≥ min_peers partners only)

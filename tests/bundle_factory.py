@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from channel_analysis import bundle as bundle_mod
-from channel_analysis import periods
+from channel_analysis import periods, programme
 from channel_analysis.params import load_defaults
-from channel_analysis.settings import ReportSettings
+from channel_analysis.settings import ProgrammeSettings, ReportSettings
 
 STAGES = ["Qualify", "Develop", "Propose", "Negotiate"]
 P_WIN = {"Qualify": 0.1, "Develop": 0.25, "Propose": 0.45, "Negotiate": 0.7}
@@ -407,10 +407,26 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
                     "to_coverage": ["key_account_rep", "partner_managed", "inside_sales"],
                     "action": ["change_coverage", "receive", "hand_over"], "value": [7.0e4, 1.2e4, 4.0e3],
                     "potential": [4.0e5, None, 5.0e4]}),
-                },
+                **_programme_tables(pareto, names, key_figures, period)},
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
                "forecast_backtest_mape": 0.14},
     )
+
+
+def _programme_tables(pareto: pd.DataFrame, names: pd.DataFrame, figures: pd.DataFrame, period: str) -> dict:
+    """The overview's treatment section tables, shaped as exports.network_bundle shapes them: the
+    default treatments of the ABC classes, a small rebate and benefit schedule."""
+    prog = ProgrammeSettings.from_params(load_defaults())
+    treated = programme.treatments(pareto[["partner_id", "abc_class"]], prog)
+    value = programme.programme_value(
+        figures[["partner_id", "tier", "revenue"]].assign(mdf_allocated=1000.0), TIERS, period,
+        rebates=pd.DataFrame({"tier": ["Silver", "Gold"], "rate": [0.01, 0.02]}),
+        benefits=pd.DataFrame({"tier": ["Gold"], "benefit": ["hotline"], "value": [2500.0]}))
+    partners = (treated.merge(names, on="partner_id", how="left")
+                .merge(value[["partner_id", "programme_value", "next_tier_extra_value"]], on="partner_id", how="left")
+                .sort_values(["programme_value", "partner_id"], ascending=[False, True], ignore_index=True))
+    return {"treatment_counts": programme.treatment_counts(treated, prog), "treatment_partners": partners,
+            "programme_totals": pd.DataFrame([programme.network_totals(value)])}
 
 
 if __name__ == "__main__":

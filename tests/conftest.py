@@ -149,6 +149,23 @@ def tiny_raw() -> dict[str, pd.DataFrame]:
             "potential": ["250000", None, "40000"],
             "coverage": ["partner_managed", None, "inside_sales"],
         }),
+        "partner_ratings": pd.DataFrame({
+            "partner_id": ["P001", "P001", "007"],
+            "period": ["2026Q3", "2026Q3", "2026Q2"],
+            "criterion": ["brand_image", "brand_image", "willingness"],
+            "score": ["4", "5", "3"],
+            "rater": ["A. Weber", "J. Keller", "A. Weber"],
+        }),
+        "rebates": pd.DataFrame({
+            "tier": ["Silver", "Gold", "Gold"],
+            "rate": ["0.01", "0.02", "0.03"],
+            "threshold": [None, "0", "250000"],
+        }),
+        "benefits": pd.DataFrame({
+            "tier": ["Gold"],
+            "benefit": ["Dedicated hotline"],
+            "value": ["2500"],
+        }),
     }
 
 

@@ -150,7 +150,8 @@ def test_network_bundle_holds_exactly_the_overview_tables(stats):
     assert set(net.tables) == {"network", "pareto", "segment_cells", "tier_migration", "movements",
                                "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
                                "key_figures", "partners", "skipped",
-                               "account_coverage", "account_migration", "account_moves"}
+                               "account_coverage", "account_migration", "account_moves",
+                               "treatment_counts", "treatment_partners", "programme_totals"}
     # one partner count per run: the overview header counts what partner_bundles reports
     from channel_analysis.overview import Overview
     reported, churned, outside = Overview(net).population()

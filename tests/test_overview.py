@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 
 from bundle_factory import network_bundle
-from channel_analysis import audit, build, exports, i18n, sample
+from channel_analysis import audit, build, exports, i18n, measures, sample
 from channel_analysis.bundle import NetworkBundle
 from channel_analysis.dataset import load_dataset
 from channel_analysis.overview import SECTIONS, Overview
 from channel_analysis.params import load_params
 
 BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration", "tier_moves",
-          "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table", "account_coverage"]
+          "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table", "account_coverage",
+          "treatments"]
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,16 @@ def test_every_tagged_value_is_the_exported_table_cell(real):
     kpis = tables["kpis"][tables["kpis"]["period"] == PERIOD].set_index(["partner_id", "window"])
     network = tables["network"].set_index("period").loc[PERIOD]
     spans = [{k: html.unescape(v) for k, v in _ATTR.findall(attrs)} for attrs in _VALUE.findall(page)]
+    # the programme section's values (treatments block) live in the exported programme_value table
+    value = tables["programme_value"].set_index("partner_id")
+    programme = [s for s in spans if measures.get(s["measure"]).table == "programme_value"]
+    for s in programme:
+        expected = value.loc[s["partner"], s["measure"]] if "partner" in s else value[s["measure"]].sum(min_count=1)
+        assert (s["value"] == "" and pd.isna(expected)) or math.isclose(float(s["value"]), float(expected),
+                                                                       rel_tol=1e-9), (s, expected)
+    assert {s["measure"] for s in programme} == {"programme_value", "next_tier_extra_value", "rebate_earned",
+                                                 "benefits_value"}
+    spans = [s for s in spans if s not in programme]
     per_partner = [s for s in spans if "partner" in s]
     # every partner of the table of every partner: six tagged KPI values each (+ the at-risk rows)
     assert len(per_partner) == 6 * (len(tables["at_risk"]) + len(b["key_figures"]))

@@ -128,6 +128,15 @@ overview.section("mdf")
 overview.mdf_by_tier()
 
 # %% [markdown] tags=["remove-cell"]
+# ## Did MDF move sales? (difference-in-differences against matched partners without MDF)
+
+# %%
+overview.section("mdf_incrementality")
+
+# %%
+overview.mdf_incrementality()
+
+# %% [markdown] tags=["remove-cell"]
 # ## At-risk partners and the table of every partner
 
 # %%

@@ -348,7 +348,7 @@ def _mdf_incrementality(ds: Dataset, kpi: pd.DataFrame, tier_status: pd.DataFram
             skipped.append((f"mdf.incrementality.match_on.{name}",
                             f"partners.{name} not provided: MDF incrementality does not match on it"))
     attrs = attrs.reindex(columns=["partner_id", *settings.match_on])
-    revenue = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue"]]
+    revenue = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue", "status"]]
     return incrementality.estimate(revenue, ds.mdf, attrs, quarters, settings, period=ds.period)
 
 

@@ -42,6 +42,9 @@ NETWORK, ACTIVITY = "network", "activity_type"
 #: ``status`` values: an estimate, or why there is none.
 #: (``no_spread``: every treated-minus-control difference alike, or no residual: no interval.)
 OK, TOO_FEW_TREATED, TOO_FEW_CONTROLS, NO_SPREAD = "ok", "too_few_treated", "too_few_controls", "no_spread"
+#: KPI statuses (``kpis.status``) of a partner-quarter whose revenue does not enter any window: a
+#: partner in ramp-up grows for reasons of its own, one whose contract ended stops selling.
+NOT_COMPARABLE = ("onboarding", "churned")
 #: Columns of the result table (the exported ``mdf_incrementality``).
 COLUMNS = ["scope", "activity_type", "mdf_incremental_effect", "mdf_incremental_effect_low",
            "mdf_incremental_effect_high", "log_effect", "std_error", "p_value", "n_treated", "n_controls",
@@ -92,13 +95,14 @@ def did(sample: pd.DataFrame, confidence: float) -> DiD:
                    dummies.reset_index(drop=True)], axis=1)
     y = d["y"].astype(float).reset_index(drop=True)
     groups = pd.factorize(d["partner_id"].astype(str))[0]
-    if len(y) <= x.shape[1] or groups.max() < 1:  # no residual left to measure the spread with
-        return DiD(float(sm.OLS(y, x).fit().params["treated"]), np.nan, np.nan, np.nan, np.nan, n_t, n_c, k)
+    plain = sm.OLS(y, x).fit()
+    flat = np.abs(plain.resid.to_numpy()).max() <= 1e-9 * max(1.0, float(np.abs(y).max()))
+    if len(y) <= x.shape[1] or groups.max() < 1 or flat:
+        # no residual left, or every treated-minus-control difference alike: no spread to measure
+        return DiD(float(plain.params["treated"]), np.nan, np.nan, np.nan, np.nan, n_t, n_c, k)
     fit = sm.OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
     beta = float(fit.params["treated"])
     se = float(fit.bse["treated"])
-    if not np.isfinite(se) or se == 0:  # every treated-minus-control difference equal: no spread to measure
-        return DiD(beta, se, np.nan, np.nan, np.nan, n_t, n_c, k)
     low, high = (float(v) for v in fit.conf_int(alpha=1 - confidence).loc["treated"])
     return DiD(beta, se, low, high, float(fit.pvalues["treated"]), n_t, n_c, k)
 
@@ -132,13 +136,16 @@ def stacked_sample(revenue: pd.DataFrame, claims: pd.DataFrame, attributes: pd.D
     """One row per (event quarter, partner) that can enter the comparison: treated partners at their
     event, controls without MDF in the event's windows.
 
-    ``revenue``: [partner_id, period, revenue] (quarterly; a partner without a row, or with an empty
-    revenue, in a window quarter is left out of that event quarter); ``claims``:
+    ``revenue``: [partner_id, period, revenue] and optionally ``status`` (quarterly; a partner
+    without a row, with an empty revenue, or with a status of :data:`NOT_COMPARABLE` in a window
+    quarter is left out of that event quarter); ``claims``:
     :func:`quarterly_claims`; ``attributes``: [partner_id, *settings.match_on]; ``quarters``: the
     history, oldest first (the last one is the reported quarter). Returns [event_quarter, partner_id,
     treated, types (the activity types claimed at the event, "; "-joined), pre, post, y, size_band,
     stratum]."""
     k, l = settings.pre_quarters, settings.post_quarters
+    if "status" in revenue:  # quarters in ramp-up or after the contract ended are not comparable
+        revenue = revenue.assign(revenue=revenue["revenue"].where(~revenue["status"].isin(NOT_COMPARABLE)))
     wide = revenue.assign(partner_id=revenue["partner_id"].astype(str)).pivot_table(
         index="partner_id", columns="period", values="revenue", aggfunc="sum", dropna=False)
     wide = wide.reindex(columns=quarters)
@@ -182,8 +189,8 @@ def stacked_sample(revenue: pd.DataFrame, claims: pd.DataFrame, attributes: pd.D
                              "pre": pre_m[ids].to_numpy(), "post": post_m[ids].to_numpy()})
         rows["y"] = np.log(rows["post"]) - np.log(rows["pre"])
         bands = min(settings.size_bands, len(rows))
-        rows["size_band"] = (pd.qcut(rows["pre"].rank(method="first"), bands, labels=False)
-                             if bands > 1 else 0).astype(int) if len(rows) else []
+        rows["size_band"] = (pd.qcut(rows["pre"].rank(method="first"), bands, labels=False).astype(int)
+                             if bands > 1 else 0)
         cells = attrs.reindex(rows["partner_id"]).fillna("unknown").astype(str)
         key = [rows["event_quarter"].astype(str)] + [cells[c].to_numpy() for c in cells.columns] \
             + [rows["size_band"].astype(str)]

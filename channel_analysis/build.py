@@ -404,7 +404,9 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     # MDF incrementality: partners starting MDF against matched partners without (whole history)
     mdf_did = None
     if ds.has("mdf") and ds.has("sales"):
-        mdf_did = _mdf_incrementality(ds, kpi, tier_status, conc, quarters, params, skipped)
+        # (an incomplete reported quarter would read as a revenue drop: no window reaches into it)
+        mdf_did = _mdf_incrementality(ds, kpi, tier_status, conc, quarters[:-1] if partial_end is not None
+                                      else quarters, params, skipped)
     network = _blank_unavailable(incrementality.with_network_effect(
         network, mdf_did.table if mdf_did is not None else incrementality.empty_table(), ds.period), skipped)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from channel_analysis import audit, build, exports, incrementality, sample
+from channel_analysis import audit, build, exports, incrementality, quarter, sample
 from channel_analysis.dataset import load_dataset
 from channel_analysis.errors import ParamsError
 from channel_analysis.markup import tagged
@@ -180,11 +180,11 @@ def run(tmp_path_factory):
     sample.write(sample.generate(), data)  # the shipped sample (make sample): 200 partners, 8 quarters, seed 7
     params = load_params(None, {"as_of": "2026-10-05", "period": "2026Q3", "data": {"source": str(data)}})
     stats = build.compute(load_dataset(params, progress=False), params)
-    return stats, exports.network_tables(stats)
+    return stats, exports.network_tables(stats), params
 
 
 def test_the_planted_lift_is_recovered_within_its_interval_and_the_null_type_covers_zero(run):
-    stats, tables = run
+    stats, tables, _params = run
     t = tables["mdf_incrementality"].set_index("activity_type")
     for kind, lift in sample.MDF_PLANTED_LIFT.items():
         row = t.loc[kind]
@@ -201,7 +201,7 @@ def test_the_planted_lift_is_recovered_within_its_interval_and_the_null_type_cov
 
 
 def test_the_planted_types_are_only_on_study_partners_with_one_activity_each(run):
-    stats, _tables = run
+    stats, _tables, _params = run
     mdf = stats.dataset.mdf
     planted = mdf[mdf["activity_type"].isin(list(sample.MDF_PLANTED_LIFT))]
     assert planted["partner_id"].is_unique  # one event each, and no random MDF row beside it
@@ -230,7 +230,7 @@ def test_without_mdf_the_measure_is_skipped_and_the_section_not_available(tmp_pa
 # --------------------------------------------------------------------------------------------
 
 def test_the_overview_section_shows_the_exported_table(run, tmp_path):
-    stats, tables = run
+    stats, tables, _params = run
     bundle = exports.network_bundle(stats, tables)
     block = Overview(bundle, locale="en").mdf_incrementality().markup
     assert "Across the network, revenue of partners starting MDF changed by" in block
@@ -249,7 +249,7 @@ def test_the_overview_section_shows_the_exported_table(run, tmp_path):
 
 
 def test_the_audit_catches_a_value_that_differs_from_the_table(run, tmp_path):
-    _stats, tables = run
+    _stats, tables, _params = run
     row = tables["mdf_incrementality"].iloc[0]
     wrong = float(row["mdf_incremental_effect"]) + 0.01
     span = tagged("x", "mdf_incremental_effect", wrong, table="mdf_incrementality",
@@ -261,3 +261,29 @@ def test_the_audit_catches_a_value_that_differs_from_the_table(run, tmp_path):
         "period": "2026Q3", "reports": {}, "network_overview": {"status": "ok", "output": "network_overview.html"}}))
     problems = audit.check_run(run_dir).problems
     assert problems["problem"].tolist() == ["differs from the table"]
+
+
+def test_the_rendered_overview_shows_the_exported_estimates(run, tmp_path):
+    """A real quarterly run (the overview notebook executed and converted, one scorecard): every
+    value of the section is the exported cell (audit.check_run), and the section is on the page."""
+    stats, tables, params = run
+    one = str(build.reported_partners(stats)["partner_id"].iloc[0])
+    params = {**params, "output_dir": str(tmp_path / "out"),
+              "render": {**params["render"], "partners": [one], "pdf": False, "workers": 1}}
+    summary = quarter.run(params, progress=False)
+    assert summary.ok, summary.format()
+    run_dir = tmp_path / "out" / "2026Q3"
+    result = audit.check_run(run_dir)
+    assert result.ok, result.summary()
+    page = (run_dir / "network_overview.html").read_text(encoding="utf-8")
+    assert "Did MDF move sales?" in page
+    shown = [v for v in audit.tagged_values(page) if v["measure"].startswith("mdf_incremental_effect")]
+    with_estimate = int(tables["mdf_incrementality"]["mdf_incremental_effect"].notna().sum())
+    # the sentence (network: effect, low, high) and three cells per row with an estimate
+    assert len(shown) == 3 + 3 * with_estimate
+    network = tables["network"].set_index("period").loc["2026Q3"]
+    sentence = [v for v in shown if "table" not in v]
+    assert [float(v["value"]) for v in sentence] == [network["mdf_incremental_effect"],
+                                                     network["mdf_incremental_effect_low"],
+                                                     network["mdf_incremental_effect_high"]]
+

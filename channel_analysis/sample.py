@@ -16,7 +16,11 @@ enough that every chart and statistic means something:
   missed, MDF over- and under-used, trainings with expiring certifications, surveys with very
   different numbers of responses, potential (share of wallet ~5 %..80 %), program costs around
   onboarding, and 1-3 contacts per partner (a few partners without a scorecard recipient);
-- a few partners with tiny samples (1-3 deals) and one partner whose name looks like markup.
+- a few partners with tiny samples (1-3 deals) and one partner whose name looks like markup;
+- a planted MDF experiment with a known effect (``MDF_PLANTED_LIFT``: "joint roadshow" lifts its
+  partners' revenue by 30 % for two quarters, "webinar series" by nothing; comparison partners
+  without MDF), drawn from its own random stream after every other table (``_with_mdf_study``
+  names the mdf and sales rows it changes), for :mod:`channel_analysis.incrementality`.
 
 Same arguments, same frames. Everything is vectorized numpy except small per-partner loops
 (names, contacts). :func:`write` stores the tables atomically and marks the folder complete.

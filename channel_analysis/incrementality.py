@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import stats
 
 from .settings import IncrementalitySettings
 
@@ -81,30 +82,40 @@ def did(sample: pd.DataFrame, confidence: float) -> DiD:
     """OLS of ``y`` on ``treated`` (0/1) with fixed effects of ``stratum``, standard errors clustered
     by ``partner_id``; ``sample`` holds one row per partner × event quarter. Strata without both a
     treated row and a control row are dropped first. With a single treated and a single control
-    row per stratum this is the plain mean of the treated-minus-control differences."""
+    row per stratum this is the plain mean of the treated-minus-control differences.
+
+    The fixed effects are absorbed (both variables demeaned within strata, Frisch–Waugh–Lovell: the
+    same β as one dummy per stratum, in memory linear in the rows whatever the number of strata);
+    the cluster-robust variance then gets the small-sample factor of the full model
+    ``G/(G−1) · (N−1)/(N−1−strata)``, and the interval and p-value the t distribution with G − 1
+    degrees of freedom (G clusters = partners): the numbers statsmodels gives for the dummy model."""
     d = _comparable(sample)
     treated = d["treated"].astype(bool)
     n_t = int(d.loc[treated, "partner_id"].nunique())
     n_c = int(d.loc[~treated, "partner_id"].nunique())
-    strata = d["stratum"].astype(str)
-    k = int(strata.nunique())
+    codes = pd.factorize(d["stratum"].astype(str))[0]
+    k = int(codes.max()) + 1 if len(codes) else 0
     if n_t == 0 or n_c == 0:
         return DiD(np.nan, np.nan, np.nan, np.nan, np.nan, n_t, n_c, k)
-    dummies = pd.get_dummies(strata, dtype=float)
-    x = pd.concat([d["treated"].astype(float).rename("treated").reset_index(drop=True),
-                   dummies.reset_index(drop=True)], axis=1)
-    y = d["y"].astype(float).reset_index(drop=True)
+    size = np.bincount(codes)
+
+    def within(v: np.ndarray) -> np.ndarray:
+        return v - (np.bincount(codes, v) / size)[codes]
+
+    x, y = within(treated.to_numpy(dtype=float)), within(d["y"].to_numpy(dtype=float))
     groups = pd.factorize(d["partner_id"].astype(str))[0]
-    plain = sm.OLS(y, x).fit()
-    flat = np.abs(plain.resid.to_numpy()).max() <= 1e-9 * max(1.0, float(np.abs(y).max()))
-    if len(y) <= x.shape[1] or groups.max() < 1 or flat:
+    n, n_groups = len(y), int(groups.max()) + 1
+    beta = float(x @ y / (x @ x))
+    resid = y - beta * x
+    if n <= 1 + k or n_groups < 2 or np.abs(resid).max() <= 1e-9 * max(1.0, float(np.abs(y).max())):
         # no residual left, or every treated-minus-control difference alike: no spread to measure
-        return DiD(float(plain.params["treated"]), np.nan, np.nan, np.nan, np.nan, n_t, n_c, k)
+        return DiD(beta, np.nan, np.nan, np.nan, np.nan, n_t, n_c, k)
     fit = sm.OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-    beta = float(fit.params["treated"])
-    se = float(fit.bse["treated"])
-    low, high = (float(v) for v in fit.conf_int(alpha=1 - confidence).loc["treated"])
-    return DiD(beta, se, low, high, float(fit.pvalues["treated"]), n_t, n_c, k)
+    se = float(fit.bse[0] * np.sqrt((n - 1) / (n - 1 - k)))  # (statsmodels counted 1 parameter, not 1 + k)
+    dof = n_groups - 1
+    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
+    p_value = float(2 * stats.t.sf(abs(beta / se), dof))
+    return DiD(beta, se, beta - half, beta + half, p_value, n_t, n_c, k)
 
 
 def _comparable(sample: pd.DataFrame) -> pd.DataFrame:
@@ -183,9 +194,10 @@ def stacked_sample(revenue: pd.DataFrame, claims: pd.DataFrame, attributes: pd.D
         ids = [p for p in ids if keep[p]]
         if not ids:
             continue
+        is_treated = set(treated_ids)
         rows = pd.DataFrame({"event_quarter": c, "partner_id": ids,
-                             "treated": [p in set(treated_ids) for p in ids],
-                             "types": [types_at.get((p, c), "") if p in set(treated_ids) else "" for p in ids],
+                             "treated": [p in is_treated for p in ids],
+                             "types": [types_at.get((p, c), "") if p in is_treated else "" for p in ids],
                              "pre": pre_m[ids].to_numpy(), "post": post_m[ids].to_numpy()})
         rows["y"] = np.log(rows["post"]) - np.log(rows["pre"])
         bands = min(settings.size_bands, len(rows))

@@ -20,6 +20,7 @@ Modules, one job each:
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention
   forecast     next-quarter revenue with prediction intervals, backtest
   programme    qualitative ratings, programme treatment per segment, what a partner earned (rebates, MDF, benefits)
+  incrementality  did MDF move sales: difference-in-differences against matched partners without MDF
   build        computes everything once for the network and cuts it into the report bundles
   exports      the tables a run writes (kpis/, Parquet + CSV), docs/exports.md, the overview's bundle
   bundle       what a report may read: one private bundle per partner, one for the network (JSON + Arrow)

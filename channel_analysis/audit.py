@@ -12,13 +12,17 @@ and compares its exact number with the exported table cell it names:
 
 - on a partner's scorecard: ``kpis/kpis.parquet`` at (that partner, the run's period, window);
 - on a network page, with ``data-partner``: the same, for that partner;
-- on a network page without it: ``kpis/network.parquet`` at the run's period.
+- on a network page without it: ``kpis/network.parquet`` at the run's period;
+- with ``data-table`` (a value of another exported table, e.g. ``mdf_incrementality``):
+  ``kpis/<table>.parquet``, the one row whose key columns equal ``data-row`` (JSON), column
+  ``data-measure``.
 
 A measure of another exported table (``Measure.table``, e.g. ``programme_value``) is compared with
 ``kpis/<table>.parquet``: at the partner's row (of the run's period), and on a network page without
 ``data-partner`` with the column's total over the period's rows.
 
-It also refuses a ``data-measure`` that the measure catalog does not declare. ``channel-analysis
+It also refuses a ``data-measure`` that the measure catalog does not declare (as a measure or
+a companion column of one, e.g. an interval's ``_low``). ``channel-analysis
 audit`` runs it; the test suite runs it on every rendered page.
 """
 
@@ -257,6 +261,7 @@ def check_run(run_dir: str | Path) -> AuditResult:
         pages.append(("index.html", None))
 
     others = _other_tables(run_dir, period)
+    other_tables: dict[str, pd.DataFrame] = {}
     result, rows = AuditResult(), []
     for rel, owner in pages:
         found = tagged_values((run_dir / rel).read_text(encoding="utf-8"))
@@ -267,14 +272,18 @@ def check_run(run_dir: str | Path) -> AuditResult:
             shown = _number(v.get("value", ""))
             row = {"page": rel, "partner_id": partner, "measure": measure, "window": window,
                    "shown": shown, "expected": math.nan}
-            if measure not in measures.MEASURES:
+            if measure not in measures.MEASURES and measures.companion_of(measure) is None:
                 rows.append({**row, "problem": "not in the measure catalog"})
                 continue
-            table = measures.get(measure).table
-            if table not in ("kpis", "network"):
-                expected, problem = _other_expected(others.get(table), measure, partner)
+            table = measures.get(measure).table if measure in measures.MEASURES else "kpis"
+            if v.get("table") or table not in ("kpis", "network"):
+                if v.get("table"):  # a row of another exported table named on the span (data-table, data-row)
+                    expected, problem = _table_cell(run_dir, other_tables, v["table"], v.get("row", ""), measure)
+                else:  # the measure's own table (Measure.table): the partner's row, or the network's total
+                    expected, problem = _other_expected(others.get(table), measure, partner)
+                    problem = problem and f"{problem} ({table})"
                 if problem:
-                    rows.append({**row, "problem": f"{problem} ({table})"})
+                    rows.append({**row, "problem": problem})
                 elif not _same(shown, expected):
                     rows.append({**row, "expected": expected, "problem": "differs from the table"})
                 continue
@@ -321,4 +330,27 @@ def _other_expected(frame: pd.DataFrame | None, measure: str, partner: str | Non
     if partner not in frame.index:
         return math.nan, "no row for the partner"
     cell = frame.at[partner, measure]
+    return (float(cell) if pd.notna(cell) else math.nan), None
+
+
+def _table_cell(run_dir: Path, cache: dict[str, pd.DataFrame], table: str, row: str,
+                column: str) -> tuple[float, str | None]:
+    """(the cell, None) of ``kpis/<table>.parquet`` in the one row whose columns equal the JSON
+    mapping ``row`` (missing values compare as ""), else (NaN, what is wrong)."""
+    path = run_dir / "kpis" / f"{table}.parquet"
+    if table not in cache:
+        cache[table] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+    frame = cache[table]
+    try:
+        key = json.loads(row or "{}")
+    except ValueError:
+        return math.nan, f"data-row of {table} is not JSON: {row!r}"
+    if column not in frame.columns or any(k not in frame.columns for k in key):
+        return math.nan, f"no such column in kpis/{table}"
+    match = pd.Series(True, index=frame.index)
+    for k, value in key.items():
+        match &= frame[k].astype(object).where(frame[k].notna(), "").astype(str) == str(value)
+    if int(match.sum()) != 1:
+        return math.nan, f"{int(match.sum())} rows of kpis/{table} match {row}"
+    cell = frame.loc[match, column].iloc[0]
     return (float(cell) if pd.notna(cell) else math.nan), None

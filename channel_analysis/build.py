@@ -24,6 +24,7 @@ from . import (
     accounts,
     bundle,
     forecast,
+    incrementality,
     kpis,
     measures,
     peers,
@@ -37,7 +38,7 @@ from . import (
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import AccountSettings, ProgrammeSettings, ReportSettings
+from .settings import AccountSettings, IncrementalitySettings, ProgrammeSettings, ReportSettings
 
 
 
@@ -88,6 +89,8 @@ class NetworkStats:
     ratings: pd.DataFrame = field(default_factory=pd.DataFrame)
     treatments: pd.DataFrame = field(default_factory=pd.DataFrame)
     programme_value: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: did MDF move sales? (:mod:`channel_analysis.incrementality`; None without mdf or sales)
+    mdf_incrementality: incrementality.IncrementalityResult | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -362,6 +365,24 @@ def _blank_unavailable(frame: pd.DataFrame, skipped: list[tuple[str, str]]) -> p
     return frame.assign(**{c: np.nan for c in cols})
 
 
+def _mdf_incrementality(ds: Dataset, kpi: pd.DataFrame, tier_status: pd.DataFrame, conc, quarters: list[str],
+                        params: dict, skipped: list[tuple[str, str]]) -> incrementality.IncrementalityResult:
+    """The MDF incrementality estimates on the quarter-window revenue of the KPI table, partners
+    matched on ``mdf.incrementality.match_on`` (an attribute the data lacks is listed in
+    ``skipped`` and every partner is "unknown" on it: no matching on it)."""
+    settings = IncrementalitySettings.from_params(params)
+    attrs = ds.partners.drop(columns=["tier"], errors="ignore").merge(
+        tier_status[["partner_id", "tier"]].assign(tier=tier_status["tier"].astype(object)), on="partner_id",
+        how="left").merge(conc.table[["partner_id", "abc_class"]], on="partner_id", how="left")
+    for name in settings.match_on:
+        if name not in attrs.columns:
+            skipped.append((f"mdf.incrementality.match_on.{name}",
+                            f"partners.{name} not provided: MDF incrementality does not match on it"))
+    attrs = attrs.reindex(columns=["partner_id", *settings.match_on])
+    revenue = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue", "status"]]
+    return incrementality.estimate(revenue, ds.mdf, attrs, quarters, settings, period=ds.period)
+
+
 def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStats:
     """Every statistic of the run for the whole network (vectorized; see the module docstring).
 
@@ -429,6 +450,15 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     treated = programme.treatments(matrix[["partner_id", "action"]].merge(
         conc.table[["partner_id", "abc_class"]], on="partner_id", how="outer"), prog)
     steps.update(1)
+
+    # MDF incrementality: partners starting MDF against matched partners without (whole history)
+    mdf_did = None
+    if ds.has("mdf") and ds.has("sales"):
+        # (an incomplete reported quarter would read as a revenue drop: no window reaches into it)
+        mdf_did = _mdf_incrementality(ds, kpi, tier_status, conc, quarters[:-1] if partial_end is not None
+                                      else quarters, params, skipped)
+    network = _blank_unavailable(incrementality.with_network_effect(
+        network, mdf_did.table if mdf_did is not None else incrementality.empty_table(), ds.period), skipped)
 
     current_tier = tier_status[["partner_id", "tier"]]
     grouping = ds.partners.drop(columns=["tier"], errors="ignore").merge(
@@ -513,7 +543,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
-        ratings=ratings, treatments=treated, programme_value=value,
+        ratings=ratings, treatments=treated, programme_value=value, mdf_incrementality=mdf_did,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )

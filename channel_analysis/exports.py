@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import bundle, measures, programme, salescycle, tiers
+from . import bundle, incrementality, measures, programme, salescycle, tiers
 from .build import NetworkStats, reported_partners
 from .io.sources import write_tables
 from .params import PROJECT_ROOT
@@ -168,12 +168,34 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "channel_return": Col("number", "`revenue ÷ (program_costs + mdf_claimed)`"),
         "revenue_gini_t4q": Col("number", "Gini coefficient of the partners' trailing-four-quarter revenue "
                                           "(reported quarter only; empty for earlier quarters)"),
+        "mdf_incremental_effect": Col("number", "revenue lift caused by MDF, network estimate (`mdf_incrementality`, "
+                                                "reported quarter only; empty when a group is too small)"),
+        "mdf_incremental_effect_low": Col("number", "lower end of its interval (`mdf.incrementality.confidence`)"),
+        "mdf_incremental_effect_high": Col("number", "upper end of its interval"),
     },
     "skipped": {
         "item": Col("text", "a measure key (`docs/kpis.md`), `tiers.<level>.<criterion>`, "
                             "`segmentation.weights.<criterion>`, `benchmarks.peer_groups[…]`, `forecast` or "
                             "the input derived"),
         "reason": Col("text", "the input missing (`sales.cost not provided`) and what was done instead"),
+    },
+    "mdf_incrementality": {
+        "scope": Col("text", "`network` (every partner starting MDF) or `activity_type` (those whose first MDF "
+                             "quarter included that type)"),
+        "activity_type": Col("text", "the activity type (empty for the network)"),
+        "mdf_incremental_effect": Col("number", "revenue lift caused by MDF: `exp(log_effect) − 1` (0.25 = +25 %); "
+                                                "empty without an estimate (see `status`)"),
+        "mdf_incremental_effect_low": Col("number", "lower end of its interval (`mdf.incrementality.confidence`)"),
+        "mdf_incremental_effect_high": Col("number", "upper end of its interval"),
+        "log_effect": Col("number", "difference-in-differences of log quarterly revenue (β of the OLS)"),
+        "std_error": Col("number", "standard error of `log_effect`, clustered by partner"),
+        "p_value": Col("number", "two-sided p-value of `log_effect` = 0 (t distribution)"),
+        "n_treated": Col("integer", "partners starting MDF in the comparison (matched to a control)"),
+        "n_controls": Col("integer", "matched partners without MDF in the comparison"),
+        "n_strata": Col("integer", "matching cells (event quarter × match attributes × size band) compared"),
+        "status": Col("text", "`ok`, `too_few_treated` (`n_treated` < `mdf.incrementality.min_treated`) or "
+                              "`too_few_controls` (`n_controls` < `mdf.incrementality.min_controls`), `no_spread` (every "
+                              "difference alike: no interval)"),
     },
     "forecast": {
         "partner_id": Col("text", "the partner"),
@@ -336,6 +358,9 @@ PURPOSE = {
     "skipped": "What the data did not allow, and why: one row per KPI not available (its inputs are absent), "
                "tier criterion, segmentation weight or peer grouping skipped, and input derived "
                "(`partners.onboarded_date` from first activity). Empty when the data has everything.",
+    "mdf_incrementality": "Did MDF move sales? Difference-in-differences of the revenue of partners starting MDF "
+                          "against matched partners without, for the network and per activity type "
+                          "(`docs/methods.md`). Empty without `mdf`.",
     "forecast": "Next-quarter revenue forecast, one row per partner.",
     "backtest": "How the forecast would have done in each of the last quarters (absent when the history "
                 "is too short).",
@@ -482,6 +507,8 @@ def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
         "network": _network(stats),
         "skipped": stats.skipped.reset_index(drop=True),
         "forecast": stats.forecast,
+        "mdf_incrementality": (stats.mdf_incrementality.table if stats.mdf_incrementality is not None
+                               else incrementality.empty_table()),
     }
     if hasattr(stats.backtest, "per_quarter"):
         tables["backtest"] = stats.backtest.per_quarter
@@ -512,6 +539,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
     The exported tables of :func:`channel_analysis.exports.network_tables` the overview shows
     (``network``, ``tier_migration``, ``at_risk``) plus overview-only tables, each already in the
     shape its block formats: ``key_figures`` (every partner, :data:`exports.KEY_FIGURES`), ``pareto``,
+    ``mdf_incrementality`` (exported; its design in ``notes["mdf_incrementality"]``),
     ``segment_cells``, ``movements``, ``pipeline_by_segment``, ``mdf_by_tier``, ``cycle_curves`` and
     ``cohorts``. The overview recomputes nothing.
     """
@@ -555,6 +583,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "cycle_curves": salescycle.km_curve(durations, by="segment") if len(durations) else pd.DataFrame(),
         "cohorts": stats.retention.cohorts,
         "mdf_by_tier": mdf_by_tier,
+        "mdf_incrementality": exported["mdf_incrementality"],
         "at_risk": exported["at_risk"],
         "key_figures": figures,
         "partners": exported["partners"],
@@ -562,8 +591,11 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         **_account_overview(stats, exported),
         **_programme_tables(stats, exported, names),
     }
+    notes = dict(stats.notes)
+    if stats.mdf_incrementality is not None:  # the design the overview states (minimum group sizes)
+        notes["mdf_incrementality"] = stats.mdf_incrementality.settings.to_dict()
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
-                                tables=tables, notes=dict(stats.notes))
+                                tables=tables, notes=notes)
 
 
 def _account_overview(stats: NetworkStats, exported: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

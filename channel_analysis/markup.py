@@ -9,8 +9,9 @@ escaped text and tagged values. Light: the email imports it without any plotting
 from __future__ import annotations
 
 import html
+import json
 import re
-from typing import Any
+from typing import Any, Mapping
 
 
 class Html:
@@ -54,7 +55,7 @@ def esc(value: Any) -> str:
 
 
 def tagged(text: str, measure: str, value: Any, window: str | None = None,
-           partner: str | None = None) -> Html:
+           partner: str | None = None, table: str | None = None, row: Mapping[str, str] | None = None) -> Html:
     """A formatted value that says which table cell it shows, for readers and for tests.
 
     ``<span class="ca-value" data-measure="win_rate" data-window="quarter" data-value="0.4166…">42%</span>``:
@@ -62,7 +63,10 @@ def tagged(text: str, measure: str, value: Any, window: str | None = None,
     (quarter | ytd | t4q; None for values without one), ``partner`` the partner id (network pages
     only; a partner's own page never names ids) and ``value`` the unformatted number (``repr`` of
     the float, so it round-trips exactly; empty when missing). Tests compare every tagged value with
-    the exported tables.
+    the exported tables. A value of another exported table than the KPI and network tables names
+    it: ``table`` (e.g. ``mdf_incrementality``) and ``row``, the key columns of its row
+    (``{"scope": "activity_type", "activity_type": "event"}``, written as JSON in ``data-row``);
+    ``measure`` is then that row's column.
     """
     raw = _raw(value)
     attrs = f' data-measure="{esc(measure)}"'
@@ -70,6 +74,8 @@ def tagged(text: str, measure: str, value: Any, window: str | None = None,
         attrs += f' data-window="{esc(window)}"'
     if partner is not None:
         attrs += f' data-partner="{esc(partner)}"'
+    if table is not None:
+        attrs += f' data-table="{esc(table)}" data-row="{esc(json.dumps(dict(row or {}), sort_keys=True))}"'
     return Html(f'<span class="ca-value"{attrs} data-value="{esc(raw)}">{esc(text)}</span>')
 
 

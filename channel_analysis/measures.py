@@ -193,6 +193,10 @@ _CATALOG: tuple[Measure, ...] = (
        "Revenue attributed to MDF activities.", needs=("mdf.attributed_revenue",)),
     _M("mdf_return", N_("Return on MDF"), "ratio", "Attributed revenue ÷ funds claimed for those activities.",
        needs=("mdf.attributed_revenue",)),
+    _M("mdf_incremental_effect", N_("Revenue lift from MDF"), "percent",
+       "Relative revenue change MDF caused: difference-in-differences of partners starting MDF against "
+       "matched partners without (docs/methods.md); the reported quarter's row, whole history.",
+       interval=True, table="network", needs=("sales", "mdf")),
     # people
     _M("certified_reps", N_("Certified sales reps"), "integer",
        "People holding a valid certification at the end of the window.", benchmark=True,
@@ -277,8 +281,9 @@ if len(MEASURES) != len(_CATALOG):  # pragma: no cover - a catalog edit that dec
 
 #: KPI-table columns that carry ``<key>_n`` and ``<key>_low_sample`` (network rates declare it too).
 SAMPLED: tuple[str, ...] = tuple(m.key for m in _CATALOG if m.sampled and m.table == "kpis")
-#: KPI-table columns that carry a 95 % interval ``<key>_low`` / ``<key>_high``.
-WITH_INTERVAL: tuple[str, ...] = tuple(m.key for m in _CATALOG if m.interval)
+#: KPI-table columns that carry a 95 % interval ``<key>_low`` / ``<key>_high`` (a network measure
+#: with ``interval`` carries its own, e.g. ``mdf_incremental_effect`` at ``mdf.incrementality.confidence``).
+WITH_INTERVAL: tuple[str, ...] = tuple(m.key for m in _CATALOG if m.interval and m.table == "kpis")
 #: Measures shown among the peer benchmarks (quarter and t4q windows).
 BENCHMARKED: tuple[str, ...] = tuple(m.key for m in _CATALOG if m.benchmark)
 #: ``targets.metric`` → KPI-table column holding the actual (the quarter window).

@@ -23,6 +23,8 @@ pipeline_by_segment  pipeline_health: partner_type, partners, open_deals, pipeli
 cycle_curves         cycle_curves (salescycle.km_curve by partner type)
 cohorts              cohorts (salescycle.partner_retention(...).cohorts)
 mdf_by_tier          mdf_by_tier: tier, mdf_return (tiers in programme order)
+mdf_incrementality   mdf_incrementality (exported): network and per-activity-type revenue lift from MDF
+                     with its interval (incrementality.estimate); its design in notes["mdf_incrementality"]
 at_risk (exported)   at_risk: exports.KEY_FIGURES of the partners at risk, largest first
 key_figures          partner_table: exports.KEY_FIGURES of every partner, largest first
 skipped (exported)   header (data_gaps): what the data did not allow (item, reason)
@@ -73,6 +75,9 @@ SECTIONS: dict[str, tuple[str, str | None]] = {
         "Of the partners onboarded in each quarter, the share still active after each number of months.")),
     "mdf": (N_("MDF return by tier"), N_(
         "Revenue attributed to MDF activities per unit of funds claimed.")),
+    "mdf_incrementality": (N_("Did MDF move sales?"), N_(
+        "Revenue change of partners that started MDF against matched partners without MDF over the same "
+        "quarters (difference-in-differences).")),
     "at_risk": (N_("Partners at risk"), N_(
         "Partners whose revenue of the last four quarters fell sharply, or who stopped selling.")),
     "partners": (N_("Every partner"), N_("Key figures of every partner for the quarter.")),
@@ -421,6 +426,78 @@ class Overview:
         ax = plots.mdf_return(g, group="tier", value="mdf_return", locale=self.locale)
         return blocks.figure(ax, _("Revenue attributed to MDF activities per unit of funds claimed this quarter, "
                                    "by tier; below the dotted line the funds brought less than they cost."))
+
+    def _lift(self, row: pd.Series, column: str) -> Html:
+        """A lift (or an end of its interval) of the ``mdf_incrementality`` table, tagged with its row."""
+        key = {"scope": str(row["scope"]),
+               "activity_type": "" if i18n.is_missing(row.get("activity_type")) else str(row["activity_type"])}
+        v = row.get(column)
+        return blocks.tagged(i18n.format_percent(v, self.locale, 1), column, v, table="mdf_incrementality", row=key)
+
+    def _no_estimate(self, row: pd.Series) -> str:
+        """Why a row of ``mdf_incrementality`` has no estimate, in words ("" when it has one)."""
+        _ = self.tr.gettext
+        design = self.b.notes.get("mdf_incrementality") or {}
+        if row["status"] == "too_few_controls":
+            return _("Comparison group too small: {n} matched partners without MDF, at least {min} needed.").format(
+                n=i18n.format_number(row["n_controls"], self.locale, 0), min=design.get("min_controls", "?"))
+        if row["status"] == "too_few_treated":
+            return _("Too few partners with MDF: {n}, at least {min} needed.").format(
+                n=i18n.format_number(row["n_treated"], self.locale, 0), min=design.get("min_treated", "?"))
+        return ""
+
+    def mdf_incrementality(self) -> Html:
+        """Did MDF move sales: the network estimate in words, the coefficient plot and the table of
+        the network and every activity type (effect, interval, partners compared, or why no estimate)."""
+        _ = self.tr.gettext
+        t = self.table("mdf_incrementality")
+        if not _usable(t, "scope", "mdf_incremental_effect", "status"):
+            return self.unavailable()
+        loc = self.locale
+        net = t[t["scope"] == "network"].iloc[0]
+        out = Html("")
+        if net["status"] == "ok" and pd.notna(net["mdf_incremental_effect"]):
+            tag = lambda col: blocks.tagged(i18n.format_percent(net[col], loc, 1), col, net[col],  # noqa: E731
+                                            window="quarter")
+            out += Html('<p class="ca-intro">') + blocks.fill(
+                _("Across the network, revenue of partners starting MDF changed by {effect} against comparable "
+                  "partners without MDF (interval {low} to {high}; {treated} partners with MDF, {controls} "
+                  "without)."),
+                effect=tag("mdf_incremental_effect"), low=tag("mdf_incremental_effect_low"),
+                high=tag("mdf_incremental_effect_high"), treated=i18n.format_number(net["n_treated"], loc, 0),
+                controls=i18n.format_number(net["n_controls"], loc, 0)) + Html("</p>")
+            low, high = net["mdf_incremental_effect_low"], net["mdf_incremental_effect_high"]
+            out += blocks.note(_("The interval lies above zero: MDF moved sales.") if low > 0 else
+                               _("The interval lies below zero: revenue fell against comparable partners.")
+                               if high < 0 else _("The interval includes zero: the data do not show an effect."))
+        else:
+            out += blocks.note(self._no_estimate(net) or _("Not available for this run."), "lowsample")
+        labels = [_("Network") if r["scope"] == "network" else str(r["activity_type"]) for _i, r in t.iterrows()]
+        shown = t.assign(label=labels)
+        if shown["mdf_incremental_effect"].notna().any():
+            ax = plots.effect_intervals(shown, label="label", effect="mdf_incremental_effect",
+                                        low="mdf_incremental_effect_low", high="mdf_incremental_effect_high",
+                                        locale=loc, xlabel=_(measures.get("mdf_incremental_effect").label))
+            out += blocks.figure(ax, _("Revenue lift from MDF with its interval; left of the dotted line, revenue "
+                                       "fell against comparable partners."))
+        rows = []
+        for label, (_i, r) in zip(labels, t.iterrows()):
+            ok = r["status"] == "ok" and pd.notna(r["mdf_incremental_effect"])
+            rows.append({
+                "scope": label,
+                "effect": self._lift(r, "mdf_incremental_effect") if ok else "—",
+                "interval": (blocks.fill("{low} – {high}", low=self._lift(r, "mdf_incremental_effect_low"),
+                                         high=self._lift(r, "mdf_incremental_effect_high")) if ok else
+                             self._no_estimate(r) or "—"),
+                "treated": i18n.format_number(r["n_treated"], loc, 0),
+                "controls": i18n.format_number(r["n_controls"], loc, 0),
+            })
+        return out + blocks.table(pd.DataFrame(rows), [
+            ("scope", _("Activity type"), False), ("effect", _(measures.get("mdf_incremental_effect").label), True),
+            ("interval", _("Interval"), False), ("treated", _("With MDF"), True),
+            ("controls", _("Without MDF"), True)],
+            _("Revenue lift from MDF for the network and per activity type: partners starting MDF against "
+              "matched partners without."))
 
     def _partner_table(self, d: pd.DataFrame, caption: str) -> Html:
         """A table of exports.KEY_FIGURES rows, in the table's order; KPI values tagged."""

@@ -878,6 +878,28 @@ def mdf_return(data: pd.DataFrame, *, group: str = "tier", value: str = "mdf_ret
 
 
 @_themed
+def effect_intervals(data: pd.DataFrame, *, label: str = "label", effect: str = "effect", low: str = "low",
+                     high: str = "high", ax=None, locale: str = "en", xlabel: str | None = None):
+    """Coefficient plot: one row per ``label`` (top to bottom in the frame's order), the point
+    estimate ``effect`` with its interval ``low``..``high`` (fractions, shown as percentages) and the
+    no-effect line at 0. Rows without an estimate are left out."""
+    ax = _axes(ax, grid="x")
+    d = data[data[effect].notna()].iloc[::-1]
+    pos = np.arange(len(d))
+    est = d[effect].astype(float).to_numpy()
+    lo, hi = d[low].astype(float).to_numpy(), d[high].astype(float).to_numpy()
+    ax.errorbar(est, pos, xerr=np.vstack([est - lo, hi - est]), fmt="o", color=PALETTE[2], ecolor=PALETTE[2],
+                elinewidth=1.5, capsize=3)
+    ax.axvline(0.0, color="#555555", linewidth=1, linestyle=":")
+    ax.set_yticks(pos, d[label].astype(str))
+    ax.set_ylim(-0.6, len(d) - 0.4)
+    ax.xaxis.set_major_formatter(_formatter("percent", locale))
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    return ax
+
+
+@_themed
 def bars(data: pd.DataFrame, *, label: str, value: str, kind: str = "number", ax=None, locale: str = "en",
          currency: str = "EUR", color: str | None = None, horizontal: bool = True):
     """Plain bars of ``value`` per ``label`` (for simple breakdowns: pipeline by segment, status counts)."""

@@ -20,7 +20,11 @@ enough that every chart and statistic means something:
   the sales lines, drawn from their own random generator, plus six planted accounts whose segment
   moves are known exactly (:data:`PLANTED_ACCOUNTS`, :data:`PLANTED_MOVES`; their sales lines are
   the only lines added to the sales table);
-- a few partners with tiny samples (1-3 deals) and one partner whose name looks like markup.
+- a few partners with tiny samples (1-3 deals) and one partner whose name looks like markup;
+- a planted MDF experiment with a known effect (``MDF_PLANTED_LIFT``: "joint roadshow" lifts its
+  partners' revenue by 30 % for two quarters, "webinar series" by nothing; comparison partners
+  without MDF), drawn from its own random stream after every other table but the planted accounts (``_with_mdf_study``
+  names the mdf and sales rows it changes), for :mod:`channel_analysis.incrementality`.
 
 Same arguments, same frames. Everything is vectorized numpy except small per-partner loops
 (names, contacts). :func:`write` stores the tables atomically and marks the folder complete.
@@ -118,6 +122,19 @@ COURSES = [  # name, grants certification, validity in days (None: no expiry), w
 ]
 MDF_ACTIVITIES = ["event", "digital campaign", "demo equipment", "trade show", "co-op advertising",
                   "training"]
+#: MDF incrementality planted in the sample (tests recover it with channel_analysis.incrementality):
+#: activity type → relative revenue lift during the post window of a partner's first MDF quarter
+#: (0.30: its sales lines of those quarters carry 30 % more revenue and cost; 0.0: no effect at all).
+#: These types appear only on the study partners below, never in the random MDF rows.
+MDF_PLANTED_LIFT = {"joint roadshow": 0.30, "webinar series": 0.0}
+#: Quarters without MDF before the event and quarters the lift lasts (the event quarter included);
+#: equal to the ``mdf.incrementality`` defaults of params/defaults.yaml.
+MDF_STUDY_PRE, MDF_STUDY_POST = 2, 2
+#: Share of the eligible partners (not tiny, not new, onboarded 150+ days before the history and
+#: active to as_of) given each planted type, and kept without any MDF as comparison partners.
+MDF_STUDY_SHARE, MDF_STUDY_CONTROL_SHARE = 0.2, 0.25
+#: Second seed word of the study's own random stream (the other tables never see it).
+_MDF_STUDY_STREAM = 15_04
 ROLES = ["sales manager", "marketing", "operations", "finance", "technical lead"]
 OWNER_ROLES = ["owner", "managing director", "channel manager"]
 
@@ -969,6 +986,97 @@ def _mdf(rng: np.random.Generator, p: _Partners, win: _Window, facts: _SalesFact
     })
 
 
+@dataclass(frozen=True)
+class _MdfStudy:
+    """The planted MDF experiment: per study partner (index into the partners) its activity type
+    (None: a comparison partner without MDF) and event slot (-1 for comparison partners)."""
+
+    partner: np.ndarray
+    kind: list
+    slot: np.ndarray
+
+
+def _mdf_study(seed: int, p: _Partners, win: _Window) -> _MdfStudy:
+    """Pick the study partners with the study's own random stream (``[seed, _MDF_STUDY_STREAM]``):
+    ``MDF_STUDY_SHARE`` of the eligible partners per planted type, each with a random event quarter
+    that leaves ``MDF_STUDY_PRE`` complete quarters before it and ``MDF_STUDY_POST`` from it, and
+    ``MDF_STUDY_CONTROL_SHARE`` as comparison partners. No study when the history is too short."""
+    rng = np.random.default_rng([int(seed), _MDF_STUDY_STREAM])
+    eligible = np.flatnonzero(~p.tiny & ~p.newbie & (p.onboard <= win.start - 150) & (p.last >= win.as_of))
+    lo, hi = MDF_STUDY_PRE, win.complete - MDF_STUDY_POST  # event slots lo..hi
+    if hi < lo or not len(eligible):
+        return _MdfStudy(np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
+    order = rng.permutation(eligible)
+    per_type = int(round(MDF_STUDY_SHARE * len(eligible)))
+    n_controls = int(round(MDF_STUDY_CONTROL_SHARE * len(eligible)))
+    kinds, partners, slots = [], [], []
+    at = 0
+    for kind in MDF_PLANTED_LIFT:
+        chosen = order[at:at + per_type]
+        at += len(chosen)
+        partners.append(chosen)
+        kinds += [kind] * len(chosen)
+        slots.append(rng.integers(lo, hi + 1, len(chosen)))
+    controls = order[at:at + n_controls]
+    partners.append(controls)
+    kinds += [None] * len(controls)
+    slots.append(np.full(len(controls), -1))
+    return _MdfStudy(np.concatenate(partners).astype(np.int64), kinds, np.concatenate(slots).astype(np.int64))
+
+
+def _with_mdf_study(mdf: pd.DataFrame, sales: pd.DataFrame, study: _MdfStudy, p: _Partners,
+                    win: _Window, facts: _SalesFacts) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The mdf and sales tables with the planted experiment (the only rows that change):
+
+    - mdf: every random row of a study partner is removed; each treated study partner gets one
+      activity of its planted type in its event quarter (ids continue after the last random one);
+    - sales: the lines of a partner of a type with a lift, dated in its event quarter or the
+      ``MDF_STUDY_POST − 1`` after it, have revenue and cost × (1 + lift), rounded to cents.
+    """
+    if not len(study.partner):
+        return mdf, sales
+    ids = np.asarray(p.ids, dtype=object)
+    study_ids = set(ids[study.partner])
+    kept = mdf[~mdf["partner_id"].isin(study_ids)]
+    treated = np.array([k is not None for k in study.kind])
+    tp, ts = study.partner[treated], study.slot[treated]
+    tk = [k for k in study.kind if k is not None]
+    quarterly = np.maximum(facts.revenue_eur.mean(axis=1), 2000.0)
+    allocated = np.clip(np.round(quarterly[tp] * 0.02, -2), 1000, 150000)
+    claimed = np.round(allocated * 0.95, -1)
+    k, m = len(mdf), len(tp)
+    added = _frame("mdf", {
+        "activity_id": _ids("MDF-", np.arange(k + 1, k + m + 1), _width(k + m, 5)),
+        "partner_id": _take(p.ids, tp),
+        "period": _take(win.labels, ts),
+        "activity_type": pd.Series(tk, dtype="str"),
+        "allocated": allocated.astype(float),
+        "requested": allocated.astype(float),
+        "approved": allocated.astype(float),
+        "claimed": claimed,
+        "attributed_revenue": np.round(claimed * 4.0, -2),
+        "currency": pd.Series([REPORTING_CURRENCY] * m, dtype="str"),
+    })
+    mdf = pd.concat([kept, added], ignore_index=True)
+
+    lift = np.array([MDF_PLANTED_LIFT[x] for x in tk])
+    factor = np.ones(len(p.ids))
+    first_slot = np.full(len(p.ids), -1)
+    factor[tp], first_slot[tp] = 1.0 + lift, ts
+    pos = pd.Index(p.ids).get_indexer(sales["partner_id"].astype(str))
+    day = ((sales["date"].to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64))
+    slot = np.searchsorted(win.starts, day, side="right") - 1
+    lines = (first_slot[pos] >= 0) & (slot >= first_slot[pos]) & (slot < first_slot[pos] + MDF_STUDY_POST) \
+        & (factor[pos] != 1.0)
+    if lines.any():
+        sales = sales.copy()
+        for col in ("revenue", "cost"):
+            values = sales[col].to_numpy(dtype=float, copy=True)
+            values[lines] = np.round(values[lines] * factor[pos][lines], 2)
+            sales[col] = values
+    return mdf, sales
+
+
 def _trainings(rng: np.random.Generator, p: _Partners, win: _Window) -> tuple[pd.DataFrame, np.ndarray]:
     n = len(p.ids)
     t_first = np.maximum(p.onboard, win.start - 730)
@@ -1324,6 +1432,9 @@ def generate(
         "fx_rates": fx,
         **_programme(int(seed), p, win),
     }
+    # the planted MDF experiment (own random stream; changes only the rows _with_mdf_study names),
+    # before the planted accounts' lines are added: those keep their planted values exactly
+    tables["mdf"], sales = _with_mdf_study(tables["mdf"], sales, _mdf_study(int(seed), p, win), p, win, facts)
     accounts, planted_lines = _accounts(int(seed), p, win, rates, sales)
     tables["sales"] = pd.concat([sales, planted_lines], ignore_index=True)
     tables["accounts"] = accounts

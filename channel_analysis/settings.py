@@ -317,3 +317,50 @@ class ProgrammeSettings:
         return cls(rating_criteria=tuple(data["rating_criteria"]), rating_scale=tuple(data["rating_scale"]),
                    treatment_by=data["treatment_by"], treatment_map=dict(data["treatment_map"]),
                    treatments=tuple(Treatment(**t) for t in data["treatments"]))
+#: What MDF incrementality may match partners on (``mdf.incrementality.match_on``): the tier this
+#: quarter, the ABC class, or a column of ``partners``.
+MATCH_ATTRIBUTES = ("tier", "abc_class", "partner_type", "region", "country")
+
+
+@dataclass(frozen=True)
+class IncrementalitySettings:
+    """The design of the MDF incrementality comparison (``mdf.incrementality`` in
+    ``params/defaults.yaml``; method in docs/methods.md): window lengths in quarters, the minimum
+    group sizes for an estimate, the number of size bands, the matching attributes and the
+    confidence level of the intervals."""
+
+    pre_quarters: int
+    post_quarters: int
+    min_treated: int
+    min_controls: int
+    size_bands: int
+    match_on: tuple[str, ...]
+    confidence: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "match_on", tuple(str(m) for m in self.match_on))
+        problems = []
+        for name in ("pre_quarters", "post_quarters", "min_treated", "min_controls", "size_bands"):
+            if getattr(self, name) < 1:
+                problems.append(f"mdf.incrementality.{name} must be ≥ 1, got {getattr(self, name)}")
+        if not 0 < self.confidence < 1:
+            problems.append(f"mdf.incrementality.confidence must lie between 0 and 1, got {self.confidence}")
+        unknown = [m for m in self.match_on if m not in MATCH_ATTRIBUTES]
+        if unknown or len(set(self.match_on)) != len(self.match_on):
+            problems.append(f"mdf.incrementality.match_on takes each of {', '.join(MATCH_ATTRIBUTES)} at most "
+                            f"once, got {list(self.match_on)}")
+        if problems:
+            raise ParamsError("invalid MDF incrementality settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        """JSON-ready (the network bundle's notes carry it)."""
+        return {**asdict(self), "match_on": list(self.match_on)}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> IncrementalitySettings:
+        """The settings of a run, read from its merged parameters."""
+        c = params["mdf"]["incrementality"]
+        return cls(pre_quarters=int(c["pre_quarters"]), post_quarters=int(c["post_quarters"]),
+                   min_treated=int(c["min_treated"]), min_controls=int(c["min_controls"]),
+                   size_bands=int(c["size_bands"]), match_on=tuple(c["match_on"]),
+                   confidence=float(c["confidence"]))

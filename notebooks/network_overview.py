@@ -144,6 +144,13 @@ overview.section("treatments")
 
 # %%
 overview.treatments()
+# ## Did MDF move sales? (difference-in-differences against matched partners without MDF)
+
+# %%
+overview.section("mdf_incrementality")
+
+# %%
+overview.mdf_incrementality()
 
 # %% [markdown] tags=["remove-cell"]
 # ## At-risk partners and the table of every partner

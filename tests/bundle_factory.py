@@ -233,6 +233,20 @@ def _blank(b: bundle_mod.PartnerBundle, missing: tuple[str, ...]) -> bundle_mod.
     return b
 
 
+def mdf_incrementality() -> pd.DataFrame:
+    """An ``mdf_incrementality`` table (exports): the network and two activity types with an estimate,
+    one type whose comparison group is too small."""
+    return pd.DataFrame({
+        "scope": ["network", "activity_type", "activity_type", "activity_type"],
+        "activity_type": [None, "event", "trade show", "webinar"],
+        "mdf_incremental_effect": [0.12, 0.25, -0.03, np.nan],
+        "mdf_incremental_effect_low": [0.04, 0.08, -0.15, np.nan],
+        "mdf_incremental_effect_high": [0.21, 0.45, 0.11, np.nan],
+        "log_effect": np.log1p([0.12, 0.25, -0.03, np.nan]), "std_error": [0.04, 0.08, 0.06, np.nan],
+        "p_value": [0.004, 0.006, 0.62, np.nan], "n_treated": [40, 12, 9, 6], "n_controls": [55, 30, 25, 3],
+        "n_strata": [14, 8, 7, 2], "status": ["ok", "ok", "ok", "too_few_controls"]})
+
+
 def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 1,
                    currency: str = "EUR") -> bundle_mod.NetworkBundle:
     """The network overview's bundle for ``n_partners`` fake partners (P0001…)."""
@@ -407,9 +421,12 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
                     "to_coverage": ["key_account_rep", "partner_managed", "inside_sales"],
                     "action": ["change_coverage", "receive", "hand_over"], "value": [7.0e4, 1.2e4, 4.0e3],
                     "potential": [4.0e5, None, 5.0e4]}),
-                **_programme_tables(pareto, names, key_figures, period)},
+                **_programme_tables(pareto, names, key_figures, period),
+                "mdf_incrementality": mdf_incrementality()},
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
-               "forecast_backtest_mape": 0.14},
+               "forecast_backtest_mape": 0.14,
+               "mdf_incrementality": {"pre_quarters": 2, "post_quarters": 2, "min_treated": 5, "min_controls": 5,
+                                      "size_bands": 3, "match_on": ["tier"], "confidence": 0.95}},
     )
 
 

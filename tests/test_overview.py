@@ -1,6 +1,7 @@
 """Network overview composition (channel_analysis.overview)."""
 
 import html
+import json
 import math
 import re
 
@@ -16,7 +17,7 @@ from channel_analysis.params import load_params
 
 BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration", "tier_moves",
           "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table", "account_coverage",
-          "treatments"]
+          "treatments", "mdf_incrementality"]
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,9 @@ def test_every_tagged_value_is_the_exported_table_cell(real):
     kpis = tables["kpis"][tables["kpis"]["period"] == PERIOD].set_index(["partner_id", "window"])
     network = tables["network"].set_index("period").loc[PERIOD]
     spans = [{k: html.unescape(v) for k, v in _ATTR.findall(attrs)} for attrs in _VALUE.findall(page)]
+    # values of another exported table (data-table, data-row: the MDF incrementality rows)
+    _check_other_tables([s for s in spans if "table" in s], tables)
+    spans = [s for s in spans if "table" not in s]
     # the programme section's values (treatments block) live in the exported programme_value table
     value = tables["programme_value"].set_index("partner_id")
     programme = [s for s in spans if measures.get(s["measure"]).table == "programme_value"]
@@ -143,7 +147,8 @@ def test_every_tagged_value_is_the_exported_table_cell(real):
     per_partner = [s for s in spans if "partner" in s]
     # every partner of the table of every partner: six tagged KPI values each (+ the at-risk rows)
     assert len(per_partner) == 6 * (len(tables["at_risk"]) + len(b["key_figures"]))
-    assert {s["measure"] for s in spans if "partner" not in s} == {
+    lifts = {"mdf_incremental_effect", "mdf_incremental_effect_low", "mdf_incremental_effect_high"}
+    assert {s["measure"] for s in spans if "partner" not in s} - lifts == {
         "revenue", "revenue_growth_prev", "partners_active_end", "retention_rate", "activation_rate",
         "channel_return", "revenue_gini_t4q", "accounts_promoted", "accounts_relegated"}
     checked = 0
@@ -161,6 +166,22 @@ def test_every_tagged_value_is_the_exported_table_cell(real):
         assert math.isclose(got, float(expected), rel_tol=1e-9, abs_tol=1e-9), (s, expected)
         checked += 1
     assert checked > 100
+
+
+def _check_other_tables(spans, tables) -> int:
+    """Every value tagged with data-table/data-row equals that table's cell; returns how many."""
+    for s in spans:
+        frame = tables[s["table"]]
+        match = pd.Series(True, index=frame.index)
+        for col, value in json.loads(s["row"]).items():
+            match &= frame[col].astype(object).where(frame[col].notna(), "").astype(str) == value
+        assert int(match.sum()) == 1, s
+        expected = frame.loc[match, s["measure"]].iloc[0]
+        if s["value"] == "":
+            assert pd.isna(expected), s
+        else:
+            assert math.isclose(float(s["value"]), float(expected), rel_tol=1e-9, abs_tol=1e-9), (s, expected)
+    return len(spans)
 
 
 def test_matrix_lists_the_partners_of_each_cell(real):

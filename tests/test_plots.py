@@ -297,6 +297,7 @@ SIGNATURES = {
     "segment_matrix": "(data: 'pd.DataFrame', *, performance: 'str' = 'performance', potential: 'str' = 'potential', count: 'str' = 'partners', action: 'str | None' = 'action', levels: 'Sequence[str]' = ('low', 'medium', 'high'), level_labels: 'Sequence[str] | None' = None, ax=None, locale: 'str' = 'en')",
     "cohort_retention": "(data: 'pd.DataFrame', *, cohort: 'str' = 'cohort', age: 'str' = 'age_quarters', value: 'str' = 'active_share', ax=None, locale: 'str' = 'en')",
     "mdf_return": "(data: 'pd.DataFrame', *, group: 'str' = 'tier', value: 'str' = 'mdf_return', ax=None, locale: 'str' = 'en', reference: 'float | None' = 1.0)",
+    "effect_intervals": "(data: 'pd.DataFrame', *, label: 'str' = 'label', effect: 'str' = 'effect', low: 'str' = 'low', high: 'str' = 'high', ax=None, locale: 'str' = 'en', xlabel: 'str | None' = None)",
     "bars": "(data: 'pd.DataFrame', *, label: 'str', value: 'str', kind: 'str' = 'number', ax=None, locale: 'str' = 'en', currency: 'str' = 'EUR', color: 'str | None' = None, horizontal: 'bool' = True)",
     "empty": "(message: 'str', ax=None)",
 }
@@ -357,6 +358,10 @@ def _realistic(locale="en"):
                                                    locale=locale),
         "mdf_return": plots.mdf_return(pd.DataFrame({"tier": ["Registered", "Silver", "Gold", "Platinum"],
                                                      "mdf_return": [2.1, 4.0, 7.5, 9.2]}), locale=locale),
+        "effect_intervals": plots.effect_intervals(
+            pd.DataFrame({"label": ["Network", "event", "digital campaign", "trade show"],
+                          "effect": [0.12, 0.31, -0.04, np.nan], "low": [0.03, 0.08, -0.21, np.nan],
+                          "high": [0.22, 0.58, 0.16, np.nan]}), locale=locale, xlabel="Revenue lift from MDF"),
         "bars": plots.bars(pd.DataFrame({"segment": ["reseller · West", "reseller · East", "distributor"],
                                          "v": [0.985, 0.99, 1.0]}), label="segment", value="v", kind="percent",
                            locale=locale),

@@ -30,12 +30,13 @@ from . import (
     pipeline,
     salescycle,
     segmentation,
+    tenure,
     tiers,
 )
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import ReportSettings
+from .settings import ReportSettings, TenureSettings
 
 
 
@@ -78,6 +79,11 @@ class NetworkStats:
     #: tier criterion (``tiers.<level>.<criterion>``), a segmentation weight
     #: (``segmentation.weights.<criterion>``), a peer grouping, a derived input (see :func:`compute`)
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item", "reason"]))
+    #: every partner's percentile within its tenure cohort and the cohort's median and quartiles
+    #: (:func:`channel_analysis.tenure.cohort_benchmarks`, the reported period, every window)
+    tenure_benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the activation curve at the reported quarter's snapshot (:func:`channel_analysis.tenure.activation_curve`)
+    activation_curve: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -357,6 +363,9 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     kpi = _blank_unavailable(kpi, skipped)
     targets = kpis.target_attainment(kpi, ds.targets, params)
     network = _blank_unavailable(kpis.network_kpis(ds, params, quarters), skipped)
+    # activation read off the Kaplan–Meier curve, partners onboarded since the data begin (tenure.py)
+    network = _blank_unavailable(network.merge(tenure.network_activation(ds, quarters, ds.as_of), on="period",
+                                               how="left"), skipped)
     monthly = kpis.monthly_revenue(ds, params)
     steps.update(1)
 
@@ -388,6 +397,8 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     present = [m for m in measures.BENCHMARKED if m in kpi.columns]
     bench = peers.peer_percentiles(kpi[kpi["period"] == ds.period], peer_table, present,
                                         min_peers=bcfg["min_peers"], period=ds.period)
+    tenure_settings = TenureSettings.from_params(params)
+    tenure_bench = tenure.cohort_benchmarks(kpi, ds.period, present, tenure_settings)
     steps.update(1)
 
     quarterly = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue"]]
@@ -440,6 +451,11 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     medians = salescycle.km_median(cycle_durations, by="partner_id")
     retention = salescycle.partner_retention(ds.partners, ds.as_of, fy_start=fy)
     first_deal = salescycle.time_to_first_deal(ds.partners, opps, ds.as_of)
+    data_start = tenure.activity_start(ds)
+    first_deal["onboarded_in_data"] = tenure.onboarded_inside(first_deal["onboarded_date"], data_start)
+    activation = tenure.activation_curve(
+        tenure.activation_durations(ds.partners, tenure.first_deal_dates(ds), data_start, snapshot),
+        tenure_settings.min_sample)
     steps.update(1)
 
     mix = _category_mix(ds, fy)
@@ -454,6 +470,10 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
         # the data's last day when the reported quarter is incomplete (kpis.partial_period_end)
         "data_end": partial_end.date().isoformat() if partial_end is not None else None,
+        # the first day the data can show a first deal, and the partners onboarded before it: their
+        # time to first deal is not measured (tenure.activity_start; docs/statistics.md)
+        "activity_start": data_start.date().isoformat() if data_start is not None else None,
+        "onboarded_before_data": int((~tenure.onboarded_inside(ds.partners["onboarded_date"], data_start)).sum()),
     }
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
@@ -463,6 +483,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
+        tenure_benchmarks=tenure_bench, activation_curve=activation,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )
@@ -573,6 +594,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         "deals": stats.open_deals, "by_stage": _pipeline_by_stage(stats.open_deals, stages, p_win),
         "tiers": stats.tier_history, "gap": stats.tier_gap, "bench": stats.benchmarks, "forecast": history,
         "curve": curves, "cycle": _cycle_summaries(stats, peer_d),
+        "tenure_bench": stats.tenure_benchmarks.drop(columns=["period"], errors="ignore"),
     }.items()}
     empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
     seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
@@ -625,6 +647,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             pipeline_by_stage=slices["by_stage"].get(pid, empty_stages),
             cycle_curve=part("curve", pid), cycle_summary=part("cycle", pid), cycle_test=test,
             tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
+            tenure_benchmarks=part("tenure_bench", pid),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
             facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,

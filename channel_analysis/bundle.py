@@ -72,6 +72,10 @@ class PartnerBundle:
         [next_tier, criterion, required, actual, gap, met] (empty for the top tier).
     benchmarks : DataFrame
         [metric, value, percentile, peer_median, peer_p25, peer_p75, peer_n] — aggregates only.
+    tenure_benchmarks : DataFrame
+        The same within the partner's tenure cohort (partners at the same quarter of partnership):
+        [window, metric, value, percentile, tenure_band, cohort_n, cohort_median, cohort_p25,
+        cohort_p75, reason] — aggregates only (``tenure.cohort_benchmarks``).
     segment : dict
         abc_class, score, performance, potential, action.
     settings : ReportSettings
@@ -101,6 +105,7 @@ class PartnerBundle:
     tier_history: pd.DataFrame = field(default_factory=pd.DataFrame)
     tier_gap: pd.DataFrame = field(default_factory=pd.DataFrame)
     benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tenure_benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
     segment: dict = field(default_factory=dict)
     settings: ReportSettings | None = None
     facts: dict = field(default_factory=dict)

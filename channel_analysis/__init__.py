@@ -17,6 +17,7 @@ Modules, one job each:
   peers        peer groups, peer percentiles, empirical-Bayes shrinkage
   pipeline     open pipeline, stage conversion, P(win | stage), coverage, stale deals
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention
+  tenure       tenure cohorts for fair benchmarks, time to first deal inside the data, activation curve
   forecast     next-quarter revenue with prediction intervals, backtest
   build        computes everything once for the network and cuts it into the report bundles
   exports      the tables a run writes (kpis/, Parquet + CSV), docs/exports.md, the overview's bundle

@@ -164,7 +164,7 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "channel_return": Col("number", "`revenue ÷ (program_costs + mdf_claimed)`"),
         "revenue_gini_t4q": Col("number", "Gini coefficient of the partners' trailing-four-quarter revenue "
                                           "(reported quarter only; empty for earlier quarters)"),
-        "activation_km_partners": Col("integer", "partners onboarded from the first day of the data to the "
+        "activation_km_partners": Col("number", "partners onboarded from the first day of the data to the "
                                                  "quarter's end: the activation curve's sample"),
         "activation_share_90d": Col("number", "Kaplan–Meier share of them with a first deal within 90 days of "
                                               "onboarding, seen at the quarter's end (empty: nobody followed "

@@ -473,7 +473,8 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         # the first day the data can show a first deal, and the partners onboarded before it: their
         # time to first deal is not measured (tenure.activity_start; docs/statistics.md)
         "activity_start": data_start.date().isoformat() if data_start is not None else None,
-        "onboarded_before_data": int((~tenure.onboarded_inside(ds.partners["onboarded_date"], data_start)).sum()),
+        "onboarded_before_data": int((ds.partners["onboarded_date"].notna().to_numpy()
+                                      & ~tenure.onboarded_inside(ds.partners["onboarded_date"], data_start)).sum()),
     }
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,

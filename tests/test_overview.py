@@ -15,7 +15,7 @@ from channel_analysis.overview import SECTIONS, Overview
 from channel_analysis.params import load_params
 
 BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration", "tier_moves",
-          "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table"]
+          "pipeline_health", "cycle_curves", "cohorts", "activation_curve", "mdf_by_tier", "at_risk", "partner_table"]
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,8 @@ def test_every_tagged_value_is_the_exported_table_cell(real):
     assert len(per_partner) == 6 * (len(tables["at_risk"]) + len(b["key_figures"]))
     assert {s["measure"] for s in spans if "partner" not in s} == {
         "revenue", "revenue_growth_prev", "partners_active_end", "retention_rate", "activation_rate",
-        "channel_return", "revenue_gini_t4q"}
+        "channel_return", "revenue_gini_t4q", "activation_km_partners", "activation_share_90d",
+        "activation_share_180d", "activation_share_365d", "activation_median_days"}
     checked = 0
     for s in spans:
         assert s["window"] in ("quarter", "t4q"), s

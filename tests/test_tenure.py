@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channel_analysis import audit, build, exports, i18n, overview, sample, scorecard, tenure
+from channel_analysis import audit, build, exports, i18n, overview, plots, sample, scorecard, tenure
 from channel_analysis.dataset import load_dataset
 from channel_analysis.errors import ParamsError
 from channel_analysis.params import load_params
@@ -222,7 +222,7 @@ def test_the_sample_measures_time_to_first_deal_only_inside_the_data(run):
     inside = k.loc[~before, "time_to_first_deal_days"].dropna()
     span = (pd.Timestamp(ds.as_of) - start).days
     assert len(inside) and (inside <= span).all()
-    assert stats.notes["onboarded_before_data"] == int((ds.partners["onboarded_date"] < start).sum())
+    assert stats.notes["onboarded_before_data"] == int((ds.partners["onboarded_date"] < start).sum())  # (NaT: neither)
     t = stats.time_to_first_deal.set_index("partner_id")
     assert (t["onboarded_in_data"] == (t["onboarded_date"] >= start)).all()
 
@@ -296,3 +296,14 @@ def test_without_activity_tables_the_activation_block_says_not_available():
     nb = SimpleNamespace(tables={"network": pd.DataFrame({"period": ["2026Q3"]})}, period="2026Q3",
                          reporting_currency="EUR", notes={})
     assert "ca-note-unavailable" in str(overview.Overview(nb, "en").activation_curve())
+
+
+def test_the_activation_plot_takes_tidy_data_and_returns_its_axes():
+    d = tenure.activation_durations(PARTNERS, FIRST, D("2024-01-01"), D("2024-03-01"))
+    curve = tenure.activation_curve(d, min_sample=1)  # "all" and the 2024 cohort
+    ax = plots.activation_curves(curve, labels={"all": "every partner"}, marks=[90])
+    assert [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")] == [
+        "every partner", "2024"]
+    assert ax.get_ylim() == pytest.approx((0, 1.02))
+    steps = ax.get_lines()[0].get_ydata()
+    assert list(steps) == pytest.approx(curve.loc[curve["group"] == "all", "activated_share"].tolist())

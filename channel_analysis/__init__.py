@@ -18,6 +18,7 @@ Modules, one job each:
   peers        peer groups, peer percentiles, empirical-Bayes shrinkage
   pipeline     open pipeline, stage conversion, P(win | stage), coverage, stale deals
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention
+  tenure       tenure cohorts for fair benchmarks, time to first deal inside the data, activation curve
   forecast     next-quarter revenue with prediction intervals, backtest
   programme    qualitative ratings, programme treatment per segment, what a partner earned (rebates, MDF, benefits)
   incrementality  did MDF move sales: difference-in-differences against matched partners without MDF

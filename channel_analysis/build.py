@@ -33,12 +33,13 @@ from . import (
     programme,
     salescycle,
     segmentation,
+    tenure,
     tiers,
 )
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import AccountSettings, IncrementalitySettings, ProgrammeSettings, ReportSettings
+from .settings import AccountSettings, IncrementalitySettings, ProgrammeSettings, ReportSettings, TenureSettings
 
 
 
@@ -91,6 +92,11 @@ class NetworkStats:
     programme_value: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: did MDF move sales? (:mod:`channel_analysis.incrementality`; None without mdf or sales)
     mdf_incrementality: incrementality.IncrementalityResult | None = None
+    #: every partner's percentile within its tenure cohort and the cohort's median and quartiles
+    #: (:func:`channel_analysis.tenure.cohort_benchmarks`, the reported period, every window)
+    tenure_benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the activation curve at the reported quarter's snapshot (:func:`channel_analysis.tenure.activation_curve`)
+    activation_curve: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -409,6 +415,9 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     kpi = _blank_unavailable(kpi, skipped)
     targets = kpis.target_attainment(kpi, ds.targets, params)
     network = _blank_unavailable(kpis.network_kpis(ds, params, quarters), skipped)
+    # activation read off the Kaplan–Meier curve, partners onboarded since the data begin (tenure.py)
+    network = _blank_unavailable(network.merge(tenure.network_activation(ds, quarters, ds.as_of), on="period",
+                                               how="left"), skipped)
     monthly = kpis.monthly_revenue(ds, params)
     steps.update(1)
 
@@ -468,6 +477,8 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     present = [m for m in measures.BENCHMARKED if m in kpi.columns]
     bench = peers.peer_percentiles(kpi[kpi["period"] == ds.period], peer_table, present,
                                         min_peers=bcfg["min_peers"], period=ds.period)
+    tenure_settings = TenureSettings.from_params(params)
+    tenure_bench = tenure.cohort_benchmarks(kpi, ds.period, present, tenure_settings)
     steps.update(1)
 
     quarterly = kpi[kpi["window"] == "quarter"][["partner_id", "period", "revenue"]]
@@ -520,6 +531,11 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     medians = salescycle.km_median(cycle_durations, by="partner_id")
     retention = salescycle.partner_retention(ds.partners, ds.as_of, fy_start=fy)
     first_deal = salescycle.time_to_first_deal(ds.partners, opps, ds.as_of)
+    data_start = tenure.activity_start(ds)
+    first_deal["onboarded_in_data"] = tenure.onboarded_inside(first_deal["onboarded_date"], data_start)
+    activation = tenure.activation_curve(
+        tenure.activation_durations(ds.partners, tenure.first_deal_dates(ds), data_start, snapshot),
+        tenure_settings.min_sample)
     steps.update(1)
 
     mix = _category_mix(ds, fy)
@@ -534,6 +550,11 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
         # the data's last day when the reported quarter is incomplete (kpis.partial_period_end)
         "data_end": partial_end.date().isoformat() if partial_end is not None else None,
+        # the first day the data can show a first deal, and the partners onboarded before it: their
+        # time to first deal is not measured (tenure.activity_start; docs/statistics.md)
+        "activity_start": data_start.date().isoformat() if data_start is not None else None,
+        "onboarded_before_data": int((ds.partners["onboarded_date"].notna().to_numpy()
+                                      & ~tenure.onboarded_inside(ds.partners["onboarded_date"], data_start)).sum()),
     }
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
@@ -544,6 +565,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
         ratings=ratings, treatments=treated, programme_value=value, mdf_incrementality=mdf_did,
+        tenure_benchmarks=tenure_bench, activation_curve=activation,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )
@@ -668,6 +690,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
         "curve": curves, "cycle": _cycle_summaries(stats, peer_d),
         "account_moves": _account_moves(stats),
         "ratings": stats.ratings, "programme_value": stats.programme_value,
+        "tenure_bench": stats.tenure_benchmarks.drop(columns=["period"], errors="ignore"),
     }.items()}
     treatment_of = (stats.treatments.set_index("partner_id").astype(object).to_dict("index")
                     if len(stats.treatments) else {})
@@ -725,6 +748,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             cycle_curve=part("curve", pid), cycle_summary=part("cycle", pid), cycle_test=test,
             tier_history=th, tier_gap=part("gap", pid), benchmarks=part("bench", pid),
             account_moves=slices["account_moves"].get(pid, no_moves),
+            tenure_benchmarks=part("tenure_bench", pid),
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
             ratings=part("ratings", pid), programme_value=part("programme_value", pid),

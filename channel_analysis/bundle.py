@@ -76,6 +76,10 @@ class PartnerBundle:
         ``facts["account_coverage"]`` is False when account coverage was not available.
     benchmarks : DataFrame
         [metric, value, percentile, peer_median, peer_p25, peer_p75, peer_n] — aggregates only.
+    tenure_benchmarks : DataFrame
+        The same within the partner's tenure cohort (partners at the same quarter of partnership):
+        [window, metric, value, percentile, tenure_band, cohort_n, cohort_median, cohort_p25,
+        cohort_p75, reason] — aggregates only (``tenure.cohort_benchmarks``).
     segment : dict
         abc_class, score, performance, potential, action.
     settings : ReportSettings
@@ -113,6 +117,7 @@ class PartnerBundle:
     tier_gap: pd.DataFrame = field(default_factory=pd.DataFrame)
     account_moves: pd.DataFrame = field(default_factory=pd.DataFrame)
     benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tenure_benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
     segment: dict = field(default_factory=dict)
     settings: ReportSettings | None = None
     facts: dict = field(default_factory=dict)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import bundle, incrementality, measures, programme, salescycle, tiers
+from . import bundle, incrementality, measures, programme, salescycle, tenure, tiers
 from .build import NetworkStats, reported_partners
 from .io.sources import write_tables
 from .params import PROJECT_ROOT
@@ -172,6 +172,15 @@ EXPORTS: dict[str, dict[str, Col]] = {
                                                 "reported quarter only; empty when a group is too small)"),
         "mdf_incremental_effect_low": Col("number", "lower end of its interval (`mdf.incrementality.confidence`)"),
         "mdf_incremental_effect_high": Col("number", "upper end of its interval"),
+        "activation_km_partners": Col("number", "partners onboarded from the first day of the data to the "
+                                                 "quarter's end: the activation curve's sample"),
+        "activation_share_90d": Col("number", "Kaplan–Meier share of them with a first deal within 90 days of "
+                                              "onboarding, seen at the quarter's end (empty: nobody followed "
+                                              "that long)"),
+        "activation_share_180d": Col("number", "the same within 180 days"),
+        "activation_share_365d": Col("number", "the same within 365 days"),
+        "activation_median_days": Col("number", "Kaplan–Meier median days from onboarding to the first deal "
+                                                "(empty until half of them had one)"),
     },
     "skipped": {
         "item": Col("text", "a measure key (`docs/kpis.md`), `tiers.<level>.<criterion>`, "
@@ -300,6 +309,32 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "onboarded_date": Col("date", "onboarding date"),
         "days": Col("number", "days to the first deal, or to the censoring date while none"),
         "first_deal": Col("true/false", "whether a first deal happened (false: `days` is censored)"),
+        "onboarded_in_data": Col("true/false", "onboarded on or after the first day of the data "
+                                               "(false: the first deal may predate the data; `days` is "
+                                               "left-truncated and not used by `kpis.time_to_first_deal_days`)"),
+    },
+    "activation_curve": {
+        "group": Col("text", "`all` (every partner onboarded since the data begin) or an onboarding year "
+                             "with at least `kpis.min_sample` such partners"),
+        "days": Col("number", "days since onboarding (0, then each day a first deal happened)"),
+        "activated_share": Col("number", "Kaplan–Meier share of the group with a first deal within `days` days"),
+        "ci_low": Col("number", "lower end of its pointwise 95 % interval"),
+        "ci_high": Col("number", "upper end of its pointwise 95 % interval"),
+        "at_risk": Col("integer", "partners still without a first deal and followed at least `days` days"),
+        "events": Col("integer", "first deals on that day"),
+    },
+    "tenure_benchmarks": {
+        "period": Col("text", "the reported quarter"),
+        "window": Col("text", "`quarter`, `ytd` or `t4q`"),
+        "tenure_band": Col("text", "the tenure cohort: quarters of partnership (`benchmarks.tenure_bands`; "
+                                   "1 = the onboarding quarter)"),
+        "metric": Col("text", "a benchmarked measure (`docs/kpis.md`)"),
+        "cohort_n": Col("integer", "partners of the cohort with a value"),
+        "cohort_median": Col("number", "median of the cohort (empty below `benchmarks.min_peers` partners)"),
+        "cohort_p25": Col("number", "first quartile of the cohort"),
+        "cohort_p75": Col("number", "third quartile of the cohort"),
+        "reason": Col("text", "why the statistics are empty (fewer than `benchmarks.min_peers` partners "
+                              "with a value); empty when shown"),
     },
     "partners": {
         "partner_id": Col("text", "the partner"),
@@ -381,6 +416,11 @@ PURPOSE = {
     "monthly_revenue": "Revenue and gross margin per partner and month.",
     "at_risk": "Partners whose status is `at_risk` this quarter with their key figures, largest first.",
     "time_to_first_deal": "Days from onboarding to the first deal per partner (censored while none).",
+    "activation_curve": "Activation as a Kaplan–Meier curve: the share of partners onboarded since the data "
+                        "begin with a first deal within d days, for the network and by onboarding year "
+                        "(docs/statistics.md).",
+    "tenure_benchmarks": "Benchmarks by tenure cohort (partners at the same quarter of their partnership): "
+                         "cohort aggregates only, no partner.",
     "partners": "The run's snapshot of every partner of the source: who is reported this run.",
     "recipients": "The run's snapshot of the contacts of reported partners (delivery reads it).",
     "ratings": "Qualitative ratings per partner and criterion as of the reported quarter (input `partner_ratings`; "
@@ -523,6 +563,8 @@ def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
         "at_risk": figures[figures["status"] == "at_risk"].sort_values(
             ["revenue", "partner_id"], ascending=[False, True], ignore_index=True),
         "time_to_first_deal": stats.time_to_first_deal,
+        "activation_curve": stats.activation_curve,
+        "tenure_benchmarks": tenure.cohort_table(stats.tenure_benchmarks),
         "partners": partners(stats),
         "recipients": recipients(stats),
         "ratings": stats.ratings.reindex(columns=list(EXPORTS["ratings"])),
@@ -590,6 +632,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "skipped": exported["skipped"],
         **_account_overview(stats, exported),
         **_programme_tables(stats, exported, names),
+        "activation_curve": exported["activation_curve"],
     }
     notes = dict(stats.notes)
     if stats.mdf_incrementality is not None:  # the design the overview states (minimum group sizes)

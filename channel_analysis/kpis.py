@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from . import measures, periods, salescycle
+from . import measures, periods, salescycle, tenure
 from .dataset import Dataset
 from .errors import ParamsError
 
@@ -230,6 +230,9 @@ class _Network:
         self.index = pd.Index(self.ids)
         self.np = len(self.ids)
         self.onboarded = _days(parts["onboarded_date"])
+        # onboarded on or after the first day the data can show a first deal (tenure.activity_start):
+        # only these partners have a measurable time to first deal
+        self.onboarded_inside = tenure.onboarded_inside(parts["onboarded_date"], tenure.activity_start(ds))
         self.end = _days(parts["end_date"]) if "end_date" in parts else np.full(self.np, np.nan)
         if "sales_reps" in parts:
             self.reps = pd.to_numeric(parts["sales_reps"], errors="coerce").to_numpy(dtype=float,
@@ -755,8 +758,9 @@ def _window_columns(net: _Network, w: _Window) -> dict[str, np.ndarray]:
     last_day = np.fmin(end_day, np.where(np.isnan(net.end), end_day, net.end))
     col["tenure_days"] = np.maximum(last_day - net.onboarded, 0.0)
     first = net.first_deal()
-    col["time_to_first_deal_days"] = np.where(first <= end_day,
+    col["time_to_first_deal_days"] = np.where((first <= end_day) & net.onboarded_inside,
                                               np.maximum(first - net.onboarded, 0.0), np.nan)
+    col["tenure_quarter"] = tenure.tenure_quarter(net.ds.partners["onboarded_date"], w.period, net.fy)
     col["status"] = _status(net, w)
     return col
 

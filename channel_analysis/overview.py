@@ -85,6 +85,9 @@ SECTIONS: dict[str, tuple[str, str | None]] = {
         "The treatment each partner's segment receives, and what partners earned from the programme.")),
 }
 
+#: Group of the whole network in the ``activation_curve`` table (``tenure.ALL``).
+ALL_GROUP = "all"
+
 #: The cohort heatmap shows the latest cohorts only, up to this age (months).
 COHORTS_SHOWN = 12
 COHORT_MONTHS = 36
@@ -208,7 +211,8 @@ class Overview:
                  Html(blocks.esc(_("{growth} vs previous quarter")).format(growth=growth.markup))),
             Tile(_("Active partners"), value("partners_active_end", lambda v: i18n.format_number(v, loc, 0))),
             Tile(_("Partner retention"), value("retention_rate", lambda v: i18n.format_percent(v, loc, 1))),
-            Tile(_("Activation rate"), value("activation_rate", lambda v: i18n.format_percent(v, loc))),
+            Tile(_("Activation rate"), value("activation_rate", lambda v: i18n.format_percent(v, loc)),
+                 _("Fixed window after onboarding; the activation curve is below")),
             Tile(_("Channel return"), value("channel_return", lambda v: i18n.format_number(v, loc, 1)),
                  _("Revenue per unit of programme cost and MDF")),
             Tile(_("Gini coefficient"), value("revenue_gini_t4q", lambda v: i18n.format_number(v, loc, 2)),
@@ -417,6 +421,40 @@ class Overview:
         ax.set_xlabel(_("Months since onboarding"))
         return blocks.figure(ax, _("Share of each onboarding cohort (rows, the last {k}) still active after n months "
                                    "(columns, up to {m}).").format(k=COHORTS_SHOWN, m=COHORT_MONTHS))
+
+    def activation_curve(self) -> Html:
+        """Activation as a Kaplan–Meier curve (``activation_curve`` export) for the network and each
+        onboarding year with enough partners, with the shares read off it (``network`` table)."""
+        _ = self.tr.gettext
+        c, net = self.table("activation_curve"), self.table("network")
+        if not _usable(c, "group", "days", "activated_share") or not _usable(net, "period", "activation_share_90d"):
+            return self.unavailable()
+        cur = net[net["period"] == self.b.period]
+        if cur.empty:
+            return self.unavailable()
+        row, loc = cur.iloc[-1], self.locale
+        order = [ALL_GROUP] + sorted(g for g in c["group"].astype(str).unique() if g != ALL_GROUP)
+        c = c.assign(group=c["group"].astype(str)).set_index("group").loc[[g for g in order if g in set(c["group"])]]
+        ax = plots.activation_curves(c.reset_index(), labels={ALL_GROUP: _("all partners")},
+                                     marks=[90, 180, 365], locale=loc)
+
+        def pct(col):
+            return self._tag(i18n.format_percent(row.get(col), loc), col, row.get(col))
+
+        start = self.b.notes.get("activity_start")
+        caption = blocks.fill(_(
+            "Share of the {n} partners onboarded since the data begin ({start}) with a first deal within a given "
+            "number of days (Kaplan–Meier; partners still without one are censored): {d90} within 90 days, {d180} "
+            "within 180, {d365} within 365; median {median}. The {before} partners onboarded earlier are left "
+            "out: their first deal may predate the data."),
+            n=self._tag(i18n.format_number(row.get("activation_km_partners"), loc, 0), "activation_km_partners",
+                        row.get("activation_km_partners")),
+            start=i18n.format_date(start, loc) if start else "—",
+            d90=pct("activation_share_90d"), d180=pct("activation_share_180d"), d365=pct("activation_share_365d"),
+            median=self._tag(i18n.format_value(row.get("activation_median_days"), "days", loc), "activation_median_days",
+                             row.get("activation_median_days")),
+            before=i18n.format_number(self.b.notes.get("onboarded_before_data") or 0, loc, 0))
+        return blocks.figure(ax, caption)
 
     def mdf_by_tier(self) -> Html:
         _ = self.tr.gettext

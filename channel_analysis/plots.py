@@ -678,6 +678,35 @@ def cycle_curves(curves: pd.DataFrame, *, group: str = "group", days: str = "day
 
 
 @_themed
+def activation_curves(data: pd.DataFrame, *, group: str = "group", days: str = "days",
+                      share: str = "activated_share", ci_low: str | None = "ci_low", ci_high: str | None = "ci_high",
+                      labels: Mapping[str, str] | None = None, marks: Sequence[float] = (), ax=None,
+                      locale: str = "en"):
+    """Activation curves (Kaplan–Meier): share of partners with a first deal within d days of
+    onboarding, one rising step line per group (the first thick, with its 95% band); dotted
+    vertical lines at ``marks`` (days the share is read at). ``labels`` maps groups to legend labels."""
+    _ = i18n.translator(locale).gettext
+    ax = _axes(ax, grid="both")
+    for i, g in enumerate(pd.unique(data[group])):
+        c = data[data[group] == g].sort_values(days, kind="stable")
+        color = PALETTE[i % len(PALETTE)]
+        _lineplot(x=c[days].to_numpy(float), y=c[share].to_numpy(float), ax=ax, drawstyle="steps-post",
+                  color=color, linewidth=2.4 if i == 0 else 1.4, label=(labels or {}).get(g, str(g)),
+                  estimator=None, errorbar=None, sort=False, legend=False)
+        if i == 0 and ci_low and ci_high and ci_low in c and ci_high in c and c[ci_low].notna().any():
+            ax.fill_between(c[days], c[ci_low], c[ci_high], step="post", color=color, alpha=0.15, linewidth=0)
+    for m in marks:
+        ax.axvline(m, color="#999999", linewidth=0.8, linestyle=":")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.yaxis.set_major_formatter(_formatter("percent", locale))
+    ax.set_xlabel(_("Days since onboarding"))
+    ax.set_ylabel(_("Partners with a first deal"))
+    _legend(ax)
+    return ax
+
+
+@_themed
 def percentile_bars(data: pd.DataFrame, *, metric: str = "label", percentile: str = "percentile",
                     ax=None, locale: str = "en"):
     """Peer benchmark: one horizontal bar per KPI at its percentile (0..100) within the peer group;

@@ -946,6 +946,37 @@ class Scorecard:
                             _("Your figures next to the median of similar partners. The likely range shows how "
                               "much a rate based on few cases could differ by chance."))
 
+    # ---- tenure cohort benchmark (partners at the same quarter of partnership) -----------------
+
+    def tenure_benchmark(self) -> Html:
+        """The partner's figures next to the median of partners at the same stage of their
+        partnership (its tenure cohort, ``benchmarks.tenure_bands``; aggregates of at least
+        ``benchmarks.min_peers`` partners only, ``tenure.cohort_benchmarks``)."""
+        _ = self.tr.gettext
+        tb = self.b.tenure_benchmarks
+        if _usable(tb, "metric", "cohort_median"):
+            tb = tb[tb["window"] == "quarter"] if "window" in tb.columns else tb
+            tb = tb[tb["cohort_median"].notna()]
+        if not _usable(tb, "metric", "cohort_median") or tb.empty:
+            return self.unavailable(_("Not enough partners at the same stage to compare with anonymously."))
+        flip = tb["metric"].map(lambda m: measures.get(m).lower_is_better).astype(bool).to_numpy()
+        pct = tb["percentile"].astype(float).to_numpy()
+        frame = pd.DataFrame({
+            "label": [self.measure_label(m) for m in tb["metric"]],
+            "value": [self.shown(m, v) for m, v in zip(tb["metric"], tb["value"])],
+            "median": [self.measure_value(m, v) for m, v in zip(tb["metric"], tb["cohort_median"])],
+            "pct": [i18n.format_number(p, self.locale, 0) if not math.isnan(p) else "—"
+                    for p in np.where(flip, 100 - pct, pct)],
+        })
+        quarter = self.kpi("tenure_quarter")
+        caption = blocks.fill(_("Partners at the same stage: quarter {quarter} of the partnership ({n} partners "
+                                "in quarters {band})."),
+            quarter=self.shown("tenure_quarter", quarter), n=i18n.format_number(tb["cohort_n"].max(), self.locale, 0),
+            band=str(tb["tenure_band"].iloc[0]))
+        return blocks.table(frame, [("label", _("Measure"), False), ("value", _("You"), True),
+                                    ("median", _("Median at the same stage"), True),
+                                    ("pct", _("Percentile"), True)], caption)
+
     # ---- focus ------------------------------------------------------------------------------
 
     def focus_items(self, max_items: int = 5) -> list[FocusItem]:

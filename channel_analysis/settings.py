@@ -364,3 +364,37 @@ class IncrementalitySettings:
                    min_treated=int(c["min_treated"]), min_controls=int(c["min_controls"]),
                    size_bands=int(c["size_bands"]), match_on=tuple(c["match_on"]),
                    confidence=float(c["confidence"]))
+@dataclass(frozen=True)
+class TenureSettings:
+    """Tenure-aware benchmarks and activation (:mod:`channel_analysis.tenure`), typed and checked once.
+
+    ``bands`` (``benchmarks.tenure_bands``): the last quarter of partnership of each tenure cohort,
+    strictly increasing whole numbers ≥ 1 — ``(1, 2, 4, 8)`` gives the cohorts "1", "2", "3–4",
+    "5–8" and "9+"; ``min_peers`` (``benchmarks.min_peers``): a cohort figure needs that many
+    partners with a value; ``min_sample`` (``kpis.min_sample``): an onboarding-year activation
+    curve is drawn for a year with at least that many partners.
+    """
+
+    bands: tuple[int, ...]
+    min_peers: int
+    min_sample: int
+
+    def __post_init__(self) -> None:
+        bands = tuple(self.bands)
+        object.__setattr__(self, "bands", bands)
+        whole = all(isinstance(b, int) and not isinstance(b, bool) for b in bands)
+        if not bands or not whole or bands[0] < 1 or any(b <= a for a, b in zip(bands, bands[1:])):
+            raise ParamsError("benchmarks.tenure_bands must be a non-empty list of strictly increasing whole "
+                              f"numbers ≥ 1 (the last quarter of each tenure cohort), got {list(bands)!r}")
+        if self.min_peers < 1:
+            raise ParamsError(f"benchmarks.min_peers must be ≥ 1, got {self.min_peers}")
+        if self.min_sample < 1:
+            raise ParamsError(f"kpis.min_sample must be ≥ 1, got {self.min_sample}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TenureSettings:
+        bands = params["benchmarks"]["tenure_bands"]
+        if not isinstance(bands, (list, tuple)):
+            raise ParamsError(f"benchmarks.tenure_bands must be a list such as [1, 2, 4, 8], got {bands!r}")
+        return cls(bands=tuple(bands), min_peers=int(params["benchmarks"]["min_peers"]),
+                   min_sample=int(params["kpis"]["min_sample"]))

@@ -127,6 +127,9 @@ overview.section("cohorts")
 # %%
 overview.cohorts()
 
+# %%
+overview.activation_curve()
+
 # %% [markdown] tags=["remove-cell"]
 # ## MDF return by tier
 

@@ -198,6 +198,9 @@ report.peer_benchmark()
 # %%
 report.benchmark_table()
 
+# %%
+report.tenure_benchmark()
+
 # %% [markdown] tags=["remove-cell"]
 # ## Focus for next quarter (rules ranked by the size of the gap)
 

@@ -61,7 +61,7 @@ def _kpi_rows(rng, quarters: list[str], partner_id: str, scale: float, low_sampl
                 "certified_reps": 2, "trainings_completed": 3 * mult,
                 "csat_mean": 4.2, "csat_mean_n": 3 if low_sample else 27,
                 "nps": 31.0, "nps_n": 3 if low_sample else 27,
-                "tenure_days": 900 + 91 * i, "time_to_first_deal_days": 47.0, "status": "active",
+                "tenure_days": 900 + 91 * i, "time_to_first_deal_days": 47.0, "tenure_quarter": 11.0 + i, "status": "active",
                 "pipeline_open": 410000.0, "pipeline_weighted": 150000.0, "pipeline_coverage": 0.82,
                 "sales_cycle_median_days": 64.0, "sales_cycle_n": 4 if low_sample else 40,
                 "sales_cycle_events": 3 if low_sample else 30, "pipeline_open_n": 9,
@@ -179,6 +179,10 @@ def partner_bundle(partner_id: str = "P0001", *, name: str = "Smith & Sons <Pro>
     benchmarks["peer_p25"] = benchmarks["peer_median"] * 0.8
     benchmarks["peer_p75"] = benchmarks["peer_median"] * 1.2
     benchmarks["peer_n"] = 12
+    # the same measures within the tenure cohort "9+" (partners at the same quarter of partnership)
+    tenure_benchmarks = benchmarks[["metric", "value", "percentile"]].assign(
+        window="quarter", tenure_band="9+", cohort_n=9, cohort_median=benchmarks["peer_median"] * 1.05,
+        cohort_p25=benchmarks["peer_p25"], cohort_p75=benchmarks["peer_p75"], reason=None)
 
     b = bundle_mod.PartnerBundle(
         partner={"partner_id": partner_id, "name": name, "partner_type": "reseller", "region": "West",
@@ -192,6 +196,7 @@ def partner_bundle(partner_id: str = "P0001", *, name: str = "Smith & Sons <Pro>
         kpis=kpis, targets=targets, monthly_revenue=monthly, forecast=forecast, category_mix=category_mix,
         open_deals=open_deals, pipeline_by_stage=pbs, cycle_curve=cycle_curve, cycle_summary=cycle_summary,
         cycle_test=cycle_test, tier_history=tier_history, tier_gap=tier_gap, benchmarks=benchmarks,
+        tenure_benchmarks=tenure_benchmarks,
         segment={"abc_class": "B", "score": 0.56, "performance": "medium", "potential": "high",
                  "action": "Develop"},
         settings=ReportSettings.from_params(load_defaults()),
@@ -228,6 +233,7 @@ def _blank(b: bundle_mod.PartnerBundle, missing: tuple[str, ...]) -> bundle_mod.
         b.forecast = pd.DataFrame()
     if "benchmarks" in missing:
         b.benchmarks = pd.DataFrame()
+        b.tenure_benchmarks = pd.DataFrame()
     if "category_mix" in missing:
         b.category_mix = pd.DataFrame()
     return b
@@ -364,6 +370,17 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
     network = network.sort_values("period", ignore_index=True)
     network["revenue_growth_prev"] = network["revenue"] / network["revenue"].shift(1) - 1
     network["revenue_gini_t4q"] = np.where(network["period"] == period, gini, np.nan)
+    # activation as a Kaplan–Meier curve (tenure.py): 12 partners onboarded since the data begin
+    act_days = np.array([0.0, 5, 20, 45, 90, 150, 200])
+    act_share = np.array([0.0, 0.1, 0.25, 0.4, 0.55, 0.65, 0.7])
+    activation_curve = pd.DataFrame({"group": "all", "days": act_days, "activated_share": act_share,
+                                     "ci_low": np.clip(act_share - 0.1, 0, 1), "ci_high": np.clip(act_share + 0.1, 0, 1),
+                                     "at_risk": [12, 12, 11, 9, 7, 5, 4], "events": [0, 1, 2, 2, 2, 1, 1]})
+    network["activation_km_partners"] = np.linspace(6, 12, len(network)).round()
+    network["activation_share_90d"] = 0.55
+    network["activation_share_180d"] = 0.65
+    network["activation_share_365d"] = np.nan  # nobody followed that long
+    network["activation_median_days"] = 75.0
 
     # the overview's tables, shaped as build.network_bundle shapes them
     names = partners[["partner_id", "name"]]
@@ -422,9 +439,9 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
                     "action": ["change_coverage", "receive", "hand_over"], "value": [7.0e4, 1.2e4, 4.0e3],
                     "potential": [4.0e5, None, 5.0e4]}),
                 **_programme_tables(pareto, names, key_figures, period),
-                "mdf_incrementality": mdf_incrementality()},
+                "mdf_incrementality": mdf_incrementality(), "activation_curve": activation_curve},
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
-               "forecast_backtest_mape": 0.14,
+               "forecast_backtest_mape": 0.14, "activity_start": "2024-10-01", "onboarded_before_data": 8,
                "mdf_incrementality": {"pre_quarters": 2, "post_quarters": 2, "min_treated": 5, "min_controls": 5,
                                       "size_bands": 3, "match_on": ["tier"], "confidence": 0.95}},
     )

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "channel_analysis"
 #: imports (a bad option answers at once), and the render worker registers papermill's engine.
 LAZY_ALLOWED = {"channel_analysis.cli", "channel_analysis.render.execute"}
 STATISTICS = {"channel_analysis." + m for m in ("build", "accounts", "kpis", "segmentation", "tiers", "peers", "pipeline",
-                                                 "salescycle", "forecast", "programme", "dataset", "validation", "quarter",
+                                                 "salescycle", "tenure", "forecast", "programme", "dataset", "validation", "quarter",
                                                  "exports", "io.sources")}
 
 

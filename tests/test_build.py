@@ -111,7 +111,7 @@ def test_every_reported_partner_gets_a_bundle_with_only_its_own_rows(stats):
     reported = set(build.reported_partners(stats)["partner_id"])
     assert {b.partner_id for b in bundles} == reported
     for b in bundles:
-        for name in ("kpis", "targets", "open_deals", "tier_history", "benchmarks"):
+        for name in ("kpis", "targets", "open_deals", "tier_history", "benchmarks", "tenure_benchmarks"):
             frame = getattr(b, name)
             assert "partner_id" not in frame.columns, name  # implied by the bundle, never another's
         assert (b.kpis["period"].isin(stats.quarters)).all()
@@ -151,7 +151,8 @@ def test_network_bundle_holds_exactly_the_overview_tables(stats):
                                "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
                                "key_figures", "partners", "skipped",
                                "account_coverage", "account_migration", "account_moves",
-                               "treatment_counts", "treatment_partners", "programme_totals", "mdf_incrementality"}
+                               "treatment_counts", "treatment_partners", "programme_totals", "mdf_incrementality",
+                               "activation_curve"}
     # one partner count per run: the overview header counts what partner_bundles reports
     from channel_analysis.overview import Overview
     reported, churned, outside = Overview(net).population()

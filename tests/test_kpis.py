@@ -585,10 +585,12 @@ def test_csat_and_nps(table):
 
 def test_tenure_and_time_to_first_deal(table):
     # P1: 2024-01-15 → 2026-06-30 = 731 (to 2026-01-15) + 151 (to 06-15) + 15 = 897 days
-    # first deal = first sale 2024-08-10: 16 + 29 + 31 + 30 + 31 + 30 + 31 + 10 = 208 days
-    check(row(table, "P1"), {"tenure_days": 897.0, "time_to_first_deal_days": 208.0})
+    # the data begin on 2025-11-01 (first sale 2024-06-30, first deal created 2025-11-01: the later):
+    # P1 was onboarded before, its first deal may predate the data → not measured (was 208 days,
+    # counted to the first sale the data show)
+    check(row(table, "P1"), {"tenure_days": 897.0, "time_to_first_deal_days": NaN, "tenure_quarter": 10.0})
     # P2: 2026-02-01 → 06-30 = 149 days; first sale 2026-03-15 = 42 days
-    check(row(table, "P2"), {"tenure_days": 149.0, "time_to_first_deal_days": 42.0})
+    check(row(table, "P2"), {"tenure_days": 149.0, "time_to_first_deal_days": 42.0, "tenure_quarter": 2.0})
     # P3 ended 2026-05-15: 2023-06-01 → 2026-06-01 = 1096, minus 17 = 1079 days
     check(row(table, "P3"), {"tenure_days": 1079.0})
     # P4: 2026-05-15 → 06-30 = 46 days, no deal yet
@@ -598,11 +600,14 @@ def test_tenure_and_time_to_first_deal(table):
 def test_time_to_first_deal_uses_a_won_deal_when_earlier():
     ds = main_dataset()
     opps = ds.opportunities.copy()
-    opps.loc[opps.opportunity_id == "O5", "closed_date"] = T("2024-03-01")
-    opps.loc[opps.opportunity_id == "O5", "created_date"] = T("2024-02-01")
-    ds2 = Dataset(partners=ds.partners, sales=ds.sales, as_of=ds.as_of, period=ds.period, opportunities=opps)
-    # P1: onboarded 2024-01-15 → won deal closed 2024-03-01: 16 + 29 + 1 = 46 days
-    assert row(kpis.partner_kpis(ds2, _params()), "P1").time_to_first_deal_days == 46
+    opps.loc[opps.opportunity_id == "O5", "closed_date"] = T("2024-08-01")
+    opps.loc[opps.opportunity_id == "O5", "created_date"] = T("2024-06-30")
+    partners = ds.partners.copy()
+    partners.loc[partners.partner_id == "P1", "onboarded_date"] = T("2024-06-30")
+    ds2 = Dataset(partners=partners, sales=ds.sales, as_of=ds.as_of, period=ds.period, opportunities=opps)
+    # the data begin on 2024-06-30 (first sale and first deal created); P1 onboarded that day → its
+    # won deal closed 2024-08-01 comes before its first sale 2024-08-10: 1 + 31 = 32 days
+    assert row(kpis.partner_kpis(ds2, _params()), "P1").time_to_first_deal_days == 32
 
 
 def test_status_main_fixture(table):
@@ -928,13 +933,15 @@ def test_no_attributed_revenue_column_gives_no_mdf_return(raw, params):
 
 def test_without_sales_revenue_is_not_available_and_deals_still_count(raw, params):
     del raw["sales"]
+    raw["partners"].loc[raw["partners"]["partner_id"] == "P001", "onboarded_date"] = "2026-04-02"
     ds = _loaded(raw, params)
     table = kpis.partner_kpis(ds, params)
     for col in ("revenue", "units", "customers_active", "registration_rate", "revenue_growth_prev"):
         assert table[col].isna().all(), col
     assert _quarter(table)["deals_won"] == 1
-    # first deal = the first won deal (O1 closed 2026-09-18; P001 onboarded 2023-02-15)
-    assert _quarter(table)["time_to_first_deal_days"] == (pd.Timestamp("2026-09-18") - pd.Timestamp("2023-02-15")).days
+    # first deal = the first won deal (O1 closed 2026-09-18; P001 onboarded 2026-04-02, the day the
+    # data begin: the first deal created)
+    assert _quarter(table)["time_to_first_deal_days"] == (pd.Timestamp("2026-09-18") - pd.Timestamp("2026-04-02")).days
     assert kpis.network_kpis(ds, params)["revenue"].isna().all()
     assert kpis.monthly_revenue(ds, params)["revenue"].isna().all()
 

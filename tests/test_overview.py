@@ -17,7 +17,7 @@ from channel_analysis.params import load_params
 
 BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration", "tier_moves",
           "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table", "account_coverage",
-          "treatments", "mdf_incrementality"]
+          "treatments", "mdf_incrementality", "activation_curve"]
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,9 @@ def test_every_tagged_value_is_the_exported_table_cell(real):
     lifts = {"mdf_incremental_effect", "mdf_incremental_effect_low", "mdf_incremental_effect_high"}
     assert {s["measure"] for s in spans if "partner" not in s} - lifts == {
         "revenue", "revenue_growth_prev", "partners_active_end", "retention_rate", "activation_rate",
-        "channel_return", "revenue_gini_t4q", "accounts_promoted", "accounts_relegated"}
+        "channel_return", "revenue_gini_t4q", "accounts_promoted", "accounts_relegated",
+        "activation_km_partners", "activation_share_90d",
+        "activation_share_180d", "activation_share_365d", "activation_median_days"}
     checked = 0
     for s in spans:
         assert s["window"] in ("quarter", "t4q"), s

@@ -18,6 +18,7 @@ Modules, one job each:
   pipeline     open pipeline, stage conversion, P(win | stage), coverage, stale deals
   salescycle   Kaplan-Meier sales cycle, time to first deal, retention
   forecast     next-quarter revenue with prediction intervals, backtest
+  churn        partner churn risk: Cox model on the KPI panel, backtest, calibration (internal)
   build        computes everything once for the network and cuts it into the report bundles
   exports      the tables a run writes (kpis/, Parquet + CSV), docs/exports.md, the overview's bundle
   bundle       what a report may read: one private bundle per partner, one for the network (JSON + Arrow)

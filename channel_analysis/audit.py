@@ -12,7 +12,9 @@ and compares its exact number with the exported table cell it names:
 
 - on a partner's scorecard: ``kpis/kpis.parquet`` at (that partner, the run's period, window);
 - on a network page, with ``data-partner``: the same, for that partner;
-- on a network page without it: ``kpis/network.parquet`` at the run's period.
+- on a network page without it: ``kpis/network.parquet`` at the run's period;
+- a measure of another partner table of the catalog (``Measure.table``, e.g. ``churn_risk``):
+  ``kpis/<table>.parquet`` at that partner.
 
 It also refuses a ``data-measure`` that the measure catalog does not declare. ``channel-analysis
 audit`` runs it; the test suite runs it on every rendered page.
@@ -252,6 +254,15 @@ def check_run(run_dir: str | Path) -> AuditResult:
     if (run_dir / "index.html").exists():
         pages.append(("index.html", None))
 
+    partner_tables: dict[str, pd.DataFrame] = {}  # other partner tables of the catalog, read once
+
+    def partner_table(name: str) -> pd.DataFrame:
+        if name not in partner_tables:
+            path = run_dir / "kpis" / f"{name}.parquet"
+            frame = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["partner_id"])
+            partner_tables[name] = frame.assign(partner_id=frame["partner_id"].astype(str)).set_index("partner_id")
+        return partner_tables[name]
+
     result, rows = AuditResult(), []
     for rel, owner in pages:
         found = tagged_values((run_dir / rel).read_text(encoding="utf-8"))
@@ -270,6 +281,13 @@ def check_run(run_dir: str | Path) -> AuditResult:
                     rows.append({**row, "problem": "not a column of the network table"})
                     continue
                 expected = float(net_row[measure]) if pd.notna(net_row[measure]) else math.nan
+            elif measures.get(measure).table not in ("kpis", "network"):
+                other = partner_table(measures.get(measure).table)
+                if measure not in other.columns:
+                    rows.append({**row, "problem": f"not a column of {measures.get(measure).table}"})
+                    continue
+                cell = other.at[partner, measure] if partner in other.index else math.nan  # no row: not estimated
+                expected = float(cell) if pd.notna(cell) else math.nan
             else:
                 if (partner, window) not in kpi.index or measure not in kpi.columns:
                     rows.append({**row, "problem": "no such row or column in the KPI table"})

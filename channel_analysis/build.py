@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from . import (
     bundle,
+    churn,
     forecast,
     kpis,
     measures,
@@ -35,7 +36,7 @@ from . import (
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import ReportSettings
+from .settings import ChurnSettings, ReportSettings
 
 
 
@@ -78,6 +79,9 @@ class NetworkStats:
     #: tier criterion (``tiers.<level>.<criterion>``), a segmentation weight
     #: (``segmentation.weights.<criterion>``), a peer grouping, a derived input (see :func:`compute`)
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item", "reason"]))
+    #: partner churn risk, its model and backtest (:class:`channel_analysis.churn.ChurnResult`;
+    #: internal: never in a partner's bundle); None for stats built without it
+    churn: churn.ChurnResult | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -446,6 +450,14 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     steps.update(1)
     steps.close()
 
+    # partner churn risk (internal): a Cox model on the KPI panel, its backtest; an incomplete
+    # reported quarter's KPIs would be artefacts, so nothing is predicted from them
+    churn_result = churn.analyse(kpi, ds.partners, quarters, ds.period, ds.as_of, ChurnSettings.from_params(params),
+                                 fy, end_date_provided=ds.provided("partners.end_date"),
+                                 predict=partial_end is None)
+    if ds.provided("partners.end_date") and not churn_result.fitted:
+        skipped.append(("churn_risk", churn_result.reason()))
+
     # results of the run worth stating (thresholds are the parameters': settings.ReportSettings)
     notes = {
         "stale_threshold_days": float(threshold) if pd.notna(threshold) else None,
@@ -454,6 +466,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         "backtest": bt.summary() if hasattr(bt, "summary") else str(bt),
         # the data's last day when the reported quarter is incomplete (kpis.partial_period_end)
         "data_end": partial_end.date().isoformat() if partial_end is not None else None,
+        "churn": churn_result.notes(),
     }
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
@@ -462,7 +475,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         backtest=bt, open_deals=open_deals, win_probability=p_win, stage_conversion=conversion,
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
-        skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
+        skipped=pd.DataFrame(skipped, columns=["item", "reason"]), churn=churn_result,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )

@@ -32,8 +32,9 @@ from .i18n import N_
 KINDS = ("currency", "percent", "integer", "decimal", "days", "ratio", "number")
 #: Which way is good: "up" (more is better), "down" (less is better), "none" (neither).
 DIRECTIONS = ("up", "down", "none")
-#: Tables a measure is a column of.
-TABLES = ("kpis", "network")
+#: Tables a measure is a column of (``churn_risk``: the exported table of that name, one row per
+#: partner, internal: never in a partner's bundle).
+TABLES = ("kpis", "network", "churn_risk")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Measure:
     docs/kpis.md); ``sampled``: the table carries ``<key>_n`` and ``<key>_low_sample``;
     ``interval``: it also carries ``<key>_low`` / ``<key>_high`` (95 %); ``benchmark``: shown among
     the peer benchmarks; ``target``: the ``targets.metric`` value whose actual this column holds;
-    ``headline``: quoted in the email's headline figures; ``table``: kpis | network; ``needs``: the
+    ``headline``: quoted in the email's headline figures; ``table``: kpis | network | churn_risk; ``needs``: the
     inputs it is computed from, each ``"table"`` or ``"table.column"`` (``"a|b"``: either one) —
     without them the measure is not available (NaN, never 0; see :func:`unavailable`).
     """
@@ -245,6 +246,13 @@ _CATALOG: tuple[Measure, ...] = (
     _M("revenue_gini_t4q", N_("Gini coefficient"), "decimal",
        "Concentration of partners' trailing-four-quarter revenue: 0 = equal, 1 = one partner sells all.",
        direction="none", table="network", needs=("sales",)),
+    # churn risk (channel_analysis.churn; internal: the network overview only)
+    _M("churn_risk", N_("Churn risk"), "percent",
+       "Probability that the partner ends its contract next quarter (Cox model of past churn, docs/methods.md).",
+       direction="down", table="churn_risk", needs=("partners.end_date",)),
+    _M("churn_concordance", N_("Churn model concordance"), "percent",
+       "Backtest: share of (churned, stayed) partner pairs whose churned partner had the higher predicted risk "
+       "(50 % = chance; reported quarter only).", table="network", needs=("partners.end_date",)),
 )
 
 #: key → Measure, KPI-table measures and network-table measures (keys are unique across both,

@@ -248,7 +248,7 @@ def fit(data: pd.DataFrame, covariates: tuple[str, ...], min_events: int) -> Chu
         known = x[~np.isnan(x)]
         if not len(known):
             dropped[name] = "not provided"
-        elif known.std() == 0:
+        elif known.max() == known.min():
             dropped[name] = "the same value for every partner"
         else:
             used.append(name)
@@ -268,10 +268,12 @@ def fit(data: pd.DataFrame, covariates: tuple[str, ...], min_events: int) -> Chu
     if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(result.bse)):
         return ChurnModel(NOT_CONVERGED, dropped=dropped, **base)
     ci = np.asarray(result.conf_int(), dtype=float)
-    coefficients = pd.DataFrame({
-        "covariate": used, "coef": beta, "hazard_ratio": np.exp(beta), "ci_low": np.exp(ci[:, 0]),
-        "ci_high": np.exp(ci[:, 1]), "p_value": np.asarray(result.pvalues, dtype=float), "mean": mean, "std": std,
-    })
+    with np.errstate(over="ignore"):  # a covariate that separates churners: an interval to infinity
+        coefficients = pd.DataFrame({
+            "covariate": used, "coef": beta, "hazard_ratio": np.exp(beta), "ci_low": np.exp(ci[:, 0]),
+            "ci_high": np.exp(ci[:, 1]), "p_value": np.asarray(result.pvalues, dtype=float), "mean": mean,
+            "std": std,
+        })
     _, jumps = breslow(exit_, event, entry, np.exp(z @ beta))
     return ChurnModel(FITTED, coefficients=coefficients, quarter_hazard=float(jumps.sum()) / quarters,
                       dropped=dropped, result=result, **base)
@@ -290,13 +292,15 @@ def concordance(prob: np.ndarray, event: np.ndarray) -> float:
 
 def calibration(prob: np.ndarray, event: np.ndarray, bins: int) -> pd.DataFrame:
     """[band, p_low, p_high, n, events, predicted, observed]: rows by quantile band of the predicted
-    probability (at most ``bins``; tied quantiles merge bands), lowest first."""
+    probability, lowest first: k = min(``bins``, rows) bands of equal size (±1 row), the rows ranked
+    by probability (ties in their order) and row r of n in band ⌊(r − 1)·k ÷ n⌋ + 1."""
     prob, event = np.asarray(prob, dtype=float), np.asarray(event, dtype=int)
     if not len(prob):
         return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("band", "n", "events") else float)
                              for c in CALIBRATION_COLUMNS})
-    band = pd.qcut(pd.Series(prob).rank(method="first"), min(bins, len(prob)), labels=False)
-    d = pd.DataFrame({"band": band.to_numpy(dtype="int64") + 1, "p": prob, "e": event})
+    n, k = len(prob), min(bins, len(prob))
+    rank = pd.Series(prob).rank(method="first").to_numpy(dtype="int64")
+    d = pd.DataFrame({"band": (rank - 1) * k // n + 1, "p": prob, "e": event})
     g = d.groupby("band").agg(p_low=("p", "min"), p_high=("p", "max"), n=("p", "size"), events=("e", "sum"),
                               predicted=("p", "mean"), observed=("e", "mean")).reset_index()
     g["n"] = g["n"].astype("int64")

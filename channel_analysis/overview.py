@@ -443,6 +443,7 @@ class Overview:
         ``churn_concordance``) and the calibration table (exported ``churn_calibration``); or why
         there is no churn risk this run (``notes["churn"]``)."""
         _ = self.tr.gettext
+        cal = self.table("churn_calibration")
         facts = self.b.notes.get("churn")
         if not isinstance(facts, dict):
             return self.unavailable()
@@ -453,7 +454,6 @@ class Overview:
                     n=i18n.format_number(facts.get("events"), self.locale, 0),
                     m=i18n.format_number(facts.get("min_events"), self.locale, 0)))
             return self.unavailable()
-        cal = self.table("churn_calibration")
         net = self.table("network")
         now = net[net["period"] == self.b.period] if _usable(net, "period", "churn_concordance") else net.iloc[0:0]
         c = now["churn_concordance"].iloc[0] if len(now) else None

@@ -15,7 +15,7 @@ from channel_analysis.overview import SECTIONS, Overview
 from channel_analysis.params import load_params
 
 BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration", "tier_moves",
-          "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table"]
+          "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "churn_risk", "partner_table"]
 
 
 @pytest.fixture(scope="module")

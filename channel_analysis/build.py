@@ -456,7 +456,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
                                  fy, end_date_provided=ds.provided("partners.end_date"),
                                  predict=partial_end is None)
     if ds.provided("partners.end_date") and not churn_result.fitted:
-        skipped.append(("churn_risk", churn_result.reason()))
+        skipped.append(("churn", churn_result.reason()))
 
     # results of the run worth stating (thresholds are the parameters': settings.ReportSettings)
     notes = {

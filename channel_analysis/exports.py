@@ -173,11 +173,13 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "channel_return": Col("number", "`revenue ÷ (program_costs + mdf_claimed)`"),
         "revenue_gini_t4q": Col("number", "Gini coefficient of the partners' trailing-four-quarter revenue "
                                           "(reported quarter only; empty for earlier quarters)"),
+        "churn_concordance": Col("number", "concordance of the churn model's backtest (`churn_calibration`; "
+                                           "reported quarter only; empty without a churn model)"),
     },
     "skipped": {
         "item": Col("text", "a measure key (`docs/kpis.md`), `tiers.<level>.<criterion>`, "
-                            "`segmentation.weights.<criterion>`, `benchmarks.peer_groups[…]`, `forecast` or "
-                            "the input derived"),
+                            "`segmentation.weights.<criterion>`, `benchmarks.peer_groups[…]`, `forecast`, "
+                            "`churn` (no churn model) or the input derived"),
         "reason": Col("text", "the input missing (`sales.cost not provided`) and what was done instead"),
     },
     "forecast": {

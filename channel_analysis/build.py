@@ -96,6 +96,9 @@ class NetworkStats:
             lines.append(f"  Gini of trailing-four-quarter revenue: {self.concentration.gini:.3f}")
         if "pipeline_open_n" not in unavailable:
             lines.append(f"  open deals at as_of: {len(self.open_deals):,}")
+        if self.churn is not None and self.churn.fitted:
+            lines.append(f"  churn model: {self.churn.model.events:,} churns in the history; "
+                         f"{self.churn.backtest.summary()}")
         if self.notes.get("data_end"):
             lines.append(f"  the data end on {self.notes['data_end']}, before {self.dataset.period} is over: its "
                          "growth, at-risk flags and forecast are not reported (kpis.partial_quarter_days)")

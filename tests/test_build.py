@@ -149,7 +149,7 @@ def test_network_bundle_holds_exactly_the_overview_tables(stats):
     net = exports.network_bundle(stats)
     assert set(net.tables) == {"network", "pareto", "segment_cells", "tier_migration", "movements",
                                "pipeline_by_segment", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk",
-                               "key_figures", "partners", "skipped"}
+                               "churn_calibration", "key_figures", "partners", "skipped"}
     # one partner count per run: the overview header counts what partner_bundles reports
     from channel_analysis.overview import Overview
     reported, churned, outside = Overview(net).population()

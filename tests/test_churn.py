@@ -79,7 +79,7 @@ def _random_panel(seed: int, n: int = 60, quarters: int = 4, beta: float = 1.0) 
     x = rng.normal(3.0, 1.0, n)
     alive = np.ones(n, bool)
     for q in range(quarters):
-        start, end = 91.0 * q, 91.0 * (q + 1)
+        start = 91.0 * q
         for i in np.flatnonzero(alive):
             hazard = 0.002 * math.exp(beta * (x[i] - 3.0))
             t = rng.exponential(1 / hazard)
@@ -203,7 +203,8 @@ def test_calibration_table_sums_to_the_predictions(prob, seed, bins):
     cal = churn.calibration(prob, event, bins)
     assert cal["n"].sum() == len(prob) and cal["events"].sum() == event.sum()
     assert len(cal) == min(bins, len(prob))
-    assert (cal["p_low"] <= cal["p_high"]).all() and (cal["p_high"].to_numpy()[:-1] <= cal["p_low"].to_numpy()[1:]).all()
+    assert (cal["p_low"] <= cal["p_high"]).all()
+    assert (cal["p_high"].to_numpy()[:-1] <= cal["p_low"].to_numpy()[1:]).all()
     assert (cal["predicted"] * cal["n"]).sum() == pytest.approx(prob.sum())
     assert cal["observed"].tolist() == pytest.approx((cal["events"] / cal["n"]).tolist())
 

@@ -22,6 +22,7 @@ Modules, one job each:
   forecast     next-quarter revenue with prediction intervals, backtest
   programme    qualitative ratings, programme treatment per segment, what a partner earned (rebates, MDF, benefits)
   incrementality  did MDF move sales: difference-in-differences against matched partners without MDF
+  churn        partner churn risk: Cox model on the KPI panel, backtest, calibration (internal)
   build        computes everything once for the network and cuts it into the report bundles
   exports      the tables a run writes (kpis/, Parquet + CSV), docs/exports.md, the overview's bundle
   bundle       what a report may read: one private bundle per partner, one for the network (JSON + Arrow)

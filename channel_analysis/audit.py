@@ -17,7 +17,8 @@ and compares its exact number with the exported table cell it names:
   ``kpis/<table>.parquet``, the one row whose key columns equal ``data-row`` (JSON), column
   ``data-measure``.
 
-A measure of another exported table (``Measure.table``, e.g. ``programme_value``) is compared with
+A measure of another exported table (``Measure.table``, e.g. ``programme_value``,
+``churn_risk``) is compared with
 ``kpis/<table>.parquet``: at the partner's row (of the run's period), and on a network page without
 ``data-partner`` with the column's total over the period's rows.
 
@@ -327,8 +328,8 @@ def _other_expected(frame: pd.DataFrame | None, measure: str, partner: str | Non
         return math.nan, "no such table or column"
     if partner is None:
         return float(frame[measure].sum(min_count=1)), None
-    if partner not in frame.index:
-        return math.nan, "no row for the partner"
+    if partner not in frame.index:  # no row (e.g. no churn estimate): nothing may be shown
+        return math.nan, None
     cell = frame.at[partner, measure]
     return (float(cell) if pd.notna(cell) else math.nan), None
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from . import (
     accounts,
     bundle,
+    churn,
     forecast,
     incrementality,
     kpis,
@@ -39,7 +40,8 @@ from . import (
 from .dataset import Dataset
 from .errors import ParamsError
 from .schema import ACTIVITY_TABLES, TABLES
-from .settings import AccountSettings, IncrementalitySettings, ProgrammeSettings, ReportSettings, TenureSettings
+from .settings import (AccountSettings, ChurnSettings, IncrementalitySettings, ProgrammeSettings, ReportSettings,
+                       TenureSettings)
 
 
 
@@ -97,6 +99,9 @@ class NetworkStats:
     tenure_benchmarks: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: the activation curve at the reported quarter's snapshot (:func:`channel_analysis.tenure.activation_curve`)
     activation_curve: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: partner churn risk, its model and backtest (:class:`channel_analysis.churn.ChurnResult`;
+    #: internal: never in a partner's bundle); None for stats built without it
+    churn: churn.ChurnResult | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -111,6 +116,9 @@ class NetworkStats:
             lines.append(f"  Gini of trailing-four-quarter revenue: {self.concentration.gini:.3f}")
         if "pipeline_open_n" not in unavailable:
             lines.append(f"  open deals at as_of: {len(self.open_deals):,}")
+        if self.churn is not None and self.churn.fitted:
+            lines.append(f"  churn model: {self.churn.model.events:,} churns in the history; "
+                         f"{self.churn.backtest.summary()}")
         if self.notes.get("data_end"):
             lines.append(f"  the data end on {self.notes['data_end']}, before {self.dataset.period} is over: its "
                          "growth, at-risk flags and forecast are not reported (kpis.partial_quarter_days)")
@@ -542,6 +550,14 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
     steps.update(1)
     steps.close()
 
+    # partner churn risk (internal): a Cox model on the KPI panel, its backtest; an incomplete
+    # reported quarter's KPIs would be artefacts, so nothing is predicted from them
+    churn_result = churn.analyse(kpi, ds.partners, quarters, ds.period, ds.as_of, ChurnSettings.from_params(params),
+                                 fy, end_date_provided=ds.provided("partners.end_date"),
+                                 predict=partial_end is None)
+    if ds.provided("partners.end_date") and not churn_result.fitted:
+        skipped.append(("churn", churn_result.reason()))
+
     # results of the run worth stating (thresholds are the parameters': settings.ReportSettings)
     notes = {
         "stale_threshold_days": float(threshold) if pd.notna(threshold) else None,
@@ -555,6 +571,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         "activity_start": data_start.date().isoformat() if data_start is not None else None,
         "onboarded_before_data": int((ds.partners["onboarded_date"].notna().to_numpy()
                                       & ~tenure.onboarded_inside(ds.partners["onboarded_date"], data_start)).sum()),
+        "churn": churn_result.notes(),
     }
     return NetworkStats(
         dataset=ds, params=params, quarters=quarters, kpis=kpi, targets=targets, network=network,
@@ -565,7 +582,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
         ratings=ratings, treatments=treated, programme_value=value, mdf_incrementality=mdf_did,
-        tenure_benchmarks=tenure_bench, activation_curve=activation,
+        tenure_benchmarks=tenure_bench, activation_curve=activation, churn=churn_result,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )

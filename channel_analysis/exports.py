@@ -118,6 +118,15 @@ KEY_FIGURES: dict[str, Col] = {
     "csat_mean": Col("number", "mean customer satisfaction of the quarter"),
 }
 
+#: The ``at_risk`` table: the key figures and the partner's churn risk (empty when no churn model
+#: was fitted: the list then keeps its rule-based order).
+AT_RISK: dict[str, Col] = {
+    **KEY_FIGURES,
+    "churn_risk": Col("number", "probability of churn next quarter (`churn_risk` table; empty: no churn model)"),
+    "churn_rank": Col("integer", "rank of `churn_risk` among every active partner (1 = highest)"),
+    "drivers": Col("text", "what raises the partner's churn risk most (`churn_risk` table)"),
+}
+
 #: table → column → declaration. ``docs/exports.md`` is generated from this.
 EXPORTS: dict[str, dict[str, Col]] = {
     "kpis": KPI_COLUMNS,
@@ -181,11 +190,13 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "activation_share_365d": Col("number", "the same within 365 days"),
         "activation_median_days": Col("number", "Kaplan–Meier median days from onboarding to the first deal "
                                                 "(empty until half of them had one)"),
+        "churn_concordance": Col("number", "concordance of the churn model's backtest (`churn_calibration`; "
+                                           "reported quarter only; empty without a churn model)"),
     },
     "skipped": {
         "item": Col("text", "a measure key (`docs/kpis.md`), `tiers.<level>.<criterion>`, "
-                            "`segmentation.weights.<criterion>`, `benchmarks.peer_groups[…]`, `forecast` or "
-                            "the input derived"),
+                            "`segmentation.weights.<criterion>`, `benchmarks.peer_groups[…]`, `forecast`, "
+                            "`churn` (no churn model) or the input derived"),
         "reason": Col("text", "the input missing (`sales.cost not provided`) and what was done instead"),
     },
     "mdf_incrementality": {
@@ -303,7 +314,38 @@ EXPORTS: dict[str, dict[str, Col]] = {
         "revenue": Col("number", "revenue of the month"),
         "gross_margin": Col("number", "gross margin of the month"),
     },
-    "at_risk": KEY_FIGURES,
+    "at_risk": AT_RISK,
+    "churn_risk": {
+        "partner_id": Col("text", "the partner (every partner active at `as_of` with a KPI row of the quarter)"),
+        "period": Col("text", "the reported quarter, whose KPIs the risk is predicted from"),
+        "churn_risk": Col("number", "probability that the partner's contract ends within the next quarter "
+                                    "(`1 − exp(−H̄·exp(linear_predictor))`, docs/methods.md)"),
+        "churn_rank": Col("integer", "rank of `churn_risk`, 1 = the highest (ties by partner id)"),
+        "linear_predictor": Col("number", "`Σ coef × z` of the partner's standardized covariates (0 = the "
+                                          "network's average partner)"),
+        "drivers": Col("text", "up to `churn.drivers` covariates adding most to the risk (`coef × z > 0`), "
+                               "largest first, each `<covariate>:low` or `:high` (value below or above the "
+                               "mean), separated by `; `"),
+    },
+    "churn_model": {
+        "covariate": Col("text", "`<measure>_<window>` of the KPI table of the quarter before (`churn.covariates`)"),
+        "coef": Col("number", "Cox coefficient per standard deviation of the (transformed) covariate"),
+        "hazard_ratio": Col("number", "`exp(coef)`: change of the churn hazard per standard deviation"),
+        "ci_low": Col("number", "lower end of the 95 % interval of `hazard_ratio`"),
+        "ci_high": Col("number", "upper end of the 95 % interval of `hazard_ratio`"),
+        "p_value": Col("number", "Wald test of `coef = 0`"),
+        "mean": Col("number", "mean of the transformed covariate over the panel (its z = 0)"),
+        "std": Col("number", "standard deviation of the transformed covariate over the panel"),
+    },
+    "churn_calibration": {
+        "band": Col("integer", "band of the backtest's predicted probability, 1 = lowest (quantiles, `churn.bins`)"),
+        "p_low": Col("number", "lowest predicted probability in the band"),
+        "p_high": Col("number", "highest predicted probability in the band"),
+        "n": Col("integer", "partner-quarters of the backtest in the band"),
+        "events": Col("integer", "of which churned within the quarter"),
+        "predicted": Col("number", "mean predicted probability of the band"),
+        "observed": Col("number", "`events ÷ n`: the churn rate that happened"),
+    },
     "time_to_first_deal": {
         "partner_id": Col("text", "the partner"),
         "onboarded_date": Col("date", "onboarding date"),
@@ -414,7 +456,13 @@ PURPOSE = {
                          "segments (absent without `sales.customer_id`).",
     "stage_conversion": "Network conversion from each pipeline stage to the next.",
     "monthly_revenue": "Revenue and gross margin per partner and month.",
-    "at_risk": "Partners whose status is `at_risk` this quarter with their key figures, largest first.",
+    "at_risk": "Partners whose status is `at_risk` this quarter with their key figures and churn risk, highest "
+               "churn risk first (without a churn model: largest revenue first).",
+    "churn_risk": "Probability of each active partner ending its contract next quarter, from the churn model "
+                  "(Cox, docs/methods.md), highest first; empty when no model could be fitted (`skipped` says why).",
+    "churn_model": "The churn model's coefficients, one row per covariate it used (empty: no model).",
+    "churn_calibration": "Backtest of the churn model: predicted against observed churn by band of predicted "
+                         "probability (empty: no held-out quarter had a model).",
     "time_to_first_deal": "Days from onboarding to the first deal per partner (censored while none).",
     "activation_curve": "Activation as a Kaplan–Meier curve: the share of partners onboarded since the data "
                         "begin with a first deal within d days, for the network and by onboarding year "
@@ -448,7 +496,34 @@ def _network(stats: NetworkStats) -> pd.DataFrame:
     out.insert(out.columns.get_loc("revenue") + 1, "revenue_growth_prev", growth)
     gini = getattr(stats.concentration, "gini", np.nan)
     out["revenue_gini_t4q"] = np.where(out["period"] == stats.dataset.period, gini, np.nan)
+    c = stats.churn.backtest.concordance if stats.churn is not None else np.nan
+    out["churn_concordance"] = np.where(out["period"] == stats.dataset.period, c, np.nan)
     return out
+
+
+def churn_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
+    """``churn_risk``, ``churn_model`` and ``churn_calibration`` (:mod:`channel_analysis.churn`);
+    empty frames with their columns when no churn model was fitted."""
+    result = stats.churn
+    if result is None:
+        empty = {name: pd.DataFrame(columns=list(EXPORTS[name])) for name in ("churn_risk", "churn_model",
+                                                                               "churn_calibration")}
+        return empty
+    return {"churn_risk": result.risk.reset_index(drop=True),
+            "churn_model": result.model.coefficients[list(EXPORTS["churn_model"])].reset_index(drop=True),
+            "churn_calibration": result.backtest.calibration.reset_index(drop=True)}
+
+
+def at_risk(stats: NetworkStats, figures: pd.DataFrame, risk: pd.DataFrame) -> pd.DataFrame:
+    """The partners at risk (KPI status) with their key figures and churn risk: highest churn risk
+    first, then largest revenue (without a churn model the revenue order alone)."""
+    d = figures[figures["status"] == "at_risk"].merge(
+        risk.reindex(columns=["partner_id", "churn_risk", "churn_rank", "drivers"]), on="partner_id", how="left")
+    d["churn_risk"] = d["churn_risk"].astype(float)
+    d["churn_rank"] = d["churn_rank"].astype("Int64")
+    d["drivers"] = d["drivers"].astype(object)
+    d = d.sort_values(["churn_risk", "revenue", "partner_id"], ascending=[False, False, True], na_position="last")
+    return d[list(AT_RISK)].reset_index(drop=True)
 
 
 def segments(stats: NetworkStats) -> pd.DataFrame:
@@ -541,6 +616,7 @@ def recipients(stats: NetworkStats) -> pd.DataFrame:
 def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
     """Every exported table of a run (names and columns as :data:`EXPORTS`)."""
     figures = key_figures(stats)
+    churn = churn_tables(stats)
     tables = {
         "kpis": stats.kpis,
         "targets": stats.targets,
@@ -560,8 +636,8 @@ def network_tables(stats: NetworkStats) -> dict[str, pd.DataFrame]:
         **account_tables(stats),
         "stage_conversion": stats.stage_conversion,
         "monthly_revenue": stats.monthly,
-        "at_risk": figures[figures["status"] == "at_risk"].sort_values(
-            ["revenue", "partner_id"], ascending=[False, True], ignore_index=True),
+        "at_risk": at_risk(stats, figures, churn["churn_risk"]),
+        **churn,
         "time_to_first_deal": stats.time_to_first_deal,
         "activation_curve": stats.activation_curve,
         "tenure_benchmarks": tenure.cohort_table(stats.tenure_benchmarks),
@@ -627,6 +703,7 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
         "mdf_by_tier": mdf_by_tier,
         "mdf_incrementality": exported["mdf_incrementality"],
         "at_risk": exported["at_risk"],
+        "churn_calibration": exported["churn_calibration"],
         "key_figures": figures,
         "partners": exported["partners"],
         "skipped": exported["skipped"],

@@ -32,8 +32,9 @@ from .i18n import N_
 KINDS = ("currency", "percent", "integer", "decimal", "days", "ratio", "number")
 #: Which way is good: "up" (more is better), "down" (less is better), "none" (neither).
 DIRECTIONS = ("up", "down", "none")
-#: Tables a measure is a column of.
-TABLES = ("kpis", "network", "programme_value")
+#: Tables a measure is a column of (``programme_value``, ``churn_risk``: the exported tables of those
+#: names, one row per partner; ``churn_risk`` is internal: never in a partner's bundle).
+TABLES = ("kpis", "network", "programme_value", "churn_risk")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Measure:
     docs/kpis.md); ``sampled``: the table carries ``<key>_n`` and ``<key>_low_sample``;
     ``interval``: it also carries ``<key>_low`` / ``<key>_high`` (95 %); ``benchmark``: shown among
     the peer benchmarks; ``target``: the ``targets.metric`` value whose actual this column holds;
-    ``headline``: quoted in the email's headline figures; ``table``: kpis | network; ``needs``: the
+    ``headline``: quoted in the email's headline figures; ``table``: kpis | network | churn_risk; ``needs``: the
     inputs it is computed from, each ``"table"`` or ``"table.column"`` (``"a|b"``: either one) —
     without them the measure is not available (NaN, never 0; see :func:`unavailable`).
     """
@@ -289,6 +290,13 @@ _CATALOG: tuple[Measure, ...] = (
     _M("next_tier_extra_value", N_("Extra at the next tier"), "currency",
        "What the next tier would add at the same results: its rebate and benefits minus the current ones.",
        table="programme_value", needs=("rebates|benefits",)),
+    # churn risk (channel_analysis.churn; internal: the network overview only)
+    _M("churn_risk", N_("Churn risk"), "percent",
+       "Probability that the partner ends its contract next quarter (Cox model of past churn, docs/methods.md).",
+       direction="down", table="churn_risk", needs=("partners.end_date",)),
+    _M("churn_concordance", N_("Churn model concordance"), "percent",
+       "Backtest: share of (churned, stayed) partner pairs whose churned partner had the higher predicted risk "
+       "(50 % = chance; reported quarter only).", table="network", needs=("partners.end_date",)),
 )
 
 #: key → Measure, KPI-table measures and network-table measures (keys are unique across both,

@@ -25,7 +25,9 @@ cohorts              cohorts (salescycle.partner_retention(...).cohorts)
 mdf_by_tier          mdf_by_tier: tier, mdf_return (tiers in programme order)
 mdf_incrementality   mdf_incrementality (exported): network and per-activity-type revenue lift from MDF
                      with its interval (incrementality.estimate); its design in notes["mdf_incrementality"]
-at_risk (exported)   at_risk: exports.KEY_FIGURES of the partners at risk, largest first
+at_risk (exported)   at_risk: exports.AT_RISK of the partners at risk, highest churn risk first
+churn_calibration    churn_risk: the backtest's calibration table (exported); the concordance is
+                     the network table's churn_concordance, the model's status notes["churn"]
 key_figures          partner_table: exports.KEY_FIGURES of every partner, largest first
 skipped (exported)   header (data_gaps): what the data did not allow (item, reason)
 treatment_counts     treatments: partners per programme treatment (programme.treatment_counts)
@@ -83,6 +85,10 @@ SECTIONS: dict[str, tuple[str, str | None]] = {
     "partners": (N_("Every partner"), N_("Key figures of every partner for the quarter.")),
     "treatments": (N_("Programme treatments"), N_(
         "The treatment each partner's segment receives, and what partners earned from the programme.")),
+    "churn": (N_("Churn risk"), N_(
+        "How likely each partner is to end its contract next quarter, estimated from the partners who left "
+        "before (their revenue, growth, pipeline and engagement), and how well that estimate did on past "
+        "quarters.")),
 }
 
 #: Group of the whole network in the ``activation_curve`` table (``tenure.ALL``).
@@ -539,6 +545,24 @@ class Overview:
 
     def _partner_table(self, d: pd.DataFrame, caption: str) -> Html:
         """A table of exports.KEY_FIGURES rows, in the table's order; KPI values tagged."""
+    def drivers(self, codes: Any) -> str:
+        """Churn drivers (``churn_risk.drivers``: "<measure>_<window>:low; …") in words: each measure's
+        label and whether its value is low or high ("—" when none)."""
+        _ = self.tr.gettext
+        if i18n.is_missing(codes) or not str(codes).strip():
+            return "—"
+        side = {"low": _("low"), "high": _("high")}
+        words = []
+        for code in str(codes).split("; "):
+            covariate, _sep, level = code.partition(":")
+            measure = covariate.rpartition("_")[0]
+            label = _(measures.get(measure).label) if measure in measures.MEASURES else covariate
+            words.append(f"{label}: {side.get(level, level)}")
+        return "; ".join(words)
+
+    def _partner_table(self, d: pd.DataFrame, caption: str, churn: bool = False) -> Html:
+        """A table of exports.KEY_FIGURES rows, in the table's order; KPI values tagged. ``churn``:
+        with the churn risk (tagged) and its drivers after the status (the at-risk list)."""
         _ = self.tr.gettext
         status = {"active": _("Active"), "at_risk": _("At risk"), "onboarding": _("Onboarding"),
                   "churned": _("Churned")}
@@ -563,12 +587,17 @@ class Overview:
             "win": kpi("win_rate", pct), "reg": kpi("registration_rate", pct),
             "action": col("action", lambda v: "—" if i18n.is_missing(v) else str(v)),
         })
+        columns = [("id", _("Partner"), False), ("name", _("Name"), False), ("action", _("Action"), False),
+                   ("tier", _("Tier"), False), ("status", _("Status"), False)]
+        if churn:
+            frame["churn"] = kpi("churn_risk", lambda v: i18n.format_percent(v, self.locale, 1))
+            frame["drivers"] = col("drivers", self.drivers)
+            columns += [("churn", _("Churn risk"), True), ("drivers", _("Drivers"), False)]
         # the action comes right after the name: visible without scrolling sideways
-        return blocks.table(frame, [
-            ("id", _("Partner"), False), ("name", _("Name"), False), ("action", _("Action"), False),
-            ("tier", _("Tier"), False), ("status", _("Status"), False), ("rev", _("Revenue"), True),
-            ("t4q", _("Last 4 quarters"), True), ("yoy", _("Growth y/y"), True), ("margin", _("Margin %"), True),
-            ("win", _("Win rate"), True), ("reg", _("Registration"), True)], caption, grid=True)
+        return blocks.table(frame, columns + [
+            ("rev", _("Revenue"), True), ("t4q", _("Last 4 quarters"), True), ("yoy", _("Growth y/y"), True),
+            ("margin", _("Margin %"), True), ("win", _("Win rate"), True), ("reg", _("Registration"), True)],
+            caption, grid=True)
 
     def treatments(self) -> Html:
         """Partners per treatment (name, contents, count), the network's programme totals, and the
@@ -617,9 +646,55 @@ class Overview:
             return self.unavailable()
         if risk.empty:
             return blocks.note(_("No partner is at risk this quarter."))
+        if "churn_risk" in risk and risk["churn_risk"].notna().any():
+            return self._partner_table(risk, self.tr.ngettext(
+                "{n} partner at risk, highest churn risk first.", "{n} partners at risk, highest churn risk first.",
+                len(risk)).format(n=len(risk)), churn=True)
         return self._partner_table(risk, self.tr.ngettext(
             "{n} partner at risk, largest first.", "{n} partners at risk, largest first.", len(risk)).format(
             n=len(risk)))
+
+    def churn_risk(self) -> Html:
+        """The churn model's backtest in plain words: its concordance (the network table's
+        ``churn_concordance``) and the calibration table (exported ``churn_calibration``); or why
+        there is no churn risk this run (``notes["churn"]``)."""
+        _ = self.tr.gettext
+        cal = self.table("churn_calibration")
+        facts = self.b.notes.get("churn")
+        if not isinstance(facts, dict):
+            return self.unavailable()
+        if facts.get("status") != "fitted":
+            if facts.get("status") == "too_few_events":
+                return blocks.note(_("No churn risk this quarter: too few partners left during the history to "
+                                     "estimate it ({n} of the {m} needed).").format(
+                    n=i18n.format_number(facts.get("events"), self.locale, 0),
+                    m=i18n.format_number(facts.get("min_events"), self.locale, 0)))
+            return self.unavailable()
+        net = self.table("network")
+        now = net[net["period"] == self.b.period] if _usable(net, "period", "churn_concordance") else net.iloc[0:0]
+        c = now["churn_concordance"].iloc[0] if len(now) else None
+        if not _usable(cal, "band", "n") or i18n.is_missing(c):
+            return blocks.note(_("The churn model could not be tested on past quarters yet: too few partners "
+                                 "left before them."))
+        pct = lambda v: i18n.format_percent(v, self.locale, 1)  # noqa: E731
+        sentence = blocks.fill(_("Tested on past quarters ({k}), the model gave a partner who left a higher risk "
+                                 "than one who stayed in {c} of the pairs (concordance; a coin toss would give "
+                                 "half)."),
+                               k=i18n.format_number(facts.get("backtest_quarters"), self.locale, 0),
+                               c=self._tag(pct(c), "churn_concordance", c))
+        frame = pd.DataFrame({
+            "band": [f"{pct(lo)} – {pct(hi)}" for lo, hi in zip(cal["p_low"], cal["p_high"])],
+            "n": [i18n.format_number(v, self.locale, 0) for v in cal["n"]],
+            "predicted": [pct(v) for v in cal["predicted"]],
+            "observed": [pct(v) for v in cal["observed"]],
+            "events": [i18n.format_number(v, self.locale, 0) for v in cal["events"]],
+        })
+        table = blocks.table(frame, [("band", _("Predicted risk"), False), ("n", _("Partners × quarters"), True),
+                                     ("predicted", _("Predicted churn"), True),
+                                     ("observed", _("Observed churn"), True), ("events", _("Churned"), True)],
+                             _("Backtest: partners grouped by the risk the model predicted for a past quarter, "
+                               "against the share that did leave in it."))
+        return Html('<p class="ca-note">') + sentence + Html("</p>") + table
 
     def partner_table(self) -> Html:
         _ = self.tr.gettext

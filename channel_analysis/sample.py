@@ -8,7 +8,8 @@ enough that every chart and statistic means something:
   speakers well represented) and currencies (EUR, PLN, GBP, USD, SEK, CHF; ``fx_rates`` holds
   one row per non-EUR currency and quarter, reporting currency EUR);
 - quarterly seasonality (Q4 strong), growing / declining / steady partners, partners onboarding
-  during the window (some with no deal yet) and some churning (no sales after ``end_date``);
+  during the window (some with no deal yet) and some churning (no sales after ``end_date``, their
+  revenue fading in the half-year before it: :data:`CHURN_FADE_DAYS`);
 - sales lines with repeat and new end customers, six product categories with different margins,
   uneven registration compliance (some partners ~95 %, some ~30 %) with a registration lag;
 - registered deals with a consistent stage history, open deals at ``as_of`` (some past their
@@ -1308,6 +1309,35 @@ def _accounts(seed: int, p: _Partners, win: _Window, rates: np.ndarray,
         "coverage": pd.Series([*coverage[known], *["partner_managed"] * len(planted)], dtype=object),
     })
     return frame, lines
+# --- planted churn signal (issue 15: churn risk) -------------------------------------------------
+
+#: Churned partners' sales fade before they leave: every sales line of a churned partner dated in
+#: the ``CHURN_FADE_DAYS`` days before its ``end_date`` keeps ``CHURN_FADE_KEEP`` of its revenue and
+#: cost (no other row of any table changes). The churn model (channel_analysis.churn) should find
+#: it: falling revenue before the quarter raises the hazard (tests/test_churn.py).
+CHURN_FADE_DAYS = 180
+CHURN_FADE_KEEP = 0.35
+
+
+def _churn_fade(sales: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
+    """``sales`` with the planted fade of churned partners (:data:`CHURN_FADE_DAYS`,
+    :data:`CHURN_FADE_KEEP`); deterministic, so it draws nothing from the generator."""
+    end = partners.set_index("partner_id")["end_date"]
+    end = pd.to_datetime(end[end.notna()])
+    if not len(end) or not len(sales):
+        return sales
+    line_end = pd.to_datetime(sales["partner_id"].map(end))
+    date = pd.to_datetime(sales["date"])
+    fade = (line_end.notna() & (date <= line_end)
+            & (date > line_end - pd.Timedelta(days=CHURN_FADE_DAYS))).to_numpy()
+    if not fade.any():
+        return sales
+    out = sales.copy()
+    for col in ("revenue", "cost"):
+        values = out[col].to_numpy(dtype=float, copy=True)
+        values[fade] = np.round(values[fade] * CHURN_FADE_KEEP, 2)
+        out[col] = values
+    return out
 
 
 # --- public API ----------------------------------------------------------------------------------
@@ -1419,7 +1449,7 @@ def generate(
     tables = {
         "partners": p.frame,
         "partner_contacts": contacts,
-        "sales": sales,
+        "sales": _churn_fade(sales, p.frame),
         "opportunities": opps,
         "opportunity_stages": stages,
         "leads": leads,
@@ -1434,7 +1464,8 @@ def generate(
     }
     # the planted MDF experiment (own random stream; changes only the rows _with_mdf_study names),
     # before the planted accounts' lines are added: those keep their planted values exactly
-    tables["mdf"], sales = _with_mdf_study(tables["mdf"], sales, _mdf_study(int(seed), p, win), p, win, facts)
+    tables["mdf"], sales = _with_mdf_study(tables["mdf"], tables["sales"], _mdf_study(int(seed), p, win), p, win,
+                                           facts)
     accounts, planted_lines = _accounts(int(seed), p, win, rates, sales)
     tables["sales"] = pd.concat([sales, planted_lines], ignore_index=True)
     tables["accounts"] = accounts

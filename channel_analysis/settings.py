@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from .errors import ParamsError
+from .measures import MEASURES
 
 #: Kinds of data values that ``labels`` translate (params ``labels.<kind>.<language>.<value>``).
 LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country")
@@ -398,3 +399,51 @@ class TenureSettings:
             raise ParamsError(f"benchmarks.tenure_bands must be a list such as [1, 2, 4, 8], got {bands!r}")
         return cls(bands=tuple(bands), min_peers=int(params["benchmarks"]["min_peers"]),
                    min_sample=int(params["kpis"]["min_sample"]))
+#: Windows a churn covariate may read (``churn.covariates``: ``<measure>_<window>``); a
+#: fiscal-year-to-date value changes length through the year, so it is not one.
+CHURN_WINDOWS = ("quarter", "t4q")
+
+
+@dataclass(frozen=True)
+class ChurnSettings:
+    """The churn model's parameters (``churn.*`` in ``params/defaults.yaml``), validated once.
+
+    ``covariates``: KPI-table columns and windows the model may use, each ``<measure>_<window>``
+    (those the data do not provide are left out); ``backtest_quarters``: held-out quarters of the
+    backtest; ``bins``: bands of the calibration table; ``min_events``: churns needed to fit;
+    ``drivers``: drivers listed per partner.
+    """
+
+    covariates: tuple[str, ...]
+    backtest_quarters: int
+    bins: int
+    min_events: int
+    drivers: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "covariates", tuple(str(c) for c in self.covariates))
+        problems = []
+        for name in self.covariates:
+            measure, _, window = name.rpartition("_")
+            m = MEASURES.get(measure)
+            if m is None or m.table != "kpis" or window not in CHURN_WINDOWS:
+                problems.append(f"churn.covariates: {name!r} is not <measure>_<window> with a KPI-table measure "
+                                f"of docs/kpis.md and a window of {', '.join(CHURN_WINDOWS)} (e.g. revenue_t4q)")
+        if len(set(self.covariates)) != len(self.covariates):
+            problems.append("churn.covariates lists a covariate twice")
+        if self.backtest_quarters < 0:
+            problems.append(f"churn.backtest_quarters must be ≥ 0, got {self.backtest_quarters}")
+        if self.bins < 1:
+            problems.append(f"churn.bins must be ≥ 1, got {self.bins}")
+        if self.min_events < 1:
+            problems.append(f"churn.min_events must be ≥ 1, got {self.min_events}")
+        if self.drivers < 0:
+            problems.append(f"churn.drivers must be ≥ 0, got {self.drivers}")
+        if problems:
+            raise ParamsError("invalid churn settings: " + "; ".join(problems))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ChurnSettings:
+        c = params["churn"]
+        return cls(covariates=tuple(c["covariates"]), backtest_quarters=int(c["backtest_quarters"]),
+                   bins=int(c["bins"]), min_events=int(c["min_events"]), drivers=int(c["drivers"]))

@@ -164,6 +164,15 @@ overview.section("at_risk")
 # %%
 overview.at_risk()
 
+# %% [markdown] tags=["remove-cell"]
+# ## Churn risk: the model's backtest (concordance, calibration)
+
+# %%
+overview.section("churn")
+
+# %%
+overview.churn_risk()
+
 # %%
 overview.section("partners")
 

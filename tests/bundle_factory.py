@@ -413,13 +413,24 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
                    .sort_values("revenue_t4q", ascending=False, ignore_index=True))
     at_risk = key_figures[key_figures["status"] == "at_risk"].sort_values("revenue", ascending=False,
                                                                           ignore_index=True)
+    # churn risk (channel_analysis.churn): every partner ranked, the at-risk list by risk, a backtest
+    risk = pd.DataFrame({"partner_id": ids, "churn_risk": np.sort(rng.uniform(0.001, 0.3, len(ids)))[::-1]})
+    risk["churn_rank"] = pd.array(np.arange(1, len(ids) + 1), dtype="Int64")
+    risk["drivers"] = "revenue_growth_prev_quarter:low; pipeline_open_n_quarter:low"
+    at_risk = at_risk.merge(risk, on="partner_id", how="left").sort_values("churn_risk", ascending=False,
+                                                                          ignore_index=True)
+    churn_calibration = pd.DataFrame({"band": [1, 2, 3], "p_low": [0.001, 0.01, 0.05],
+                                      "p_high": [0.009, 0.049, 0.3], "n": [40, 40, 40], "events": [0, 1, 3],
+                                      "predicted": [0.004, 0.025, 0.11], "observed": [0.0, 0.025, 0.075]})
+    network["churn_concordance"] = np.where(network["period"] == period, 0.74, np.nan)
 
     return bundle_mod.NetworkBundle(
         period=period, as_of=periods.quarter_bounds(period)[1] + pd.Timedelta(days=5), reporting_currency=currency,
         tables={"network": network, "pareto": pareto, "segment_cells": segment_cells,
                 "tier_migration": tier_migration, "movements": movements,
                 "pipeline_by_segment": pipeline_by_segment, "cycle_curves": cycle_curves, "cohorts": cohorts,
-                "mdf_by_tier": mdf_by_tier, "at_risk": at_risk, "key_figures": key_figures,
+                "mdf_by_tier": mdf_by_tier, "at_risk": at_risk, "churn_calibration": churn_calibration,
+                "key_figures": key_figures,
                 "partners": partners.assign(status="active", reported=True),
                 # account coverage, shaped as exports._account_overview shapes it
                 "account_coverage": pd.DataFrame({"segment": ["digital", "core", "key"],
@@ -443,7 +454,9 @@ def network_bundle(n_partners: int = 30, *, period: str = "2026Q3", seed: int = 
         notes={"gini": gini, "abc": {"a": 0.8, "b": 0.95}, "min_sample": 5, "tier_levels": TIERS,
                "forecast_backtest_mape": 0.14, "activity_start": "2024-10-01", "onboarded_before_data": 8,
                "mdf_incrementality": {"pre_quarters": 2, "post_quarters": 2, "min_treated": 5, "min_controls": 5,
-                                      "size_bands": 3, "match_on": ["tier"], "confidence": 0.95}},
+                                      "size_bands": 3, "match_on": ["tier"], "confidence": 0.95},
+               "churn": {"status": "fitted", "events": 14, "min_events": 5, "backtest_quarters": 3,
+                         "backtest_rows": 120, "backtest_events": 4, "concordance": 0.74}},
     )
 
 

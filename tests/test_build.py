@@ -152,7 +152,7 @@ def test_network_bundle_holds_exactly_the_overview_tables(stats):
                                "key_figures", "partners", "skipped",
                                "account_coverage", "account_migration", "account_moves",
                                "treatment_counts", "treatment_partners", "programme_totals", "mdf_incrementality",
-                               "activation_curve"}
+                               "activation_curve", "churn_calibration"}
     # one partner count per run: the overview header counts what partner_bundles reports
     from channel_analysis.overview import Overview
     reported, churned, outside = Overview(net).population()

@@ -44,7 +44,7 @@ SCORECARD_BLOCKS = ["header", "how_to_read", "kpi_tiles", "revenue_trend", "reve
                     "tier_status", "tier_gap", "peer_benchmark", "benchmark_table", "focus", "glossary"]
 OVERVIEW_BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration",
                    "tier_moves", "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "mdf_incrementality",
-                   "at_risk", "partner_table"]
+                   "at_risk", "churn_risk", "partner_table"]
 EVERY_OPTIONAL = ("leads", "mdf", "surveys", "trainings", "opportunities", "targets", "forecast",
                   "benchmarks", "category_mix")
 

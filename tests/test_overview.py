@@ -17,7 +17,7 @@ from channel_analysis.params import load_params
 
 BLOCKS = ["header", "totals", "trends", "pareto", "lorenz", "segment_matrix", "tier_migration", "tier_moves",
           "pipeline_health", "cycle_curves", "cohorts", "mdf_by_tier", "at_risk", "partner_table", "account_coverage",
-          "treatments", "mdf_incrementality", "activation_curve"]
+          "treatments", "mdf_incrementality", "activation_curve", "churn_risk"]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from .errors import ParamsError
 
 #: Kinds of data values that ``labels`` translate (params ``labels.<kind>.<language>.<value>``).
-LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country")
+LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country", "segment")
 
 #: The kinds of gap the "focus for next quarter" list ranks (``report.focus_weights``), in tie order.
 FOCUS_RULES = ("target", "tier", "stale", "registration", "mdf", "leads", "coverage", "satisfaction", "benchmark")

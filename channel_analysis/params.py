@@ -37,7 +37,8 @@ RUN_FILE_NAME = "channel-analysis.yaml"
 FREE_FORM = frozenset(
     {"data.tables", "segmentation.weights", "segmentation.matrix_actions", "delivery.headers",
      "report.account_managers", "accounts.coverage_models"}
-    | {f"labels.{kind}" for kind in ("stage", "category", "tier", "action", "partner_type", "region", "country")}
+    | {f"labels.{kind}" for kind in ("stage", "category", "tier", "action", "partner_type", "region", "country",
+                                     "segment")}
     | {"programme.treatment_map", "programme.treatments", "labels.criterion", "labels.treatment"}
 )
 

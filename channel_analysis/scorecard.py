@@ -831,7 +831,8 @@ class Scorecard:
         frame = pd.DataFrame({
             "account": [f"{n} ({c})" if not i18n.is_missing(n) else str(c) for c, n in zip(m["customer_id"], names)],
             "change": [_(blocks.ACCOUNT_CHANGE.get(c, c)) for c in m["change"]],
-            "from": m["from_segment"].astype(str), "to": m["to_segment"].astype(str),
+            "from": [self.label("segment", s) for s in m["from_segment"]],
+            "to": [self.label("segment", s) for s in m["to_segment"]],
             "action": [_(blocks.ACCOUNT_ACTIONS.get(a, a)) for a in m["action"]],
         })
         return blocks.table(frame, [("account", _("Account"), False), ("change", _("Change"), False),

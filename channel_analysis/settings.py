@@ -14,7 +14,7 @@ from .errors import ParamsError
 from .measures import MEASURES
 
 #: Kinds of data values that ``labels`` translate (params ``labels.<kind>.<language>.<value>``).
-LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country")
+LABEL_KINDS = ("stage", "category", "tier", "action", "partner_type", "region", "country", "segment")
 #: Label kinds of the partner programme (issue 15): rating criteria and treatment names/contents.
 LABEL_KINDS += ("criterion", "treatment")
 

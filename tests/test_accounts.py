@@ -323,10 +323,12 @@ def test_each_scorecard_lists_only_its_own_accounts_that_move(sample_stats):
             continue
         seen += 1
         rows = _rows(markup)
-        assert [(r[2], r[3]) for r in rows] == list(zip(own["from_segment"], own["to_segment"]))
+        label = lambda s: b.settings.label("segment", s, "fr")  # noqa: E731
+        assert [(r[2], r[3]) for r in rows] == [(label(a), label(z)) for a, z in zip(own["from_segment"],
+                                                                                     own["to_segment"])]
         if pid == host:  # KA-01..03: a change of coverage, a hand-over and a take-over, in French
             text = html.unescape(markup)
-            assert "Brauerei Kessler AG (KA-01)" in text
+            assert "Brauerei Kessler AG (KA-01)" in text and "Compte clé" in text  # segment key, in French
             assert "Transmettre le compte à notre équipe" in text and "Reprendre le compte" in text
         others = set(moves["partner_id"]) - {pid}
         assert not any(o in markup for o in others if len(o) > 3)

@@ -262,7 +262,7 @@ def test_the_planted_fade_changes_only_the_churned_partners_last_half_year(monke
     monkeypatch.setattr(sample, "CHURN_FADE_KEEP", 1.0)
     plain = sample.generate(partners=60, quarters=4, seed=3, lines=6_000)
     for name in plain:
-        if name != "sales":
+        if name not in ("sales", "accounts"):  # (accounts' potential is drawn around their customers' revenue)
             pd.testing.assert_frame_equal(faded[name], plain[name])
     end = plain["partners"].set_index("partner_id")["end_date"]
     s = plain["sales"]

@@ -288,11 +288,11 @@ def estimate(revenue: pd.DataFrame, mdf: pd.DataFrame, attributes: pd.DataFrame,
     claims = quarterly_claims(mdf)
     sample = stacked_sample(revenue, claims, attributes, quarters, settings)
     rows = [_row(NETWORK, None, sample, settings)]
-    treated = sample[sample["treated"]]
-    kinds = sorted({t for joined in treated["types"] for t in str(joined).split("; ") if t})
+    is_treated = sample["treated"].astype(bool)  # (an empty sample's column is object: a mask, not labels)
+    kinds = sorted({t for joined in sample.loc[is_treated, "types"] for t in str(joined).split("; ") if t})
     for kind in kinds:
         has = sample["types"].map(lambda joined, k=kind: k in str(joined).split("; "))
-        rows.append(_row(ACTIVITY, kind, sample[~sample["treated"] | has], settings))
+        rows.append(_row(ACTIVITY, kind, sample[~is_treated | has], settings))
     table = pd.DataFrame(rows, columns=COLUMNS)
     for c in ("n_treated", "n_controls", "n_strata"):
         table[c] = table[c].astype("int64")

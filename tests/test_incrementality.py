@@ -111,6 +111,16 @@ def test_a_comparison_group_below_the_minimum_gives_a_reason_not_an_estimate():
     assert r.network()["status"] == incrementality.TOO_FEW_TREATED
 
 
+def test_a_history_shorter_than_the_windows_gives_no_estimate_and_no_error():
+    # 3 quarters cannot hold 2 before + 2 from the event: no event at all (the sample is empty)
+    revenue = _revenue({"T": [100, 100, 150], "C": [50, 50, 50]})
+    r = incrementality.estimate(revenue, _mdf([("T", "2025Q3", "event", 1.0)]), _attrs("TC"), QUARTERS[:3],
+                                _settings())
+    assert r.sample.empty and list(r.table["scope"]) == [incrementality.NETWORK]
+    net = r.network()
+    assert net["status"] == incrementality.TOO_FEW_TREATED and (net["n_treated"], net["n_controls"]) == (0, 0)
+
+
 def test_matching_keeps_treated_and_controls_of_the_same_tier_apart_from_others():
     # the Gold treated partner has only a Silver control: no comparison (no stratum with both)
     revenue = _revenue({"T": [100] * 2 + [150] * 4, "C": [100] * 6})

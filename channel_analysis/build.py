@@ -85,6 +85,8 @@ class NetworkStats:
     ratings: pd.DataFrame = field(default_factory=pd.DataFrame)
     treatments: pd.DataFrame = field(default_factory=pd.DataFrame)
     programme_value: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the run's programme.* parameters, validated once (settings.ProgrammeSettings)
+    programme_settings: ProgrammeSettings | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -503,7 +505,7 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
-        ratings=ratings, treatments=treated, programme_value=value,
+        ratings=ratings, treatments=treated, programme_value=value, programme_settings=prog,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )
@@ -618,7 +620,6 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     }.items()}
     treatment_of = (stats.treatments.set_index("partner_id").astype(object).to_dict("index")
                     if len(stats.treatments) else {})
-    programme_settings = ProgrammeSettings.from_params(params).to_dict()
     empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
     seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
                              on="partner_id", how="left").merge(
@@ -673,8 +674,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
             ratings=part("ratings", pid), programme_value=part("programme_value", pid),
-            programme={**{k: (None if pd.isna(v) else v) for k, v in treatment_of.get(pid, {}).items()},
-                       "settings": programme_settings},
+            programme={k: (None if pd.isna(v) else v) for k, v in treatment_of.get(pid, {}).items()},
             facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,
                    "data_end": stats.notes.get("data_end")},
         )

@@ -102,6 +102,8 @@ class NetworkStats:
     #: partner churn risk, its model and backtest (:class:`channel_analysis.churn.ChurnResult`;
     #: internal: never in a partner's bundle); None for stats built without it
     churn: churn.ChurnResult | None = None
+    #: the run's programme.* parameters, validated once (settings.ProgrammeSettings)
+    programme_settings: ProgrammeSettings | None = None
 
     def summary(self) -> str:
         k = self.kpis[(self.kpis["period"] == self.dataset.period) & (self.kpis["window"] == "quarter")]
@@ -581,8 +583,8 @@ def compute(ds: Dataset, params: dict, *, progress: bool = False) -> NetworkStat
         durations=durations, cycle_durations=cycle_durations, cycle_medians=medians, retention=retention,
         time_to_first_deal=first_deal, notes=notes, account_coverage=account_coverage,
         skipped=pd.DataFrame(skipped, columns=["item", "reason"]),
-        ratings=ratings, treatments=treated, programme_value=value, mdf_incrementality=mdf_did,
-        tenure_benchmarks=tenure_bench, activation_curve=activation, churn=churn_result,
+        ratings=ratings, treatments=treated, programme_value=value, programme_settings=prog,
+        mdf_incrementality=mdf_did, tenure_benchmarks=tenure_bench, activation_curve=activation, churn=churn_result,
         partner_contract=ds.contract_rates().set_index("partner_id").assign(
             account_manager=ds.account_managers(params["report"]["account_managers"])),
     )
@@ -711,7 +713,6 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
     }.items()}
     treatment_of = (stats.treatments.set_index("partner_id").astype(object).to_dict("index")
                     if len(stats.treatments) else {})
-    programme_settings = ProgrammeSettings.from_params(params).to_dict()
     empty_stages = _pipeline_by_stage(stats.open_deals.iloc[:0], stages, p_win)
     no_moves = pd.DataFrame({c: pd.Series(dtype=object) for c in ACCOUNT_MOVE_COLUMNS[1:]})
     seg = stats.scores.merge(stats.matrix[["partner_id", "performance", "potential", "action"]],
@@ -769,8 +770,7 @@ def partner_bundles(stats: NetworkStats, partner_ids=None, *, progress: bool = F
             segment={} if s is None else {c: s.get(c) for c in ("abc_class", "score", "performance", "potential", "action")},
             settings=report_settings,
             ratings=part("ratings", pid), programme_value=part("programme_value", pid),
-            programme={**{k: (None if pd.isna(v) else v) for k, v in treatment_of.get(pid, {}).items()},
-                       "settings": programme_settings},
+            programme={k: (None if pd.isna(v) else v) for k, v in treatment_of.get(pid, {}).items()},
             facts={"forecast_method": fc_method.get(pid), "stale_threshold_days": stale_days,
                    "data_end": stats.notes.get("data_end"),
                    "account_coverage": stats.account_coverage is not None},

@@ -92,8 +92,8 @@ class PartnerBundle:
     programme_value : DataFrame
         What the partner earned this quarter, one row (``programme.VALUE_COLUMNS`` without partner_id).
     programme : dict
-        segment, treatment, treatment_name, treatment_contents (programme.treatments) and ``settings``
-        (``ProgrammeSettings.to_dict()``).
+        segment, treatment, treatment_name, treatment_contents (programme.treatments; empty when the
+        partner has no segment).
     """
 
     partner: dict

@@ -26,7 +26,6 @@ from . import bundle, incrementality, measures, programme, salescycle, tenure, t
 from .build import NetworkStats, reported_partners
 from .io.sources import write_tables
 from .params import PROJECT_ROOT
-from .settings import ProgrammeSettings
 
 #: The folder of a run (``reports/<period>/``) the tables are written to.
 SUBDIR = "kpis"
@@ -740,7 +739,7 @@ def _programme_tables(stats: NetworkStats, exported: dict[str, pd.DataFrame], na
     treatment_counts), ``treatment_partners`` (reported partners with their treatment and
     programme value, largest programme value first) and ``programme_totals`` (one row: the totals of
     the exported ``programme_value`` table, programme.network_totals)."""
-    settings = ProgrammeSettings.from_params(stats.params)
+    settings = stats.programme_settings
     reported = reported_partners(stats)["partner_id"].astype(str)
     treated = exported["treatments"][exported["treatments"]["partner_id"].isin(reported)]
     value = exported["programme_value"][["partner_id", "programme_value", "next_tier_extra_value"]]

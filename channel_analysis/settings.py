@@ -306,18 +306,7 @@ class ProgrammeSettings:
                    treatment_map={str(k): str(v) for k, v in (p["treatment_map"] or {}).items()},
                    treatments=tuple(treatments))
 
-    def to_dict(self) -> dict:
-        """JSON-ready (bundles store it as JSON)."""
-        return {"rating_criteria": list(self.rating_criteria), "rating_scale": list(self.rating_scale),
-                "treatment_by": self.treatment_by, "treatment_map": dict(self.treatment_map),
-                "treatments": [asdict(t) for t in self.treatments]}
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ProgrammeSettings:
-        """The inverse of :meth:`to_dict`."""
-        return cls(rating_criteria=tuple(data["rating_criteria"]), rating_scale=tuple(data["rating_scale"]),
-                   treatment_by=data["treatment_by"], treatment_map=dict(data["treatment_map"]),
-                   treatments=tuple(Treatment(**t) for t in data["treatments"]))
 #: What MDF incrementality may match partners on (``mdf.incrementality.match_on``): the tier this
 #: quarter, the ABC class, or a column of ``partners``.
 MATCH_ATTRIBUTES = ("tier", "abc_class", "partner_type", "region", "country")

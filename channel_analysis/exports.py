@@ -713,6 +713,8 @@ def network_bundle(stats: NetworkStats, exported: dict[str, pd.DataFrame] | None
     notes = dict(stats.notes)
     if stats.mdf_incrementality is not None:  # the design the overview states (minimum group sizes)
         notes["mdf_incrementality"] = stats.mdf_incrementality.settings.to_dict()
+    if stats.account_coverage is not None:  # how many account moves the overview lists
+        notes["account_overview_moves"] = stats.account_coverage.settings.overview_moves
     return bundle.NetworkBundle(period=ds.period, as_of=ds.as_of, reporting_currency=ds.reporting_currency,
                                 tables=tables, notes=notes)
 

@@ -369,6 +369,16 @@ class Overview:
         if not _usable(moves, "customer_id", "action"):
             listing = blocks.note(_("No account changes segment this quarter."))
         else:
+            # the largest moves only (accounts.overview_moves); every move is in kpis/account_moves
+            total = len(moves)
+            limit = self.b.notes.get("account_overview_moves", total)
+            if "value" in moves:
+                moves = moves.sort_values("value", ascending=False, kind="stable", na_position="last")
+            moves = moves.head(limit)
+            shown = blocks.note(_("The {shown} largest of {total} moves by revenue of the last four quarters; "
+                                  "kpis/account_moves lists them all.").format(
+                shown=i18n.format_number(len(moves), self.locale, 0),
+                total=i18n.format_number(total, self.locale, 0))) if len(moves) < total else Html("")
             listing = blocks.table(pd.DataFrame({
                 "change": [_(blocks.ACCOUNT_CHANGE.get(c, c)) for c in moves["change"]],
                 "account": moves["customer_id"].astype(str),
@@ -380,6 +390,7 @@ class Overview:
                  ("from", _("From"), False), ("to", _("To"), False), ("partner", _("Partner"), False),
                  ("action", _("What to do"), False)],
                 _("Accounts that moved to another segment this quarter and what their serving partner does."))
+            listing = blocks.join(listing, shown)
         return blocks.join(moved, counts, matrix, listing)
 
     def pipeline_health(self) -> Html:

@@ -164,6 +164,8 @@ class AccountSettings:
     coverage_models: Mapping[str, str]
     promote_after: int
     relegate_after: int
+    #: moves the overview lists, largest revenue first (all of them are exported)
+    overview_moves: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(self.segments))
@@ -192,6 +194,9 @@ class AccountSettings:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 problems.append(f"accounts.{key} must be a whole number ≥ 1, got {v!r}")
+        v = self.overview_moves
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            problems.append(f"accounts.overview_moves must be a whole number ≥ 0, got {v!r}")
         if problems:
             raise ParamsError("invalid account coverage settings: " + "; ".join(problems))
 
@@ -212,7 +217,8 @@ class AccountSettings:
                                            seg.get("min_potential")))
         return cls(segments=tuple(segments),
                    coverage_models={str(k): str(v) for k, v in (a["coverage_models"] or {}).items()},
-                   promote_after=a["promote_after"], relegate_after=a["relegate_after"])
+                   promote_after=a["promote_after"], relegate_after=a["relegate_after"],
+                   overview_moves=a["overview_moves"])
 
     @property
     def names(self) -> tuple[str, ...]:

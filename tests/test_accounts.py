@@ -28,7 +28,7 @@ SETTINGS = AccountSettings(
               AccountSegment("core", "partner_managed", min_value=100),
               AccountSegment("key", "key_account_rep", min_value=1000, min_potential=5000)),
     coverage_models={"inside_sales": "manufacturer", "partner_managed": "partner", "key_account_rep": "partner"},
-    promote_after=2, relegate_after=2)
+    promote_after=2, relegate_after=2, overview_moves=30)
 
 
 def sales(rows: list[tuple]) -> pd.DataFrame:
@@ -130,7 +130,7 @@ def test_without_potential_segments_on_value_only_and_says_so():
     both = AccountSettings(
         segments=(*SETTINGS.segments[:2], AccountSegment("growth", "partner_managed", min_value=100,
                                                          min_potential=1000), SETTINGS.segments[2]),
-        coverage_models=SETTINGS.coverage_models, promote_after=1, relegate_after=1)
+        coverage_models=SETTINGS.coverage_models, promote_after=1, relegate_after=1, overview_moves=30)
     cov = accounts.compute(sales(quarterly("A", "P1", [2000] * 6)), None, both, QUARTERS, "2026Q2", AS_OF)
     assert cov.settings.names == ("digital", "core", "key")  # growth has nothing above core without potential
     assert [item for item, _ in cov.skipped] == ["accounts.potential", "accounts.segments.growth"]
@@ -159,7 +159,7 @@ def test_inputs_are_not_modified():
 @given(st.lists(st.sampled_from([0.0, 50.0, 150.0, 400.0, 1500.0]), min_size=6, max_size=6),
        st.integers(1, 3), st.integers(1, 3))
 def test_property_moves_are_backed_by_consecutive_qualifying_quarters(revenue, up, down):
-    settings = AccountSettings(SETTINGS.segments, SETTINGS.coverage_models, up, down)
+    settings = AccountSettings(SETTINGS.segments, SETTINGS.coverage_models, up, down, 30)
     s = sales(quarterly("A", "P1", revenue))
     if s.empty:
         return
@@ -194,13 +194,13 @@ def test_settings_from_defaults_and_errors():
     st_ = AccountSettings.from_params(load_defaults())
     assert st_.names[0] == "digital" and st_.promote_after >= 1
     with pytest.raises(ParamsError, match="lowest segment must have none"):
-        AccountSettings((AccountSegment("a", "x", min_value=1),), {"x": "partner"}, 1, 1)
+        AccountSettings((AccountSegment("a", "x", min_value=1),), {"x": "partner"}, 1, 1, 30)
     with pytest.raises(ParamsError, match="not a model of accounts.coverage_models"):
-        AccountSettings((AccountSegment("a", "y"),), {"x": "partner"}, 1, 1)
+        AccountSettings((AccountSegment("a", "y"),), {"x": "partner"}, 1, 1, 30)
     with pytest.raises(ParamsError, match="worked by partner or manufacturer"):
-        AccountSettings((AccountSegment("a", "x"),), {"x": "somebody"}, 1, 1)
+        AccountSettings((AccountSegment("a", "x"),), {"x": "somebody"}, 1, 1, 30)
     with pytest.raises(ParamsError, match="promote_after"):
-        AccountSettings((AccountSegment("a", "x"),), {"x": "partner"}, 0, 1)
+        AccountSettings((AccountSegment("a", "x"),), {"x": "partner"}, 0, 1, 30)
     bad = load_defaults()
     bad["accounts"]["segments"] = [{"name": "a", "coverage": "inside_sales", "minimum": 3}]
     with pytest.raises(ParamsError, match="unknown key"):
@@ -294,7 +294,11 @@ def test_overview_account_section_shows_the_exported_tables(sample_stats):
     for r in matrix:
         assert [int(c) for c in r[1:]] == [int(mig[(r[0], to)]) for to in order]
     moves = rows[2 * len(order):]
-    exported = tables["account_moves"]
+    # the largest moves by revenue (accounts.overview_moves), then a note on how many there are
+    limit = sample_stats.account_coverage.settings.overview_moves
+    exported = tables["account_moves"].sort_values("value", ascending=False, kind="stable").head(limit)
+    assert len(moves) == limit < len(tables["account_moves"])
+    assert f"The {limit} largest of {len(tables['account_moves']):,} moves" in markup
     assert [(r[1], r[3], r[4], r[5]) for r in moves] == list(zip(
         exported["customer_id"], exported["from_segment"], exported["to_segment"], exported["partner_id"]))
     words = {"hand_over": "Hand the account over to our team", "receive": "Take over the account"}
@@ -304,8 +308,9 @@ def test_overview_account_section_shows_the_exported_tables(sample_stats):
     # the quarter's counts are tagged network measures equal to the exported network row
     net = tables["network"].set_index("period").loc["2026Q3"]
     tags = dict(re.findall(r'data-measure="(accounts_\w+)"[^>]*data-value="([^"]*)"', markup))
-    assert float(tags["accounts_promoted"]) == net["accounts_promoted"] == (exported["change"] == "promoted").sum()
-    assert float(tags["accounts_relegated"]) == net["accounts_relegated"] == (exported["change"] == "relegated").sum()
+    every = tables["account_moves"]
+    assert float(tags["accounts_promoted"]) == net["accounts_promoted"] == (every["change"] == "promoted").sum()
+    assert float(tags["accounts_relegated"]) == net["accounts_relegated"] == (every["change"] == "relegated").sum()
 
 
 def test_each_scorecard_lists_only_its_own_accounts_that_move(sample_stats):

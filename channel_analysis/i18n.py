@@ -230,8 +230,11 @@ def format_percent(value: Any, locale: Any = DEFAULT_LOCALE, digits: int = 0, *,
     if is_missing(value):
         return MISSING
     loc = _loc(locale)
-    text = _with_digits(loc.percent_formats[None], digits, trim=trim).apply(float(value), loc)
-    return babel_numbers.get_plus_sign_symbol(loc) + text if signed and float(value) > 0 else text
+    v = float(value)
+    if round(v * 100, digits) == 0:  # a change that rounds to nothing shows as 0, never "-0 %" or "+0 %"
+        v = 0.0
+    text = _with_digits(loc.percent_formats[None], digits, trim=trim).apply(v, loc)
+    return babel_numbers.get_plus_sign_symbol(loc) + text if signed and v > 0 else text
 
 
 def format_currency(value: Any, locale: Any = DEFAULT_LOCALE, currency: str = "EUR",

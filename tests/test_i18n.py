@@ -56,6 +56,14 @@ def test_percent_trimmed_to_at_most_the_digits_and_signed_gains():
     assert i18n.format_percent(0, "en", 1, trim=True, signed=True) == "0%"
     assert i18n.format_percent(None, "en", 1, signed=True) == i18n.MISSING
 
+
+def test_a_percent_that_rounds_to_nothing_has_no_sign():
+    # −0.04 % shown with no decimal was "-0 %": a loss that is not there
+    assert i18n.format_percent(-0.0004, "fr_FR") == f"0{NBSP}%"
+    assert i18n.format_percent(0.0004, "en", signed=True) == "0%"
+    assert i18n.format_percent(-0.0004, "en", 1) == "0.0%"
+    assert i18n.format_percent(-0.006, "en") == "-1%"
+
 def test_number_and_date():
     assert i18n.format_number(1234.567, "en", digits=1) == "1,234.6"
     assert i18n.format_number(1234.567, "fr", digits=1) == f"1{NNBSP}234,6"

@@ -102,6 +102,13 @@ COHORT_MONTHS = 36
 TIER_CHANGE = {"promote": N_("Move up"), "relegate": N_("Move down")}
 
 
+def _words(code: Any) -> str:
+    """A parameter identifier as words ("inside_sales" → "Inside sales"): how the overview names
+    the coverage models of params ``accounts.coverage_models``."""
+    text = str(code).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
 def _usable(frame: Any, *columns: str) -> bool:
     return isinstance(frame, pd.DataFrame) and len(frame) > 0 and all(c in frame.columns for c in columns)
 
@@ -347,7 +354,7 @@ class Overview:
                      for k in ("accounts_promoted", "accounts_relegated")]
             moved = Html(f'<p class="ca-intro">{" · ".join(parts)}</p>')
         counts = blocks.table(pd.DataFrame({
-            "segment": cov["segment"].astype(str), "coverage": cov["coverage"].astype(str),
+            "segment": cov["segment"].astype(str), "coverage": [_words(c) for c in cov["coverage"]],
             "accounts": [i18n.format_number(n, self.locale, 0) for n in cov["accounts"]],
             "value": [self.money(v) for v in cov["value"]]}),
             [("segment", _("Segment"), False), ("coverage", _("Coverage"), False), ("accounts", _("Accounts"), True),
@@ -376,7 +383,7 @@ class Overview:
                 moves = moves.sort_values("value", ascending=False, kind="stable", na_position="last")
             moves = moves.head(limit)
             shown = blocks.note(_("The {shown} largest of {total} moves by revenue of the last four quarters; "
-                                  "kpis/account_moves lists them all.").format(
+                                  "the exported table of account moves lists them all.").format(
                 shown=i18n.format_number(len(moves), self.locale, 0),
                 total=i18n.format_number(total, self.locale, 0))) if len(moves) < total else Html("")
             listing = blocks.table(pd.DataFrame({

@@ -254,7 +254,7 @@ def test_partner_scorecard_notebook_runs_end_to_end(tmp_path):
                     "Focus for next quarter", "Glossary"):
         assert f'<h2 class="ca-section-title">{blocks.esc(french(heading))}</h2>' in html, heading
     assert "L’essentiel" in html and "At a glance" not in html
-    assert html.count('<img class="ca-img" src="data:image/png;base64,') == 8  # one per figure (each also has a phone <source>)
+    assert html.count('<img class="ca-img" src="data:image/png;base64,') == 7  # one per figure (each also has a phone <source>)
     assert "Smith &amp; Sons &lt;Pro&gt;" in html and "<Pro>" not in html
     assert len(html) < 400_000
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -274,7 +274,7 @@ def test_network_overview_notebook_runs_end_to_end(tmp_path):
                     "Pipeline health by segment", "Sales cycle by segment", "Onboarding cohorts",
                     "MDF return by tier", "Partners at risk", "Every partner"):
         assert f'<h2 class="ca-section-title">{heading}</h2>' in html, heading
-    assert html.count('<img class="ca-img" src="data:image/png;base64,') == 8  # one per figure (each also has a phone <source>)
+    assert html.count('<img class="ca-img" src="data:image/png;base64,') == 9  # one per figure (each also has a phone <source>)
     assert "ca-note-unavailable" not in html
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):

@@ -19,7 +19,8 @@ from postgres_fixtures import postgres_url  # noqa: F401 - the session fixture
 pytestmark = pytest.mark.slow
 
 #: The CRM's tables; every other table lives in the ERP's schema.
-CRM = ("partners", "partner_contacts", "opportunities", "opportunity_stages", "leads")
+CRM = ("partners", "partner_contacts", "opportunities", "opportunity_stages", "leads", "accounts", "partner_ratings",
+       "rebates", "benefits")  # (the PRM's tables too: the rest is the ERP's)
 
 
 @pytest.fixture(scope="session")

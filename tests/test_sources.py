@@ -120,6 +120,15 @@ def test_tables_mapping_to_another_name(tmp_path):
     assert list(got) == ["sales"] and len(got["sales"]) == 4
 
 
+def test_a_file_another_table_reads_is_not_also_the_table_of_its_name(tmp_path):
+    # a CRM export's accounts.csv holds the partners (data.tables.partners = accounts.csv): it is not
+    # also read as the end-customer accounts table, whose columns it does not have
+    write_tables({"accounts": tiny_raw()["partners"], "sales": tiny_raw()["sales"]}, tmp_path, "csv")
+    got = read_tables(str(tmp_path), {"partners": "accounts.csv"})
+    assert sorted(got) == ["partners", "sales"] and got["partners"].attrs["file"] == "accounts.csv"
+    assert "accounts" in read_tables(str(tmp_path))  # unmapped, the file is the accounts table
+
+
 def test_tables_mapping_to_a_query_in_a_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'erp.db'}"
     write_tables({"invoice_lines": tiny_raw()["sales"]}, url)

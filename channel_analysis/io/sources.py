@@ -294,7 +294,10 @@ def read_tables(
     try:
         available = reader.available()
         refs = {name: m.source for name, m in mapping.items() if m.source is not None}
-        todo = [name for name in TABLES if name in refs or name in available]
+        # a file or table another table's mapping reads (partners: {from: accounts.csv}) is that
+        # table's source only, never also the table of its own name (here: accounts)
+        claimed = {reader.table_of(ref) for name, ref in refs.items() if not is_query(ref)} - set(refs)
+        todo = [name for name in TABLES if name in refs or (name in available and name not in claimed)]
         for name, ref in refs.items():
             if not is_query(ref) and not reader.has(ref):
                 raise DataSourceError(
@@ -388,6 +391,11 @@ class _FolderReader:
 
     def has(self, ref: str) -> bool:
         return self._file(ref) is not None
+
+    def table_of(self, ref: str) -> str | None:
+        """The table name (of :meth:`available`) the file ``ref`` would be read as by default."""
+        path = self._file(ref)
+        return path.stem if path is not None and path.parent == self.folder else None
 
     def read(self, name: str, ref: str, since=None) -> pd.DataFrame:
         if is_query(ref):
@@ -570,6 +578,11 @@ class _DuckdbReader:
     def has(self, ref: str) -> bool:
         return ref.strip().strip('"') in self._names
 
+    def table_of(self, ref: str) -> str | None:
+        """The table name (of :meth:`available`) ``ref`` would be read as by default."""
+        name = ref.strip().strip('"')
+        return name if "." not in name else None
+
     def read(self, name: str, ref: str, since=None) -> pd.DataFrame:
         import duckdb
 
@@ -630,6 +643,11 @@ class _SqlReader:
                 table in self.inspector.get_view_names(schema=schema)
         except Exception:  # noqa: BLE001 - no such schema (or no right to see it)
             return False
+
+    def table_of(self, ref: str) -> str | None:
+        """The table name (of :meth:`available`: the default schema's) ``ref`` would be read as."""
+        schema, table = _split_schema(ref)
+        return table if schema is None else None
 
     def read(self, name: str, ref: str, since: tuple[str, pd.Timestamp] | None = None) -> pd.DataFrame:
         from sqlalchemy import Date, DateTime, MetaData, Table, or_, select, text

@@ -648,6 +648,23 @@ def pipeline_aging(deals: pd.DataFrame, *, bucket: str = "age_bucket", amount: s
     return ax
 
 
+def _step_curves(data: pd.DataFrame, *, ax, group: str, days: str, value: str, ci_low: str | None,
+                 ci_high: str | None, labels: Mapping[str, str] | None, colors: Mapping[str, str] | None = None,
+                 widths: tuple[float, float] = (2, 2), every_band: bool = True) -> None:
+    """Kaplan–Meier step lines, one per ``group`` value (in order of appearance), each with its
+    confidence band (``every_band``) or the first one only; ``widths``: the first line's and the
+    others'. Shared by :func:`cycle_curves` and :func:`activation_curves`."""
+    for i, g in enumerate(pd.unique(data[group])):
+        c = data[data[group] == g].sort_values(days, kind="stable")
+        color = (colors or {}).get(g, PALETTE[i % len(PALETTE)])
+        _lineplot(x=c[days].to_numpy(float), y=c[value].to_numpy(float), ax=ax, drawstyle="steps-post",
+                  color=color, linewidth=widths[0] if i == 0 else widths[1], label=(labels or {}).get(g, str(g)),
+                  estimator=None, errorbar=None, sort=False, legend=False)
+        banded = (every_band or i == 0) and ci_low and ci_high and ci_low in c and ci_high in c
+        if banded and c[ci_low].notna().any():
+            ax.fill_between(c[days], c[ci_low], c[ci_high], step="post", color=color, alpha=0.15, linewidth=0)
+
+
 @_themed
 def cycle_curves(curves: pd.DataFrame, *, group: str = "group", days: str = "days",
                  survival: str = "survival", ci_low: str | None = "ci_low", ci_high: str | None = "ci_high",
@@ -657,16 +674,8 @@ def cycle_curves(curves: pd.DataFrame, *, group: str = "group", days: str = "day
     with its 95% confidence band. ``labels`` maps group values to legend labels."""
     _ = i18n.translator(locale).gettext
     ax = _axes(ax, grid="both")
-    groups = list(pd.unique(curves[group]))
-    for i, g in enumerate(groups):
-        c = curves[curves[group] == g].sort_values(days)
-        color = (colors or {}).get(g, PALETTE[i % len(PALETTE)])
-        label = (labels or {}).get(g, str(g))
-        _lineplot(x=c[days].to_numpy(float), y=c[survival].to_numpy(float), ax=ax, drawstyle="steps-post",
-                     color=color, linewidth=2, label=label, estimator=None, errorbar=None, sort=False,
-                     legend=False)
-        if ci_low and ci_high and ci_low in c and ci_high in c and c[ci_low].notna().any():
-            ax.fill_between(c[days], c[ci_low], c[ci_high], step="post", color=color, alpha=0.15, linewidth=0)
+    _step_curves(curves, ax=ax, group=group, days=days, value=survival, ci_low=ci_low, ci_high=ci_high,
+                 labels=labels, colors=colors)
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
@@ -687,14 +696,8 @@ def activation_curves(data: pd.DataFrame, *, group: str = "group", days: str = "
     vertical lines at ``marks`` (days the share is read at). ``labels`` maps groups to legend labels."""
     _ = i18n.translator(locale).gettext
     ax = _axes(ax, grid="both")
-    for i, g in enumerate(pd.unique(data[group])):
-        c = data[data[group] == g].sort_values(days, kind="stable")
-        color = PALETTE[i % len(PALETTE)]
-        _lineplot(x=c[days].to_numpy(float), y=c[share].to_numpy(float), ax=ax, drawstyle="steps-post",
-                  color=color, linewidth=2.4 if i == 0 else 1.4, label=(labels or {}).get(g, str(g)),
-                  estimator=None, errorbar=None, sort=False, legend=False)
-        if i == 0 and ci_low and ci_high and ci_low in c and ci_high in c and c[ci_low].notna().any():
-            ax.fill_between(c[days], c[ci_low], c[ci_high], step="post", color=color, alpha=0.15, linewidth=0)
+    _step_curves(data, ax=ax, group=group, days=days, value=share, ci_low=ci_low, ci_high=ci_high,
+                 labels=labels, widths=(2.4, 1.4), every_band=False)
     for m in marks:
         ax.axvline(m, color="#999999", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 1.02)

@@ -885,13 +885,9 @@ def _cross_rules(t: dict[str, pd.DataFrame], usable: dict[str, set], params: dic
         stages = list(params.get("pipeline", {}).get("stages", []) or [])
         if stages:
             allowed = set(stages) | {"Won", "Lost", "won", "lost"}
-            s = t["opportunities"]["stage"]
-            bad = s.notna() & ~s.isin(allowed)
-            if bad.any():
-                idx = bad[bad].index
-                out.rows("error", "opportunities", "stage", idx, "unknown stage " + _quote(s.loc[idx]),
-                         f"use a stage of pipeline.stages ({', '.join(stages)}) or Won/Lost, or add "
-                         "the stage to pipeline.stages in the run file")
+            _not_listed(out, "error", t, "opportunities", "stage", allowed, "unknown stage ",
+                        f"use a stage of pipeline.stages ({', '.join(stages)}) or Won/Lost, or add "
+                        "the stage to pipeline.stages in the run file")
 
     # registrations
     if ok("sales", "registered_units", "quantity"):
@@ -1005,13 +1001,9 @@ def _programme_rules(t, ok, params: dict, out: _Collector) -> None:
     prog = params.get("programme") or {}
     if ok("partner_ratings", "criterion") and prog.get("rating_criteria"):
         criteria = [str(c) for c in prog["rating_criteria"]]
-        c = t["partner_ratings"]["criterion"]
-        bad = c.notna() & ~c.isin(criteria)
-        if bad.any():
-            idx = bad[bad].index
-            out.rows("error", "partner_ratings", "criterion", idx, "unknown criterion " + _quote(c.loc[idx]),
-                     f"use a criterion of programme.rating_criteria ({', '.join(criteria)}), or add it there "
-                     "in the run file")
+        _not_listed(out, "error", t, "partner_ratings", "criterion", criteria, "unknown criterion ",
+                    f"use a criterion of programme.rating_criteria ({', '.join(criteria)}), or add it there "
+                    "in the run file")
     if ok("partner_ratings", "score") and prog.get("rating_scale"):
         lo, hi = (float(x) for x in prog["rating_scale"])
         s = t["partner_ratings"]["score"]
@@ -1024,12 +1016,18 @@ def _programme_rules(t, ok, params: dict, out: _Collector) -> None:
     levels = [str(lvl.get("name")) for lvl in (params.get("tiers") or {}).get("levels", []) or []]
     for table in ("rebates", "benefits"):
         if levels and ok(table, "tier"):
-            tier = t[table]["tier"]
-            bad = tier.notna() & ~tier.isin(levels)
-            if bad.any():
-                idx = bad[bad].index
-                out.rows("warning", table, "tier", idx, "unknown tier " + _quote(tier.loc[idx]),
-                         f"use a tier of tiers.levels ({', '.join(levels)}); rows of other tiers are not used")
+            _not_listed(out, "warning", t, table, "tier", levels, "unknown tier ",
+                        f"use a tier of tiers.levels ({', '.join(levels)}); rows of other tiers are not used")
+
+
+def _not_listed(out, severity: str, t, table: str, column: str, allowed, problem: str, fix: str) -> None:
+    """One row per value of ``table.column`` outside ``allowed`` (missing values pass): ``problem``
+    followed by the quoted value, and ``fix``."""
+    s = t[table][column]
+    bad = s.notna() & ~s.isin(allowed)
+    if bad.any():
+        idx = bad[bad].index
+        out.rows(severity, table, column, idx, problem + _quote(s.loc[idx]), fix)
 
 
 def _markup(out, t, table, col, usable):
